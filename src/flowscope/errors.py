@@ -1,0 +1,31 @@
+"""The errors flowscope reports to users.
+
+    FlowscopeError            anything flowscope explains in one line instead of a traceback
+    ├── FlinkUnreachable      no answer from the cluster (wrong URL, dead cluster, timeout)
+    ├── FlinkApiError         the cluster answered, but not as expected (4xx/5xx, bad JSON)
+    ├── JobNotFound           no job matches the selection, or several do
+    ├── RecordingError        a recording cannot be opened, is corrupt, or has no data
+    └── LabError              the local Flink lab could not be set up (flowscope.lab)
+"""
+
+from __future__ import annotations
+
+
+class FlowscopeError(Exception):
+    """An error with a message meant for the user; the CLI prints it on one line."""
+
+
+class FlinkUnreachable(FlowscopeError):
+    """The Flink REST API did not answer."""
+
+
+class FlinkApiError(FlowscopeError):
+    """The Flink REST API answered with an error or with something unparseable."""
+
+
+class JobNotFound(FlowscopeError):
+    """No job, or more than one, matches what was asked for."""
+
+
+class RecordingError(FlowscopeError):
+    """A recording file is missing, corrupt, or not a flowscope recording."""

@@ -1,0 +1,167 @@
+package com.acme;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.co.CoProcessFunction;
+import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
+import org.apache.flink.streaming.api.windowing.assigners.TumblingProcessingTimeWindows;
+import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
+import org.apache.flink.util.Collector;
+
+/**
+ * A job with an injected, known bottleneck. Arguments are key=value pairs:
+ *
+ * <pre>
+ *   name=...              job name
+ *   topology=pipeline     pipeline | window | join
+ *   parallelism=2         default parallelism
+ *   rate=1000             source records per second in total (0 = unlimited)
+ *   keys=1000             distinct keys
+ *   skew=0.0              fraction of records that carry the hot key 0
+ *   payload=32            payload bytes per record
+ *   parse=0               per-record cost of "parse", micros[:sleep|:cpu]
+ *   enrich=0              per-record cost of "enrich"
+ *   sink=0                per-record cost of the sink
+ *   slow-subtask=-1       index of the enrich subtask that is slower
+ *   slow-factor=1.0       how much slower
+ *   chain=false           chain parse and enrich into one vertex
+ *   alloc-kb=0            garbage allocated (and briefly retained) per record in enrich
+ *   window-ms=0           window size for topology=window
+ *   window-cost=0         per-element cost when a window fires, micros[:sleep]
+ *   checkpoint-ms=10000   checkpoint interval (0 = off)
+ *   enrich-parallelism=0  parallelism of enrich (0 = default)
+ * </pre>
+ */
+public class Scenario {
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> a = new HashMap<>();
+        for (String arg : args) {
+            int eq = arg.indexOf('=');
+            if (eq > 0) a.put(arg.substring(0, eq), arg.substring(eq + 1));
+        }
+        String name = a.getOrDefault("name", "flowscope-scenario");
+        String topology = a.getOrDefault("topology", "pipeline");
+        int parallelism = Integer.parseInt(a.getOrDefault("parallelism", "2"));
+        long rate = Long.parseLong(a.getOrDefault("rate", "1000"));
+        long keys = Long.parseLong(a.getOrDefault("keys", "1000"));
+        double skew = Double.parseDouble(a.getOrDefault("skew", "0"));
+        int payload = Integer.parseInt(a.getOrDefault("payload", "32"));
+        Work parse = Work.parse(a.get("parse"));
+        Work enrich = Work.parse(a.get("enrich"));
+        Work sink = Work.parse(a.get("sink"));
+        int slowSubtask = Integer.parseInt(a.getOrDefault("slow-subtask", "-1"));
+        double slowFactor = Double.parseDouble(a.getOrDefault("slow-factor", "1"));
+        boolean chain = Boolean.parseBoolean(a.getOrDefault("chain", "false"));
+        int allocKb = Integer.parseInt(a.getOrDefault("alloc-kb", "0"));
+        long windowMs = Long.parseLong(a.getOrDefault("window-ms", "0"));
+        Work windowCost = Work.parse(a.get("window-cost"));
+        long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "10000"));
+        int enrichParallelism = Integer.parseInt(a.getOrDefault("enrich-parallelism", "0"));
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(parallelism);
+        if (!chain) env.disableOperatorChaining();
+        if (checkpointMs > 0) env.enableCheckpointing(checkpointMs);
+
+        DataStream<Event> events = source(env, "gen", rate, keys, skew, payload, 1);
+        DataStream<Event> out;
+        switch (topology) {
+            case "window":
+                out = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse")
+                        .keyBy(e -> e.key)
+                        .window(TumblingProcessingTimeWindows.of(Duration.ofMillis(windowMs)))
+                        .process(new WindowSummary(windowCost)).name("window").uid("window");
+                break;
+            case "join":
+                DataStream<Event> orders = events.rebalance()
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb))
+                        .name("enrich orders").uid("enrich-orders");
+                DataStream<Event> users = source(env, "users", rate, keys, 0, payload, 2)
+                        .rebalance()
+                        .map(new Parser(parse)).name("parse users").uid("parse-users");
+                out = orders.connect(users)
+                        .keyBy(e -> e.key, e -> e.key)
+                        .process(new Join()).name("join").uid("join");
+                break;
+            default:
+                DataStream<Event> parsed = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse");
+                DataStream<Event> keyed = chain ? parsed : parsed.keyBy(e -> e.key);
+                var enriched = keyed
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb))
+                        .name("enrich").uid("enrich");
+                if (enrichParallelism > 0) enriched.setParallelism(enrichParallelism);
+                out = enriched;
+        }
+        out.rebalance().sinkTo(new SlowSink(sink)).name("out").uid("out");
+        env.execute(name);
+    }
+
+    static DataStream<Event> source(
+            StreamExecutionEnvironment env, String name, long rate, long keys, double skew,
+            int payload, int seed) {
+        String pad = "x".repeat(Math.max(0, payload));
+        GeneratorFunction<Long, Event> gen = i -> {
+            long h = mix(i * 0x9E3779B97F4A7C15L + seed);
+            double u = (h >>> 11) * 0x1.0p-53;
+            long key = u < skew ? 0 : 1 + Math.floorMod(mix(h), Math.max(1, keys - 1));
+            return new Event(key, i, pad);
+        };
+        RateLimiterStrategy limit = rate > 0
+                ? RateLimiterStrategy.perSecond(rate) : RateLimiterStrategy.noOp();
+        DataGeneratorSource<Event> src = new DataGeneratorSource<>(
+                gen, Long.MAX_VALUE, limit, TypeInformation.of(Event.class));
+        return env.fromSource(src, WatermarkStrategy.noWatermarks(), name).uid("src-" + name);
+    }
+
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** Summarises a window when it fires; the per-element cost lands all at once. */
+    public static class WindowSummary extends ProcessWindowFunction<Event, Event, Long, TimeWindow> {
+        private final Work cost;
+
+        WindowSummary(Work cost) {
+            this.cost = cost;
+        }
+
+        @Override
+        public void process(Long key, Context ctx, Iterable<Event> elements, Collector<Event> out) {
+            long n = 0;
+            Event last = null;
+            for (Event e : elements) {
+                cost.run(1.0);
+                n++;
+                last = e;
+            }
+            if (last != null) out.collect(new Event(key, n, last.payload));
+        }
+    }
+
+    /** Joins the two branches by key, forwarding everything. */
+    public static class Join extends CoProcessFunction<Event, Event, Event> {
+        @Override
+        public void processElement1(Event e, Context ctx, Collector<Event> out) {
+            out.collect(e);
+        }
+
+        @Override
+        public void processElement2(Event e, Context ctx, Collector<Event> out) {
+            out.collect(e);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+"""Scenario jobs with injected, known bottlenecks, for the demo, the tests and the fixtures.
+
+Java scenarios are compiled at run time against the distribution's jars (javac, ~1.5 s,
+cached by source hash) and submitted through the REST API; the SQL scenario is a PyFlink
+Table API job submitted with `flink run -py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from flowscope.lab.cluster import LabError, LocalCluster, flink_home
+
+JOBS_DIR = Path(__file__).parent / "jobs"
+JAVA_SRC = JOBS_DIR / "java"
+ENTRY_CLASS = "com.acme.Scenario"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A job with a known bottleneck (or none) and the verdict flowscope must reach."""
+
+    name: str
+    description: str
+    args: dict[str, str] = field(default_factory=dict)
+    # The vertex name (as Flink shows it) expected to be the bottleneck; None for healthy.
+    bottleneck: str | None = None
+    # The cause flowscope must name (a flowscope.analysis Cause value).
+    cause: str | None = None
+    kind: str = "java"  # java | sql
+    # True when the scenario burns whole cores: run it alone, not beside other jobs.
+    cpu_heavy: bool = False
+
+    def program_args(self) -> list[str]:
+        args = {"name": f"flowscope-{self.name}", **self.args}
+        return [f"{k}={v}" for k, v in args.items()]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario(
+            "healthy", "rate-limited pipeline with spare capacity everywhere",
+            {"rate": "400", "parse": "100:sleep", "enrich": "300:sleep", "sink": "100:sleep"},
+        ),
+        Scenario(
+            "compute-bound", "enrich burns 1 ms of CPU per record; the source offers more",
+            {"rate": "3000", "enrich": "1000"},
+            bottleneck="enrich", cause="compute-bound", cpu_heavy=True,
+        ),
+        Scenario(
+            "off-cpu", "enrich blocks 2 ms per record (an external call) ; CPU stays idle",
+            {"rate": "1500", "enrich": "2000:sleep"},
+            bottleneck="enrich", cause="off-cpu",
+        ),
+        Scenario(
+            "skew", "80% of records carry one key; its enrich subtask cannot keep up",
+            {"rate": "1500", "skew": "0.8", "enrich": "1000:sleep"},
+            bottleneck="enrich", cause="data-skew",
+        ),
+        Scenario(
+            "slow-subtask", "enrich subtask 0 is 4x slower than its peer on equal input",
+            {"rate": "1500", "enrich": "800:sleep", "slow-subtask": "0", "slow-factor": "4"},
+            bottleneck="enrich", cause="slow-instance",
+        ),
+        Scenario(
+            "slow-sink", "the sink blocks 2 ms per write",
+            {"rate": "1500", "sink": "2000:sleep"},
+            bottleneck="out: Writer", cause="off-cpu",
+        ),
+        Scenario(
+            "chained", "parse and enrich chained into one vertex; enrich burns the CPU",
+            {"rate": "3000", "enrich": "1000", "chain": "true"},
+            bottleneck="parse -> enrich", cause="compute-bound", cpu_heavy=True,
+        ),
+        Scenario(
+            "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
+            {"rows-per-second": "2000"},
+            bottleneck=None, cause="unmeasurable", kind="sql",
+        ),
+    ]
+}
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    path = base / "flowscope"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_jar(home: Path | None = None) -> Path:
+    """Compile the scenario job against the distribution's jars; cached by source hash."""
+    home = home or flink_home()
+    sources = sorted(JAVA_SRC.rglob("*.java"))
+    digest = hashlib.sha256()
+    for src in sources:
+        digest.update(src.read_bytes())
+    digest.update(str(home).encode())
+    jar = _cache_dir() / f"scenario-{digest.hexdigest()[:16]}.jar"
+    if jar.exists():
+        return jar
+    javac = shutil.which("javac")
+    if javac is None:
+        raise LabError(
+            "javac is not installed; the scenario jobs are compiled at run time: "
+            "`apt-get install openjdk-17-jdk-headless`"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        run = subprocess.run(
+            [javac, "-nowarn", "-cp", f"{home / 'lib'}/*", "-d", tmp, *map(str, sources)],
+            capture_output=True, text=True,
+        )
+        if run.returncode != 0:
+            raise LabError(f"compiling the scenario job failed:\n{run.stderr}")
+        partial = jar.with_suffix(".tmp")
+        with zipfile.ZipFile(partial, "w") as zf:
+            zf.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nMain-Class: {ENTRY_CLASS}\n")
+            for cls in Path(tmp).rglob("*.class"):
+                zf.write(cls, cls.relative_to(tmp).as_posix())
+        partial.replace(jar)
+    return jar
+
+
+class ScenarioRunner:
+    """Submits scenario jobs to a cluster and cancels them."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self._jar_id: str | None = None
+        self._client = httpx.Client(base_url=cluster.url, timeout=30.0)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _upload(self) -> str:
+        if self._jar_id is None:
+            jar = build_jar()
+            with jar.open("rb") as fh:
+                resp = self._client.post(
+                    "/jars/upload",
+                    files={"jarfile": (jar.name, fh, "application/x-java-archive")},
+                )
+            resp.raise_for_status()
+            self._jar_id = resp.json()["filename"].rsplit("/", 1)[-1]
+        return self._jar_id
+
+    def submit(self, scenario: Scenario | str, **overrides: str) -> str:
+        """Start a scenario; returns the job id once Flink has accepted it."""
+        if isinstance(scenario, str):
+            scenario = SCENARIOS[scenario]
+        if overrides:
+            scenario = Scenario(
+                scenario.name, scenario.description, {**scenario.args, **overrides},
+                scenario.bottleneck, scenario.cause, scenario.kind, scenario.cpu_heavy,
+            )
+        if scenario.kind == "sql":
+            return self._submit_sql(scenario)
+        jar_id = self._upload()
+        resp = self._client.post(
+            f"/jars/{jar_id}/run",
+            json={"entryClass": ENTRY_CLASS, "programArgsList": scenario.program_args()},
+        )
+        if resp.status_code != 200:
+            raise LabError(f"submitting {scenario.name} failed: {resp.text[:500]}")
+        return str(resp.json()["jobid"])
+
+    def _submit_sql(self, scenario: Scenario) -> str:
+        home = flink_home()
+        script = JOBS_DIR / "sql_datagen.py"
+        env = self.cluster._env()
+        env["PYFLINK_CLIENT_EXECUTABLE"] = sys.executable
+        before = set(self.running_job_ids())
+        run = subprocess.run(
+            [str(home / "bin" / "flink"), "run", "-d", "-py", str(script),
+             "-pyclientexec", sys.executable, "-pyexec", sys.executable,
+             "--", *scenario.program_args()],
+            env=env, capture_output=True, text=True, timeout=180,
+        )
+        if run.returncode != 0:
+            raise LabError(f"submitting {scenario.name} failed:\n{run.stdout[-1500:]}{run.stderr[-1500:]}")
+        for line in run.stdout.splitlines():
+            if "JobID" in line:
+                return line.split()[-1].strip()
+        new = set(self.running_job_ids()) - before
+        if len(new) == 1:
+            return new.pop()
+        raise LabError(f"could not find the job id of {scenario.name} in:\n{run.stdout[-800:]}")
+
+    def running_job_ids(self) -> list[str]:
+        jobs = self._client.get("/jobs").json().get("jobs", [])
+        return [j["id"] for j in jobs if j.get("status") == "RUNNING"]
+
+    def wait_running(self, job_id: str, timeout_s: float = 60.0) -> None:
+        """Wait until every subtask of the job is RUNNING."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            job = self._client.get(f"/jobs/{job_id}").json()
+            vertices = job.get("vertices", [])
+            if job.get("state") == "FAILED":
+                raise LabError(f"job {job_id} failed: {job}")
+            if vertices and all(v.get("status") == "RUNNING" for v in vertices):
+                return
+            time.sleep(0.3)
+        raise LabError(f"job {job_id} did not reach RUNNING within {timeout_s:.0f} s")
+
+    def cancel(self, job_id: str) -> None:
+        self._client.patch(f"/jobs/{job_id}", params={"mode": "cancel"})
+
+    def cancel_all(self) -> None:
+        for jid in self.running_job_ids():
+            self.cancel(jid)

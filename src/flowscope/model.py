@@ -1,0 +1,199 @@
+"""The data model: a job graph and timestamped samples of its subtasks and TaskManagers.
+
+Values are plain floats in the units their names state (`*_ms` milliseconds accumulated since
+the subtask started, `*_usage` 0..1 (outPoolUsage may exceed 1 with overdraft buffers),
+counts as counts). NaN means Flink reported NaN; a missing key means Flink did not report it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Quantity(StrEnum):
+    """Per-subtask quantities flowscope reads; flowscope.sources.metric_names maps them to Flink."""
+
+    # Counters, accumulated since the subtask (attempt) started.
+    BUSY_MS = "busy_ms"
+    IDLE_MS = "idle_ms"
+    BACKPRESSURED_MS = "backpressured_ms"
+    RECORDS_IN = "records_in"
+    RECORDS_OUT = "records_out"
+    BYTES_IN = "bytes_in"
+    BYTES_OUT = "bytes_out"
+    BUFFERS_OUT = "buffers_out"
+    BUFFERS_IN_LOCAL = "buffers_in_local"
+    BUFFERS_IN_REMOTE = "buffers_in_remote"
+    BYTES_IN_LOCAL = "bytes_in_local"
+    BYTES_IN_REMOTE = "bytes_in_remote"
+    # Gauges, as Flink computes them (the time gauges average over up to 60 s).
+    BUSY_MS_PER_S = "busy_ms_per_s"
+    IDLE_MS_PER_S = "idle_ms_per_s"
+    BACKPRESSURED_MS_PER_S = "backpressured_ms_per_s"
+    SOFT_BACKPRESSURED_MS_PER_S = "soft_backpressured_ms_per_s"
+    HARD_BACKPRESSURED_MS_PER_S = "hard_backpressured_ms_per_s"
+    RECORDS_IN_PER_S = "records_in_per_s"
+    RECORDS_OUT_PER_S = "records_out_per_s"
+    IN_POOL_USAGE = "in_pool_usage"
+    IN_EXCLUSIVE_USAGE = "in_exclusive_usage"
+    IN_FLOATING_USAGE = "in_floating_usage"
+    OUT_POOL_USAGE = "out_pool_usage"
+    MAILBOX_QUEUE_SIZE = "mailbox_queue_size"
+
+
+class TmQuantity(StrEnum):
+    """Per-TaskManager quantities."""
+
+    CPU_LOAD = "cpu_load"  # 0..1 of the whole machine
+    CPU_TIME_NS = "cpu_time_ns"  # JVM CPU time, accumulated
+    GC_TIME_MS = "gc_time_ms"  # all collectors, accumulated
+    GC_COUNT = "gc_count"
+    GC_MS_PER_S = "gc_ms_per_s"
+    OLD_GC_COUNT = "old_gc_count"
+    HEAP_USED = "heap_used_bytes"
+    HEAP_MAX = "heap_max_bytes"
+    THREADS = "threads"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A data exchange between two vertices."""
+
+    source: str
+    target: str
+    ship_strategy: str  # FORWARD, HASH, REBALANCE, RESCALE, BROADCAST, ...
+    exchange: str = ""
+
+    @property
+    def is_forward(self) -> bool:
+        return self.ship_strategy.upper() == "FORWARD"
+
+
+@dataclass(frozen=True)
+class Vertex:
+    """A task (job vertex): one or more chained operators run by `parallelism` subtasks."""
+
+    id: str
+    name: str
+    parallelism: int
+    max_parallelism: int
+    # Operator names within the chain, as they appear in operator metric names.
+    operators: tuple[str, ...] = ()
+
+    @property
+    def is_source(self) -> bool:
+        return self.name.startswith("Source:")
+
+
+@dataclass(frozen=True)
+class JobGraph:
+    job_id: str
+    name: str
+    vertices: tuple[Vertex, ...]
+    edges: tuple[Edge, ...]
+
+    def vertex(self, vertex_id: str) -> Vertex:
+        for v in self.vertices:
+            if v.id == vertex_id:
+                return v
+        raise KeyError(vertex_id)
+
+    def by_name(self, name: str) -> Vertex | None:
+        return next((v for v in self.vertices if v.name == name), None)
+
+    def inputs(self, vertex_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.target == vertex_id]
+
+    def outputs(self, vertex_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.source == vertex_id]
+
+    def upstream(self, vertex_id: str) -> list[str]:
+        return [e.source for e in self.inputs(vertex_id)]
+
+    def downstream(self, vertex_id: str) -> list[str]:
+        return [e.target for e in self.outputs(vertex_id)]
+
+    def sources(self) -> list[Vertex]:
+        return [v for v in self.vertices if not self.inputs(v.id)]
+
+    def sinks(self) -> list[Vertex]:
+        return [v for v in self.vertices if not self.outputs(v.id)]
+
+    def topological(self) -> list[Vertex]:
+        """Vertices from sources to sinks (stable for equal depth)."""
+        depth: dict[str, int] = {}
+
+        def d(vid: str, seen: frozenset[str] = frozenset()) -> int:
+            if vid not in depth:
+                ups = [u for u in self.upstream(vid) if u not in seen]
+                depth[vid] = 1 + max((d(u, seen | {vid}) for u in ups), default=-1)
+            return depth[vid]
+
+        order = {v.id: i for i, v in enumerate(self.vertices)}
+        return sorted(self.vertices, key=lambda v: (d(v.id), order[v.id]))
+
+
+@dataclass
+class SubtaskSample:
+    """One subtask's metrics at one poll."""
+
+    vertex_id: str
+    index: int
+    attempt: int = 0
+    status: str = "RUNNING"
+    taskmanager_id: str = ""
+    host: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+    # Operator-level counters within a chain: operator name -> {records_in, records_out}.
+    operators: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def get(self, q: Quantity | str) -> float | None:
+        v = self.values.get(str(q))
+        return None if v is None else v
+
+    def finite(self, q: Quantity | str) -> float | None:
+        v = self.values.get(str(q))
+        return v if v is not None and math.isfinite(v) else None
+
+
+@dataclass
+class TaskManagerSample:
+    id: str
+    host: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CheckpointStats:
+    """Checkpoint summary at a poll (durations in ms)."""
+
+    completed: int = 0
+    failed: int = 0
+    in_progress: int = 0
+    latest_duration_ms: float | None = None
+    latest_trigger_ts: float | None = None  # epoch ms
+    latest_size_bytes: float | None = None
+
+
+@dataclass
+class Sample:
+    """Everything one poll saw of a job. `t` is the poll time in epoch seconds."""
+
+    t: float
+    job_id: str
+    job_state: str
+    subtasks: dict[str, list[SubtaskSample]]
+    taskmanagers: dict[str, TaskManagerSample] = field(default_factory=dict)
+    checkpoints: CheckpointStats = field(default_factory=CheckpointStats)
+    # Job start in epoch seconds (RUNNING timestamp), for "how old is this data".
+    job_start: float | None = None
+    # Latency-marker histograms: (source vertex, operator id, operator subtask) -> quantiles (ms).
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Names Flink reported as present but which we could not parse, for the confidence notes.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def uptime_s(self) -> float | None:
+        return None if self.job_start is None else self.t - self.job_start

@@ -1,0 +1,142 @@
+"""The one place that knows Flink's metric names and how they differ across versions.
+
+Each flowscope quantity maps to candidate Flink names, newest first: Flink 2.x nests the
+network metrics under `Shuffle.Netty.*`, Flink 1.x used `buffers.*`, and the input-buffer
+usages were renamed (`floatingBuffersUsage` -> `inputFloatingBuffersUsage`). The collector lists
+the names a vertex actually has and keeps the first candidate present, because a `get=`
+request that names a missing metric may come back empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flowscope.model import Quantity, TmQuantity
+
+# Per-subtask task metrics read from /jobs/:jid/vertices/:vid/metrics?get=<subtask>.<name>.
+TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
+    Quantity.BUSY_MS_PER_S: ("busyTimeMsPerSecond",),
+    Quantity.IDLE_MS_PER_S: ("idleTimeMsPerSecond",),
+    Quantity.BACKPRESSURED_MS_PER_S: ("backPressuredTimeMsPerSecond",),
+    Quantity.SOFT_BACKPRESSURED_MS_PER_S: ("softBackPressuredTimeMsPerSecond",),
+    Quantity.HARD_BACKPRESSURED_MS_PER_S: ("hardBackPressuredTimeMsPerSecond",),
+    Quantity.IN_POOL_USAGE: (
+        "Shuffle.Netty.Input.Buffers.inPoolUsage",
+        "buffers.inPoolUsage",
+    ),
+    Quantity.IN_EXCLUSIVE_USAGE: (
+        "Shuffle.Netty.Input.Buffers.inputExclusiveBuffersUsage",
+        "buffers.inputExclusiveBuffersUsage",
+        "buffers.exclusiveBuffersUsage",
+    ),
+    Quantity.IN_FLOATING_USAGE: (
+        "Shuffle.Netty.Input.Buffers.inputFloatingBuffersUsage",
+        "buffers.inputFloatingBuffersUsage",
+        "buffers.floatingBuffersUsage",
+    ),
+    Quantity.OUT_POOL_USAGE: (
+        "Shuffle.Netty.Output.Buffers.outPoolUsage",
+        "buffers.outPoolUsage",
+    ),
+    Quantity.BUFFERS_OUT: ("numBuffersOut",),
+    Quantity.BUFFERS_IN_LOCAL: ("Shuffle.Netty.Input.numBuffersInLocal", "numBuffersInLocal"),
+    Quantity.BUFFERS_IN_REMOTE: ("Shuffle.Netty.Input.numBuffersInRemote", "numBuffersInRemote"),
+    Quantity.BYTES_IN_LOCAL: ("Shuffle.Netty.Input.numBytesInLocal", "numBytesInLocal"),
+    Quantity.BYTES_IN_REMOTE: ("Shuffle.Netty.Input.numBytesInRemote", "numBytesInRemote"),
+    Quantity.MAILBOX_QUEUE_SIZE: ("mailboxQueueSize",),
+    # Fallbacks for clusters whose vertex details lack accumulated times (Flink < 1.13).
+    Quantity.BUSY_MS: ("accumulateBusyTimeMs",),
+    Quantity.IDLE_MS: ("accumulateIdleTimeMs",),
+    Quantity.BACKPRESSURED_MS: ("accumulateBackPressuredTimeMs",),
+    Quantity.RECORDS_IN_PER_S: ("numRecordsInPerSecond",),
+    Quantity.RECORDS_OUT_PER_S: ("numRecordsOutPerSecond",),
+}
+
+# Quantities that /jobs/:jid/vertices/:vid already gives per subtask (one request per vertex);
+# requested as metrics only when the detail lacks them.
+DETAIL_FIELDS: dict[Quantity, str] = {
+    Quantity.BUSY_MS: "accumulated-busy-time",
+    Quantity.IDLE_MS: "accumulated-idle-time",
+    Quantity.BACKPRESSURED_MS: "accumulated-backpressured-time",
+    Quantity.RECORDS_IN: "read-records",
+    Quantity.RECORDS_OUT: "write-records",
+    Quantity.BYTES_IN: "read-bytes",
+    Quantity.BYTES_OUT: "write-bytes",
+}
+
+# Gauges worth reading per subtask on every poll even when counters exist.
+ALWAYS_GAUGES: frozenset[Quantity] = frozenset(
+    {
+        Quantity.BUSY_MS_PER_S,
+        Quantity.IDLE_MS_PER_S,
+        Quantity.BACKPRESSURED_MS_PER_S,
+        Quantity.SOFT_BACKPRESSURED_MS_PER_S,
+        Quantity.HARD_BACKPRESSURED_MS_PER_S,
+        Quantity.IN_POOL_USAGE,
+        Quantity.IN_EXCLUSIVE_USAGE,
+        Quantity.IN_FLOATING_USAGE,
+        Quantity.OUT_POOL_USAGE,
+        Quantity.BUFFERS_OUT,
+        Quantity.BUFFERS_IN_LOCAL,
+        Quantity.BUFFERS_IN_REMOTE,
+        Quantity.BYTES_IN_LOCAL,
+        Quantity.BYTES_IN_REMOTE,
+    }
+)
+
+# Operator-level counters inside a chain: `<subtask>.<operator>.<name>`.
+OPERATOR_COUNTERS: dict[str, str] = {
+    "numRecordsIn": Quantity.RECORDS_IN.value,
+    "numRecordsOut": Quantity.RECORDS_OUT.value,
+}
+
+TM_METRICS: dict[TmQuantity, tuple[str, ...]] = {
+    TmQuantity.CPU_LOAD: ("Status.JVM.CPU.Load",),
+    TmQuantity.CPU_TIME_NS: ("Status.JVM.CPU.Time",),
+    TmQuantity.GC_TIME_MS: ("Status.JVM.GarbageCollector.All.Time",),
+    TmQuantity.GC_COUNT: ("Status.JVM.GarbageCollector.All.Count",),
+    TmQuantity.GC_MS_PER_S: ("Status.JVM.GarbageCollector.All.TimeMsPerSecond",),
+    TmQuantity.OLD_GC_COUNT: (
+        "Status.JVM.GarbageCollector.G1_Old_Generation.Count",
+        "Status.JVM.GarbageCollector.PS_MarkSweep.Count",
+    ),
+    TmQuantity.HEAP_USED: ("Status.JVM.Memory.Heap.Used",),
+    TmQuantity.HEAP_MAX: ("Status.JVM.Memory.Heap.Max",),
+    TmQuantity.THREADS: ("Status.JVM.Threads.Count",),
+}
+
+LATENCY_MARKER = ".latency.source_id."
+
+
+def resolve(
+    available: Iterable[str], table: dict[Quantity, tuple[str, ...]] | dict[TmQuantity, tuple[str, ...]]
+) -> dict[str, str]:
+    """Map each quantity to the first candidate Flink name present in `available`.
+
+    `available` holds bare names (without the `<subtask>.` prefix).
+    """
+    present = set(available)
+    out: dict[str, str] = {}
+    for quantity, candidates in table.items():
+        for name in candidates:
+            if name in present:
+                out[str(quantity)] = name
+                break
+    return out
+
+
+def parse_value(raw: object) -> float | None:
+    """Flink sends metric values as strings ("12.0", "NaN", "true"); return a float or None."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return 1.0 if raw else 0.0
+    if isinstance(raw, int | float):
+        return float(raw)
+    text = str(raw).strip()
+    if text.lower() in ("true", "false"):
+        return 1.0 if text.lower() == "true" else 0.0
+    try:
+        return float(text)  # float() reads "NaN", "Infinity", "-Infinity" too
+    except ValueError:
+        return None
