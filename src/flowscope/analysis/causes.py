@@ -1,0 +1,270 @@
+"""Why a task is the bottleneck: the cause table of DESIGN.md, rule by rule, with evidence."""
+
+from __future__ import annotations
+
+import math
+
+from flowscope.analysis.findings import (
+    HIGH_THRESHOLD,
+    LOW_THRESHOLD,
+    Action,
+    Cause,
+    Evidence,
+    Finding,
+    TaskState,
+)
+from flowscope.analysis.window import SubtaskWindow
+from flowscope.model import JobGraph
+
+HOT = 0.5  # a subtask busy at least this share of the time is "hot"
+SKEW_RATIO = 1.5  # hot subtasks receive this many times the records of the others
+GC_MS_PER_S = 100.0  # 10% of the time in GC
+OFF_CPU_SHARE = 0.35  # cores used below this share of the busy time: the busy time is off-CPU
+SOURCE_BUSY = 0.9
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def classify(
+    graph: JobGraph,
+    tasks: dict[str, TaskState],
+    task: TaskState,
+    subs: list[SubtaskWindow],
+    tms: dict[str, dict[str, float]],
+    window_s: float,
+) -> Finding:
+    """Name the cause of one located bottleneck."""
+    measured = [s for s in subs if s.busy is not None]
+    hot = [s for s in measured if (s.busy or 0) >= HOT]
+    cool = [s for s in measured if (s.busy or 0) < HOT]
+    ev = [
+        Evidence(task.name, "busy_ratio", round(task.busy or 0, 3), "ratio", window_s,
+                 "max over subtasks of the share of time spent processing records"),
+    ]
+    for u in graph.upstream(task.vertex_id):
+        up = tasks[u]
+        ev.append(Evidence(up.name, "backpressured_ratio", _round(up.backpressured),
+                           "ratio", window_s, "the input is held back by this task"))
+    hot_idx = [s.index for s in hot]
+    hot_tms = sorted({s.taskmanager_id for s in hot})
+    finding = Finding(Cause.COMPUTE_BOUND, task.vertex_id, task.name, "", subtasks=hot_idx,
+                      taskmanagers=hot_tms, evidence=ev)
+
+    uniform = len(hot) >= max(1, math.ceil(0.75 * len(measured)))
+    if not uniform and cool:
+        hot_in = _mean([s.records_in_per_s for s in hot])
+        cool_in = _mean([s.records_in_per_s for s in cool])
+        ratio = (hot_in / cool_in) if hot_in is not None and cool_in else math.inf
+        for s in hot + cool[:3]:
+            ev.append(Evidence(f"{task.name}[{s.index}]", "records_in_per_s",
+                               _round(s.records_in_per_s), "records/s", window_s,
+                               f"busy {_pct(s.busy)} on {s.taskmanager_id or '?'}"))
+        if hot_in is not None and ratio >= SKEW_RATIO:
+            share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
+            finding.cause = Cause.DATA_SKEW
+            finding.summary = (
+                f"{task.name} is the bottleneck: data skew. Subtask(s) "
+                f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
+                f"({share:.0%} of the input) and are busy {_pct(max(s.busy or 0 for s in hot))}; "
+                f"the others are busy {_pct(max(s.busy or 0 for s in cool))}"
+            )
+            finding.actions.append(Action(
+                "Spread the hot keys: salt them (key + random suffix, then merge) or "
+                "pre-aggregate before the keyBy (local/two-phase aggregation). More "
+                "parallelism will not help: every record of a key goes to the same subtask."
+            ))
+        else:
+            finding.cause = Cause.SLOW_INSTANCE
+            where = ", ".join(hot_tms) or "unknown TaskManager"
+            finding.summary = (
+                f"{task.name} is the bottleneck: a slow instance. Subtask(s) {_list(hot_idx)} "
+                f"on {where} are busy {_pct(max(s.busy or 0 for s in hot))} while receiving "
+                f"about as many records as their peers ({ratio:.1f}x), which are busy "
+                f"{_pct(max(s.busy or 0 for s in cool))}"
+            )
+            for tm in hot_tms:
+                info = tms.get(tm, {})
+                if "cores_used" in info:
+                    ev.append(Evidence(f"TaskManager {tm}", "cores_used",
+                                       round(info["cores_used"], 2), "cores", window_s,
+                                       "CPU the TaskManager's JVM used"))
+                if "gc_ms_per_s" in info:
+                    ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
+                                       round(info["gc_ms_per_s"], 1), "ms/s", window_s,
+                                       "time in garbage collection"))
+            finding.actions.append(Action(
+                f"Look at the host of {where}: CPU steal, GC, a noisy neighbour, a slow disk; "
+                "or at data that is costlier on that subtask. Restarting the job (or moving the "
+                "TaskManager) places the subtask elsewhere."
+            ))
+        return finding
+
+    # Uniform: every subtask is busy. GC first, then on-CPU vs off-CPU.
+    busy_by_tm: dict[str, float] = {}
+    for s in hot:
+        busy_by_tm[s.taskmanager_id] = busy_by_tm.get(s.taskmanager_id, 0.0) + (s.busy or 0)
+    gc = {tm: tms.get(tm, {}).get("gc_ms_per_s") for tm in hot_tms}
+    gc_hot = {tm: v for tm, v in gc.items() if v is not None and v >= GC_MS_PER_S}
+    if gc_hot:
+        finding.cause = Cause.GC_PRESSURE
+        for tm, v in gc_hot.items():
+            ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(v, 1), "ms/s",
+                               window_s, "the JVM spends this share of each second in GC"))
+        finding.summary = (
+            f"{task.name} is the bottleneck: GC pressure. Its TaskManager(s) spend "
+            f"{max(gc_hot.values()) / 10:.0f}% of the time in garbage collection"
+        )
+        finding.actions.append(Action(
+            "Reduce object churn in the operator, give the TaskManager more heap, or move large "
+            "state to RocksDB.",
+            config={"taskmanager.memory.task.heap.size": "(larger than today)"},
+        ))
+        return finding
+
+    used = [tms.get(tm, {}).get("cores_used") for tm in busy_by_tm]
+    if all(u is not None for u in used) and busy_by_tm:
+        cores = sum(u for u in used if u is not None)
+        busy_cores = sum(busy_by_tm.values())
+        ev.append(Evidence(
+            ", ".join(f"TaskManager {tm}" for tm in busy_by_tm), "cores_used", round(cores, 2),
+            "cores", window_s,
+            f"the subtasks there are busy {busy_cores:.2f} core-equivalents; on-CPU work would "
+            "use about as many cores",
+        ))
+        if cores < OFF_CPU_SHARE * busy_cores:
+            finding.cause = Cause.OFF_CPU
+            finding.summary = (
+                f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
+                f"{_pct(task.busy)} but their TaskManagers use only {cores:.2f} cores for "
+                f"{busy_cores:.1f} busy subtasks: the time goes to waiting (I/O, sleeps, locks)"
+            )
+            finding.actions.append(Action(
+                "Make the waiting concurrent: Flink's Async I/O (AsyncDataStream), batching "
+                "requests, or a faster external system. More parallelism also helps, without "
+                "needing more CPU."
+            ))
+            return finding
+    finding.cause = Cause.COMPUTE_BOUND
+    finding.summary = (
+        f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are busy "
+        f"(max {_pct(task.busy)}) while its input is backpressured"
+    )
+    finding.actions.append(Action(
+        "Scale this vertex out (see the parallelism below), or make the hot code cheaper "
+        "(a flame graph shows where the time goes: rest.flamegraph.enabled: true)."
+    ))
+    return finding
+
+
+def non_root_findings(
+    graph: JobGraph,
+    tasks: dict[str, TaskState],
+    windows: dict[str, list[SubtaskWindow]],
+    roots: list[str],
+    window_s: float,
+) -> list[Finding]:
+    """Findings that are not a busy bottleneck: network limits, source-bound, unmeasurable."""
+    out: list[Finding] = []
+    any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
+    for v in graph.vertices:
+        t = tasks[v.id]
+        downs = graph.downstream(v.id)
+        # Network: a sender backpressured HIGH while its receivers are neither busy nor
+        # backpressured: the data is stuck between them.
+        if (t.backpressured or 0) > HIGH_THRESHOLD and downs and not any(
+            d in roots for d in downs
+        ):
+            receivers = [tasks[d] for d in downs]
+            if all((r.busy or 0) < HOT and (r.backpressured or 0) <= LOW_THRESHOLD
+                   for r in receivers):
+                out.append(_network_finding(graph, t, receivers, windows, window_s))
+        # Busy = NaN: Flink cannot measure this task's busy time.
+        subs = windows.get(v.id, [])
+        if subs and all(s.busy is None for s in subs) and any(s.basis != "startup" for s in subs):
+            out.append(Finding(
+                Cause.UNMEASURABLE, v.id, v.name,
+                f"{v.name} reports busy time as NaN: Flink cannot measure how busy it is "
+                "(legacy and some SQL sources, e.g. datagen). flowscope judges it from "
+                "backpressure and idle time only"
+                + ("" if any_bp else "; nothing downstream is backpressuring it"),
+                is_bottleneck=False,
+                evidence=[Evidence(v.name, "busyTimeMsPerSecond", "NaN", "ms/s", window_s,
+                                   "no busy time reported"),
+                          Evidence(v.name, "backpressured_ratio", _round(t.backpressured),
+                                   "ratio", window_s, "time blocked by downstream")],
+            ))
+        # Source-bound: a source busy all the time with nothing backpressured: the job runs as
+        # fast as its source can produce.
+        if not graph.inputs(v.id) and (t.busy or 0) >= SOURCE_BUSY and not any_bp:
+            out.append(Finding(
+                Cause.SOURCE_BOUND, v.id, v.name,
+                f"{v.name} is busy {_pct(t.busy)} and nothing is backpressured: the job is "
+                "limited by how fast the source reads or produces",
+                is_bottleneck=False,
+                evidence=[Evidence(v.name, "busy_ratio", _round(t.busy), "ratio", window_s,
+                                   "the source's own time")],
+                actions=[Action("Scale the source (more partitions/splits and parallelism) "
+                                "or speed up the external system it reads from.")],
+            ))
+    return out
+
+
+def _network_finding(
+    graph: JobGraph,
+    sender: TaskState,
+    receivers: list[TaskState],
+    windows: dict[str, list[SubtaskWindow]],
+    window_s: float,
+) -> Finding:
+    out_pool = _mean([s.out_pool_usage for s in windows.get(sender.vertex_id, [])])
+    in_pool = _mean([s.in_pool_usage for r in receivers for s in windows.get(r.vertex_id, [])])
+    remote = _sum([s.bytes_in_remote_per_s for r in receivers
+                   for s in windows.get(r.vertex_id, [])])
+    names = ", ".join(r.name for r in receivers)
+    ev = [
+        Evidence(sender.name, "backpressured_ratio", _round(sender.backpressured), "ratio",
+                 window_s, "the sender waits for output buffers"),
+        Evidence(sender.name, "out_pool_usage", _round(out_pool), "ratio", window_s,
+                 "1.0: all output buffers are full"),
+        Evidence(names, "in_pool_usage", _round(in_pool), "ratio", window_s,
+                 "low: receivers have free buffers, so they are not the limit"),
+        Evidence(names, "busy_ratio", _round(max((r.busy or 0) for r in receivers)), "ratio",
+                 window_s, "receivers are not busy"),
+    ]
+    if remote is not None:
+        ev.append(Evidence(names, "bytes_in_remote_per_s", round(remote), "bytes/s", window_s,
+                           "throughput over the network"))
+    return Finding(
+        Cause.NETWORK, sender.vertex_id, sender.name,
+        f"the exchange {sender.name} -> {names} is the bottleneck: the sender is "
+        f"backpressured {_pct(sender.backpressured)} with output buffers "
+        f"{_pct(out_pool)} full while the receivers are idle with input buffers "
+        f"{_pct(in_pool)} used: network bandwidth or the credit round trip limits it",
+        evidence=ev,
+        actions=[Action(
+            "Check the network between the TaskManagers (bandwidth, latency). If the link is "
+            "not saturated, the credit round trip is the limit: raise buffers per channel.",
+            config={"taskmanager.network.memory.buffers-per-channel": "4",
+                    "taskmanager.network.memory.floating-buffers-per-gate": "16"},
+        )],
+    )
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _sum(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) if vals else None
+
+
+def _round(v: float | None, nd: int = 3) -> float | str:
+    return "n/a" if v is None else round(v, nd)
+
+
+def _list(idx: list[int]) -> str:
+    return ", ".join(str(i) for i in idx)

@@ -1,0 +1,230 @@
+"""Turns raw samples into per-subtask ratios and rates over a window.
+
+Counters (`accumulate*TimeMs`, `numRecordsIn`, ...) give exact ratios between two samples:
+busy / (busy + idle + backpressured) needs no wall clock, and the same sum is the window's
+length as the subtask itself measured it. Flink's JobManager refreshes metrics about every
+10 s, so consecutive polls often see the same snapshot; only snapshots that moved count.
+Where counters are missing or have not moved, the `*PerSecond` gauges (Flink's own averages
+over up to 60 s) are used and the window says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from flowscope.model import Quantity as Q
+from flowscope.model import Sample, SubtaskSample
+
+# Flink reports busy 1000 / idle 0 / backpressured 0 until its time gauges have data.
+STARTUP_ARTIFACT = (1000.0, 0.0, 0.0)
+MIN_COUNTER_SPAN_S = 1.0
+
+
+@dataclass
+class SubtaskWindow:
+    """One subtask over a window. Ratios are 0..1; None means not measurable."""
+
+    vertex_id: str
+    index: int
+    taskmanager_id: str
+    host: str
+    busy: float | None
+    backpressured: float | None
+    idle: float | None
+    span_s: float  # the window the ratios cover, as measured by the subtask's own time
+    basis: str  # "counters" | "gauges" | "startup" | "none"
+    records_in_per_s: float | None = None
+    records_out_per_s: float | None = None
+    bytes_in_per_s: float | None = None
+    bytes_out_per_s: float | None = None
+    buffers_out_per_s: float | None = None
+    bytes_in_remote_per_s: float | None = None
+    bytes_in_local_per_s: float | None = None
+    buffers_in_remote_per_s: float | None = None
+    soft_backpressured: float | None = None
+    hard_backpressured: float | None = None
+    # Buffer gauges: mean over the window's samples.
+    in_pool_usage: float | None = None
+    in_exclusive_usage: float | None = None
+    in_floating_usage: float | None = None
+    out_pool_usage: float | None = None
+    records_in_total: float | None = None
+    operators_records_in_per_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def true_rate(self) -> float | None:
+        """Records processed per second of busy time (DS2's true processing rate)."""
+        if self.records_in_per_s is None or not self.busy or self.busy < 0.05:
+            return None
+        return self.records_in_per_s / self.busy
+
+
+def _delta(a: SubtaskSample, b: SubtaskSample, q: Q) -> float | None:
+    va, vb = a.finite(q), b.finite(q)
+    if va is None or vb is None:
+        return None
+    return vb - va
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _is_startup_artifact(s: SubtaskSample) -> bool:
+    trio = (s.get(Q.BUSY_MS_PER_S), s.get(Q.IDLE_MS_PER_S), s.get(Q.BACKPRESSURED_MS_PER_S))
+    return trio == STARTUP_ARTIFACT
+
+
+def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
+    """Summarise one subtask's samples (oldest first, one attempt) over their whole span."""
+    first, last = series[0], series[-1]
+    w = SubtaskWindow(
+        vertex_id=last.vertex_id, index=last.index, taskmanager_id=last.taskmanager_id,
+        host=last.host, busy=None, backpressured=None, idle=None, span_s=0.0, basis="none",
+    )
+    d_busy = _delta(first, last, Q.BUSY_MS)
+    d_idle = _delta(first, last, Q.IDLE_MS)
+    d_bp = _delta(first, last, Q.BACKPRESSURED_MS)
+    if d_busy is not None and d_idle is not None and d_bp is not None:
+        # busy is derived (elapsed - idle - bp) at a slightly different instant, so it can
+        # step backwards by a few ms: clamp each part at 0.
+        parts = [max(d_busy, 0.0), max(d_idle, 0.0), max(d_bp, 0.0)]
+        span_ms = sum(parts)
+        if span_ms >= MIN_COUNTER_SPAN_S * 1000:
+            w.busy, w.idle, w.backpressured = (p / span_ms for p in parts)
+            w.span_s = span_ms / 1000.0
+            w.basis = "counters"
+    if w.basis == "none":
+        busy, idle, bp = (last.get(Q.BUSY_MS_PER_S), last.get(Q.IDLE_MS_PER_S),
+                          last.get(Q.BACKPRESSURED_MS_PER_S))
+        if _is_startup_artifact(last):
+            w.basis = "startup"
+        elif idle is not None and bp is not None:
+            w.idle = idle / 1000.0 if math.isfinite(idle) else None
+            w.backpressured = bp / 1000.0 if math.isfinite(bp) else None
+            w.busy = busy / 1000.0 if busy is not None and math.isfinite(busy) else None
+            w.span_s = 60.0  # Flink's gauges average over up to 60 s
+            w.basis = "gauges"
+    # A NaN busy gauge (e.g. a SQL datagen source) means busy time is not measured at all.
+    busy_gauge = last.get(Q.BUSY_MS_PER_S)
+    if busy_gauge is not None and math.isnan(busy_gauge):
+        w.busy = None
+    if w.basis == "counters":
+        secs = w.span_s
+
+        def rate(q: Q) -> float | None:
+            d = _delta(first, last, q)
+            return max(d, 0.0) / secs if d is not None else None
+
+        w.records_in_per_s = rate(Q.RECORDS_IN)
+        w.records_out_per_s = rate(Q.RECORDS_OUT)
+        w.bytes_in_per_s = rate(Q.BYTES_IN)
+        w.bytes_out_per_s = rate(Q.BYTES_OUT)
+        w.buffers_out_per_s = rate(Q.BUFFERS_OUT)
+        w.bytes_in_remote_per_s = rate(Q.BYTES_IN_REMOTE)
+        w.bytes_in_local_per_s = rate(Q.BYTES_IN_LOCAL)
+        w.buffers_in_remote_per_s = rate(Q.BUFFERS_IN_REMOTE)
+        for op, counters in last.operators.items():
+            before = first.operators.get(op, {}).get("records_in")
+            now = counters.get("records_in")
+            if before is not None and now is not None:
+                w.operators_records_in_per_s[op] = max(now - before, 0.0) / secs
+    else:
+        w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
+        w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
+    w.records_in_total = last.finite(Q.RECORDS_IN)
+    soft = _mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
+    hard = _mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
+    w.soft_backpressured = soft / 1000.0 if soft is not None else None
+    w.hard_backpressured = hard / 1000.0 if hard is not None else None
+    w.in_pool_usage = _mean([s.get(Q.IN_POOL_USAGE) for s in series])
+    w.in_exclusive_usage = _mean([s.get(Q.IN_EXCLUSIVE_USAGE) for s in series])
+    w.in_floating_usage = _mean([s.get(Q.IN_FLOATING_USAGE) for s in series])
+    w.out_pool_usage = _mean([s.get(Q.OUT_POOL_USAGE) for s in series])
+    return w
+
+
+def distinct_snapshots(samples: list[Sample]) -> list[Sample]:
+    """Drop polls that saw the same JobManager metric snapshot as the poll before them."""
+    out: list[Sample] = []
+    last_key: tuple[float, ...] | None = None
+    for s in samples:
+        key = tuple(
+            st.values.get(Q.BUSY_MS, math.nan) + st.values.get(Q.IDLE_MS, math.nan)
+            for subs in s.subtasks.values()
+            for st in subs
+        )
+        if key != last_key:
+            out.append(s)
+            last_key = key
+    return out
+
+
+def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
+    """The samples within `window_s` seconds of the newest one, of the newest attempt."""
+    if not samples:
+        return []
+    end = samples[-1].t
+    return [s for s in samples if s.t >= end - window_s - 1e-9]
+
+
+def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
+    """Per vertex, each subtask summarised over the samples (restarts split a series: the
+    newest attempt's samples are used)."""
+    if not samples:
+        return {}
+    out: dict[str, list[SubtaskWindow]] = {}
+    latest = samples[-1]
+    for vid, subs in latest.subtasks.items():
+        windows = []
+        for st in subs:
+            series = [
+                s2
+                for s in samples
+                for s2 in s.subtasks.get(vid, [])
+                if s2.index == st.index and s2.attempt == st.attempt
+            ]
+            windows.append(subtask_window(series or [st]))
+        out[vid] = windows
+    return out
+
+
+def taskmanager_rates(samples: list[Sample]) -> dict[str, dict[str, float]]:
+    """Per TaskManager over the window: cores used (JVM CPU time), GC ms per second, heap."""
+    if not samples:
+        return {}
+    first, last = samples[0], samples[-1]
+    out: dict[str, dict[str, float]] = {}
+    for tm_id, tm in last.taskmanagers.items():
+        info: dict[str, float] = {}
+        before = first.taskmanagers.get(tm_id)
+        # The JobManager's snapshot time is unknown: use the polls at which the values changed.
+        changes = _change_points(samples, tm_id, "cpu_time_ns")
+        if before is not None and len(changes) >= 2:
+            (t0, v0), (t1, v1) = changes[0], changes[-1]
+            if t1 - t0 >= MIN_COUNTER_SPAN_S:
+                info["cores_used"] = max(v1 - v0, 0.0) / 1e9 / (t1 - t0)
+        gc = _change_points(samples, tm_id, "gc_time_ms")
+        if len(gc) >= 2 and gc[-1][0] - gc[0][0] >= MIN_COUNTER_SPAN_S:
+            info["gc_ms_per_s"] = max(gc[-1][1] - gc[0][1], 0.0) / (gc[-1][0] - gc[0][0])
+        elif "gc_ms_per_s" in tm.values:
+            info["gc_ms_per_s"] = tm.values["gc_ms_per_s"]
+        for key in ("cpu_load", "heap_used_bytes", "heap_max_bytes", "old_gc_count"):
+            if key in tm.values:
+                info[key] = tm.values[key]
+        out[tm_id] = info
+    return out
+
+
+def _change_points(samples: list[Sample], tm_id: str, key: str) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    for s in samples:
+        tm = s.taskmanagers.get(tm_id)
+        v = tm.values.get(key) if tm else None
+        if v is None or not math.isfinite(v):
+            continue
+        if not points or v != points[-1][1]:
+            points.append((s.t, v))
+    return points

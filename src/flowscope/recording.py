@@ -1,0 +1,255 @@
+"""Recordings: every REST response of every poll, in one SQLite file.
+
+The file is SQLite in WAL mode with one transaction per poll, so it can be read while it is
+written and survives a crash with every completed poll intact. Responses are stored by
+content hash (zlib-compressed JSON): the JobManager refreshes metrics only every ~10 s, so most
+polls repeat earlier bodies and cost a few bytes each.
+
+Replay goes through the same collector as a live cluster (`RecordedTransport` is an httpx
+transport), so a recording replays to the same samples, and the same diagnosis, as the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from flowscope.errors import RecordingError
+
+FORMAT = "flowscope-recording"
+FORMAT_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS polls (
+    id INTEGER PRIMARY KEY, t REAL NOT NULL, job_id TEXT NOT NULL, url TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS responses (
+    poll_id INTEGER NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
+    hash TEXT NOT NULL, PRIMARY KEY (poll_id, path)
+);
+CREATE INDEX IF NOT EXISTS responses_path ON responses (path, poll_id);
+"""
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        if not path.exists():
+            raise RecordingError(f"no recording at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    else:
+        conn = sqlite3.connect(path, timeout=5.0)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise RecordingError(f"{path} is not a flowscope recording ({exc})") from None
+    return conn
+
+
+class Recorder:
+    """Appends polls to a recording. A file that is not a recording is never overwritten."""
+
+    def __init__(self, path: str | Path, url: str = "") -> None:
+        self.path = Path(path)
+        self.url = url
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        self._conn = _connect(self.path, readonly=False)
+        if existed:
+            _check_format(self._conn, self.path)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        with self._conn:
+            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),)
+            )
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('created', ?)", (str(time.time()),)
+            )
+        self._pending: list[tuple[str, int, bytes]] = []
+        self._known: set[str] = {r[0] for r in self._conn.execute("SELECT hash FROM bodies")}
+        self.polls = self._conn.execute("SELECT COUNT(*) FROM polls").fetchone()[0]
+
+    def capture(self, path: str, status: int, body: bytes) -> None:
+        self._pending.append((path, status, body))
+
+    def commit_poll(self, t: float, job_id: str) -> int:
+        """Write the responses captured since the last poll, in one transaction."""
+        with self._conn:
+            cur = self._conn.execute(
+                "INSERT INTO polls (t, job_id, url) VALUES (?, ?, ?)", (t, job_id, self.url)
+            )
+            poll_id = int(cur.lastrowid or 0)
+            for path, status, body in self._pending:
+                h = hashlib.blake2b(body, digest_size=16).hexdigest()
+                if h not in self._known:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO bodies VALUES (?, ?)", (h, zlib.compress(body, 6))
+                    )
+                    self._known.add(h)
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+                    (poll_id, path, status, h),
+                )
+        self._pending.clear()
+        self.polls += 1
+        return poll_id
+
+    def discard_pending(self) -> None:
+        self._pending.clear()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _check_format(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    if not row or row[0] != FORMAT:
+        conn.close()
+        raise RecordingError(
+            f"{path} exists and is not a flowscope recording; refusing to write to it"
+        )
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Passes requests to a real transport and hands each response to a Recorder."""
+
+    def __init__(self, inner: httpx.BaseTransport, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = self.inner.handle_request(request)
+        body = resp.read()
+        self.recorder.capture(_key(request.url), resp.status_code, _stable(body))
+        return httpx.Response(resp.status_code, headers=resp.headers, content=body,
+                              request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# Fields that change on every request without carrying information flowscope uses; dropping
+# them lets the content-hash store keep one copy of a body per JobManager metric refresh.
+VOLATILE_FIELDS = frozenset({"now", "duration", "timeSinceLastHeartbeat", "status-duration"})
+
+
+def _strip(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_FIELDS}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _stable(body: bytes) -> bytes:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(_strip(parsed), separators=(",", ":")).encode()
+
+
+def _key(url: httpx.URL) -> str:
+    return url.raw_path.decode("ascii")
+
+
+@dataclass(frozen=True)
+class PollInfo:
+    id: int
+    t: float
+    job_id: str
+    url: str
+
+
+class Recording:
+    """A recording opened for reading (it may still be written by another process)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = _connect(self.path, readonly=True)
+        try:
+            _check_format(self._conn, self.path)
+        except RecordingError:
+            raise RecordingError(f"{self.path} is not a flowscope recording") from None
+
+    def polls(self, job_id: str | None = None) -> list[PollInfo]:
+        q = "SELECT id, t, job_id, url FROM polls"
+        rows = (self._conn.execute(q + " WHERE job_id = ? ORDER BY id", (job_id,)) if job_id
+                else self._conn.execute(q + " ORDER BY id"))
+        return [PollInfo(*r) for r in rows]
+
+    def job_ids(self) -> list[str]:
+        return [r[0] for r in self._conn.execute(
+            "SELECT job_id FROM polls GROUP BY job_id ORDER BY MIN(id)")]
+
+    def response(self, poll_id: int, path: str) -> tuple[int, bytes] | None:
+        """The response to `path` at `poll_id`, or the latest earlier one (responses read once
+        per job, like the plan, are stored once)."""
+        row = self._conn.execute(
+            "SELECT r.status, b.data FROM responses r JOIN bodies b ON b.hash = r.hash "
+            "WHERE r.path = ? AND r.poll_id <= ? ORDER BY r.poll_id DESC LIMIT 1",
+            (path, poll_id),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return int(row[0]), zlib.decompress(row[1])
+        except zlib.error:
+            raise RecordingError(
+                f"{self.path}: the stored response to {path} at poll {poll_id} is corrupt"
+            ) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RecordedTransport(httpx.BaseTransport):
+    """Serves a recording's responses as if the cluster answered them at `poll_id`."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        self.poll_id = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        found = self.recording.response(self.poll_id, _key(request.url))
+        if found is None:
+            body = json.dumps({"errors": ["not in the recording"]}).encode()
+            return httpx.Response(404, content=body, request=request)
+        status, content = found
+        return httpx.Response(status, content=content, request=request,
+                              headers={"content-type": "application/json"})
+
+
+def iter_polls(recording: Recording, job_id: str | None) -> Iterator[PollInfo]:
+    yield from recording.polls(job_id)
+
+
+def file_size(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            total += os.path.getsize(p)
+    return total

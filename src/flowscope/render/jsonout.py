@@ -1,0 +1,32 @@
+"""The diagnosis as JSON, with a versioned schema (docs/json-schema.md, schema/diagnosis.schema.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from flowscope.analysis.findings import Diagnosis
+
+SCHEMA = "flowscope.diagnosis/1"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_dict(d: Diagnosis) -> dict[str, Any]:
+    body = dataclasses.asdict(d)
+    body["bottlenecks"] = [f.vertex_name for f in d.bottlenecks]
+    return {"schema": SCHEMA, **_clean(body)}
+
+
+def render(d: Diagnosis) -> str:
+    return json.dumps(to_dict(d), indent=2, allow_nan=False)
