@@ -277,5 +277,30 @@ def lab_up(scenarios: tuple[str, ...]) -> None:
             err.print("stopping Flink ...")
 
 
+# Commands that live with their own stage; each module imports its heavy dependencies
+# (web server, browser) inside the command, so `flowscope --help` stays fast.
+OPTIONAL_COMMANDS = (
+    ("flowscope.render.report_cli", "report"),
+    ("flowscope.render.watch", "watch"),
+    ("flowscope.web.cli", "serve"),
+    ("flowscope.profiling.cli", "profile"),
+)
+
+
+def _register_optional_commands() -> None:
+    import importlib
+
+    for module, name in OPTIONAL_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        main.add_command(getattr(mod, name))
+
+
+_register_optional_commands()
+
 if __name__ == "__main__":
     main()

@@ -33,12 +33,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS polls (
     id INTEGER PRIMARY KEY, t REAL NOT NULL, job_id TEXT NOT NULL, url TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS responses (
-    poll_id INTEGER NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
-    hash TEXT NOT NULL, PRIMARY KEY (poll_id, path)
+CREATE TABLE IF NOT EXISTS bodies (
+    id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS responses_path ON responses (path, poll_id);
+CREATE TABLE IF NOT EXISTS paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS responses (
+    path_id INTEGER NOT NULL, poll_id INTEGER NOT NULL, status INTEGER NOT NULL,
+    body_id INTEGER NOT NULL, PRIMARY KEY (path_id, poll_id)
+) WITHOUT ROWID;
 """
 
 
@@ -79,7 +81,12 @@ class Recorder:
                 "INSERT OR IGNORE INTO meta VALUES ('created', ?)", (str(time.time()),)
             )
         self._pending: list[tuple[str, int, bytes]] = []
-        self._known: set[str] = {r[0] for r in self._conn.execute("SELECT hash FROM bodies")}
+        self._bodies: dict[bytes, int] = {
+            bytes(h): i for i, h in self._conn.execute("SELECT id, hash FROM bodies")
+        }
+        self._paths: dict[str, int] = {
+            p: i for i, p in self._conn.execute("SELECT id, path FROM paths")
+        }
         self.polls = self._conn.execute("SELECT COUNT(*) FROM polls").fetchone()[0]
 
     def capture(self, path: str, status: int, body: bytes) -> None:
@@ -93,15 +100,21 @@ class Recorder:
             )
             poll_id = int(cur.lastrowid or 0)
             for path, status, body in self._pending:
-                h = hashlib.blake2b(body, digest_size=16).hexdigest()
-                if h not in self._known:
-                    self._conn.execute(
-                        "INSERT OR IGNORE INTO bodies VALUES (?, ?)", (h, zlib.compress(body, 6))
+                h = hashlib.blake2b(body, digest_size=16).digest()
+                body_id = self._bodies.get(h)
+                if body_id is None:
+                    cur = self._conn.execute(
+                        "INSERT INTO bodies (hash, data) VALUES (?, ?)",
+                        (h, zlib.compress(body, 6)),
                     )
-                    self._known.add(h)
+                    body_id = self._bodies[h] = int(cur.lastrowid or 0)
+                path_id = self._paths.get(path)
+                if path_id is None:
+                    cur = self._conn.execute("INSERT INTO paths (path) VALUES (?)", (path,))
+                    path_id = self._paths[path] = int(cur.lastrowid or 0)
                 self._conn.execute(
                     "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                    (poll_id, path, status, h),
+                    (path_id, poll_id, status, body_id),
                 )
         self._pending.clear()
         self.polls += 1
@@ -202,8 +215,9 @@ class Recording:
         """The response to `path` at `poll_id`, or the latest earlier one (responses read once
         per job, like the plan, are stored once)."""
         row = self._conn.execute(
-            "SELECT r.status, b.data FROM responses r JOIN bodies b ON b.hash = r.hash "
-            "WHERE r.path = ? AND r.poll_id <= ? ORDER BY r.poll_id DESC LIMIT 1",
+            "SELECT r.status, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
+            "JOIN bodies b ON b.id = r.body_id "
+            "WHERE p.path = ? AND r.poll_id <= ? ORDER BY r.poll_id DESC LIMIT 1",
             (path, poll_id),
         ).fetchone()
         if row is None:

@@ -79,7 +79,7 @@ class ClusterSpec:
     """How the lab cluster is configured. Defaults fit 2 cores / 24 GiB (see FLINK-LAB.md)."""
 
     taskmanagers: int = 2
-    slots_per_taskmanager: int = 4
+    slots_per_taskmanager: int = 6
     taskmanager_memory: str = "1536m"
     jobmanager_memory: str = "1200m"
     latency_interval_ms: int = 0

@@ -1,0 +1,50 @@
+"""Shared test fixtures.
+
+Integration tests share one real Flink cluster per test session (`lab_cluster`); unit tests
+replay recordings captured from such a cluster by scripts/record_fixtures.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_path(name: str) -> Path:
+    path = FIXTURES / f"{name}.fsrec"
+    if not path.exists():
+        pytest.fail(f"missing fixture {path}: run scripts/record_fixtures.py {name}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab_cluster() -> Iterator[object]:
+    """One standalone Flink cluster for the whole test session (started on first use)."""
+    from flowscope.lab.cluster import ClusterSpec, LocalCluster
+
+    url = os.environ.get("FLOWSCOPE_TEST_CLUSTER")
+    if url:  # reuse a running lab cluster (its REST port), e.g. while developing
+        cluster = LocalCluster()
+        cluster.rest_port = int(url.rsplit(":", 1)[1])
+        yield cluster
+        return
+    cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=8, latency_interval_ms=1000))
+    cluster.start(timeout_s=120)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def runner(lab_cluster: object) -> Iterator[object]:
+    from flowscope.lab.scenarios import ScenarioRunner
+
+    r = ScenarioRunner(lab_cluster)  # type: ignore[arg-type]
+    yield r
+    r.close()
