@@ -294,8 +294,8 @@ def _register_optional_commands() -> None:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
+            if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+                continue  # that stage is not part of this build
             raise
         main.add_command(getattr(mod, name))
 
