@@ -81,7 +81,41 @@ def _headers(values: tuple[str, ...]) -> dict[str, str]:
     return parse_headers(tuple(v for v in env.splitlines() if v.strip()) + values)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Commands that live with their own stage, loaded only when asked for (or listed by --help):
+# their modules import flowscope.cli's helpers, and heavy dependencies inside the command.
+OPTIONAL_COMMANDS = {
+    "report": "flowscope.render.report_cli",
+    "watch": "flowscope.render.watch",
+    "serve": "flowscope.web.cli",
+    "profile": "flowscope.profiling.cli",
+}
+
+
+def _module_exists(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        optional = [n for n, m in OPTIONAL_COMMANDS.items() if _module_exists(m)]
+        return sorted({*super().list_commands(ctx), *optional})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in OPTIONAL_COMMANDS and _module_exists(OPTIONAL_COMMANDS[name]):
+            import importlib
+
+            cmd = getattr(importlib.import_module(OPTIONAL_COMMANDS[name]), name)
+        return cmd
+
+
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="flowscope")
 def main() -> None:
     """Find where backpressure starts in an Apache Flink job, why, and what to do about it.
@@ -276,31 +310,6 @@ def lab_up(scenarios: tuple[str, ...]) -> None:
         except KeyboardInterrupt:
             err.print("stopping Flink ...")
 
-
-# Commands that live with their own stage; each module imports its heavy dependencies
-# (web server, browser) inside the command, so `flowscope --help` stays fast.
-OPTIONAL_COMMANDS = (
-    ("flowscope.render.report_cli", "report"),
-    ("flowscope.render.watch", "watch"),
-    ("flowscope.web.cli", "serve"),
-    ("flowscope.profiling.cli", "profile"),
-)
-
-
-def _register_optional_commands() -> None:
-    import importlib
-
-    for module, name in OPTIONAL_COMMANDS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-                continue  # that stage is not part of this build
-            raise
-        main.add_command(getattr(mod, name))
-
-
-_register_optional_commands()
 
 if __name__ == "__main__":
     main()

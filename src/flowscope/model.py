@@ -55,6 +55,7 @@ class TmQuantity(StrEnum):
     HEAP_USED = "heap_used_bytes"
     HEAP_MAX = "heap_max_bytes"
     THREADS = "threads"
+    CPU_CORES = "cpu_cores"  # cores of the TaskManager's host, from /taskmanagers
 
 
 @dataclass(frozen=True)

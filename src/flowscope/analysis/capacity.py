@@ -39,6 +39,31 @@ def offered_source_rate(
     return now, offered
 
 
+def input_rates_at(graph: JobGraph, tasks: dict[str, TaskState], source_rate: float,
+                   now: float) -> dict[str, float]:
+    """Each vertex's input rate if the sources emitted `source_rate` records/s in total.
+
+    Propagates through each vertex's own output/input ratio (as DS2 does) rather than
+    comparing a vertex's input with the sources' output: while buffers fill, the sources emit
+    more than downstream consumes, but a vertex's own ratio holds from the start.
+    """
+    out_rate: dict[str, float] = {}
+    in_rate: dict[str, float] = {}
+    scale = source_rate / now if now else 0.0
+    for v in graph.topological():
+        t = tasks[v.id]
+        ups = graph.upstream(v.id)
+        if not ups:
+            in_rate[v.id] = 0.0
+            out_rate[v.id] = (t.records_out_per_s or 0.0) * scale
+            continue
+        in_rate[v.id] = sum(out_rate.get(u, 0.0) for u in ups)
+        ratio = ((t.records_out_per_s or 0.0) / t.records_in_per_s
+                 if t.records_in_per_s else 1.0)
+        out_rate[v.id] = in_rate[v.id] * ratio
+    return in_rate
+
+
 def needed_parallelism(input_rate: float, true_rate: float, max_parallelism: int) -> int:
     p = max(1, math.ceil(input_rate / (TARGET_UTILISATION * true_rate)))
     return min(p, max_parallelism) if max_parallelism > 0 else p
@@ -80,12 +105,12 @@ def recommend(
         basis = "the target rate" if target_rate else "the rate the sources would emit unthrottled"
         plan: dict[str, int] = {}
         lines = []
+        rates = input_rates_at(graph, tasks, goal, now)
         for w in graph.topological():
             wt = tasks[w.id]
             if w.id != task.vertex_id and (not graph.inputs(w.id) or wt.true_rate_per_subtask is None):
                 continue
-            sel = (wt.records_in_per_s or 0.0) / now
-            need_in = goal * sel
+            need_in = rates.get(w.id, 0.0)
             rw = wt.true_rate_per_subtask
             if rw is None or need_in <= 0:
                 continue

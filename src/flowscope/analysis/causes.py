@@ -17,9 +17,13 @@ from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
 HOT = 0.5  # a subtask busy at least this share of the time is "hot"
+RELATIVE_HOT = 0.75  # ... and at least this share of the hottest subtask's busy time
 SKEW_RATIO = 1.5  # hot subtasks receive this many times the records of the others
 GC_MS_PER_S = 100.0  # 10% of the time in GC
-OFF_CPU_SHARE = 0.35  # cores used below this share of the busy time: the busy time is off-CPU
+# TaskManager JVM CPU below this share of its busy subtasks' busy time: the time is off-CPU.
+# A JVM also runs other subtasks and its own threads, so on-CPU work shows well above this;
+# a spinning thread on a saturated host still gets most of a core.
+OFF_CPU_SHARE = 0.6
 SOURCE_BUSY = 0.9
 
 
@@ -37,8 +41,12 @@ def classify(
 ) -> Finding:
     """Name the cause of one located bottleneck."""
     measured = [s for s in subs if s.busy is not None]
-    hot = [s for s in measured if (s.busy or 0) >= HOT]
-    cool = [s for s in measured if (s.busy or 0) < HOT]
+    # Hot relative to the hottest subtask: on a shared host a peer may read 50% busy from
+    # noisy neighbours while the real bottleneck subtask reads 99%.
+    top = max((s.busy or 0.0) for s in measured) if measured else 0.0
+    bar = max(HOT, RELATIVE_HOT * top)
+    hot = [s for s in measured if (s.busy or 0) >= bar]
+    cool = [s for s in measured if (s.busy or 0) < bar]
     ev = [
         Evidence(task.name, "busy_ratio", round(task.busy or 0, 3), "ratio", window_s,
                  "max over subtasks of the share of time spent processing records"),
@@ -133,6 +141,15 @@ def classify(
             f"the subtasks there are busy {busy_cores:.2f} core-equivalents; on-CPU work would "
             "use about as many cores",
         ))
+        host_cores = {tm: tms.get(tm, {}).get("cpu_cores") for tm in tms}
+        if all(host_cores.values()) and host_cores:
+            # TaskManagers on one host report the same hardware; count each host once.
+            total = sum(info.get("cores_used", 0.0) for info in tms.values())
+            hardware = max(v for v in host_cores.values() if v)
+            if total >= 0.85 * hardware and len(tms) * hardware > 0:
+                ev.append(Evidence("TaskManagers", "cores_used_total", round(total, 2), "cores",
+                                   window_s, f"the host has {hardware:.0f} cores: it is "
+                                   "saturated, so on-CPU subtasks get less than a core each"))
         if cores < OFF_CPU_SHARE * busy_cores:
             finding.cause = Cause.OFF_CPU
             finding.summary = (

@@ -149,12 +149,15 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
 def distinct_snapshots(samples: list[Sample]) -> list[Sample]:
     """Drop polls that saw the same JobManager metric snapshot as the poll before them."""
     out: list[Sample] = []
-    last_key: tuple[float, ...] | None = None
+    last_key: tuple[float | None, ...] | None = None
     for s in samples:
+        # NaN never equals itself: a subtask reporting NaN busy time (SQL datagen sources)
+        # would make every poll look new, so only finite counters identify a snapshot.
         key = tuple(
-            st.values.get(Q.BUSY_MS, math.nan) + st.values.get(Q.IDLE_MS, math.nan)
+            v if v is not None and math.isfinite(v) else None
             for subs in s.subtasks.values()
             for st in subs
+            for v in (st.values.get(Q.BUSY_MS), st.values.get(Q.IDLE_MS))
         )
         if key != last_key:
             out.append(s)
@@ -195,14 +198,13 @@ def taskmanager_rates(samples: list[Sample]) -> dict[str, dict[str, float]]:
     """Per TaskManager over the window: cores used (JVM CPU time), GC ms per second, heap."""
     if not samples:
         return {}
-    first, last = samples[0], samples[-1]
+    last = samples[-1]
     out: dict[str, dict[str, float]] = {}
     for tm_id, tm in last.taskmanagers.items():
         info: dict[str, float] = {}
-        before = first.taskmanagers.get(tm_id)
         # The JobManager's snapshot time is unknown: use the polls at which the values changed.
         changes = _change_points(samples, tm_id, "cpu_time_ns")
-        if before is not None and len(changes) >= 2:
+        if len(changes) >= 2:
             (t0, v0), (t1, v1) = changes[0], changes[-1]
             if t1 - t0 >= MIN_COUNTER_SPAN_S:
                 info["cores_used"] = max(v1 - v0, 0.0) / 1e9 / (t1 - t0)
@@ -211,7 +213,7 @@ def taskmanager_rates(samples: list[Sample]) -> dict[str, dict[str, float]]:
             info["gc_ms_per_s"] = max(gc[-1][1] - gc[0][1], 0.0) / (gc[-1][0] - gc[0][0])
         elif "gc_ms_per_s" in tm.values:
             info["gc_ms_per_s"] = tm.values["gc_ms_per_s"]
-        for key in ("cpu_load", "heap_used_bytes", "heap_max_bytes", "old_gc_count"):
+        for key in ("cpu_load", "heap_used_bytes", "heap_max_bytes", "old_gc_count", "cpu_cores"):
             if key in tm.values:
                 info[key] = tm.values[key]
         out[tm_id] = info

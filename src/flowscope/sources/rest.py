@@ -95,6 +95,8 @@ class FlinkRestSource:
         self._graphs: dict[str, tuple[tuple[Any, ...], JobGraph]] = {}
         self._names: dict[tuple[str, str], _VertexNames] = {}
         self._tm_names: dict[str, dict[str, str]] = {}
+        self._tm_cores: dict[str, float] = {}
+        self._tm_hw_seen: set[str] = set()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -296,7 +298,14 @@ class FlinkRestSource:
                     target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
             subtasks[vertex.id] = samples
         checkpoints = _checkpoints(self.get(f"/jobs/{job_id}/checkpoints"))
-        taskmanagers = {tm: self._poll_taskmanager(tm, host) for tm, host in sorted(tm_ids.items())}
+        real_tms = {tm: host for tm, host in tm_ids.items() if not tm.startswith("(")}
+        if any(tm not in self._tm_hw_seen for tm in real_tms):
+            self._tm_hw_seen.update(real_tms)
+            self._read_taskmanager_hardware()
+        taskmanagers = {tm: self._poll_taskmanager(tm, host) for tm, host in sorted(real_tms.items())}
+        for tm_id, tm in taskmanagers.items():
+            if tm_id in self._tm_cores:
+                tm.values["cpu_cores"] = self._tm_cores[tm_id]
         timestamps = job.get("timestamps") or {}
         running_ms = timestamps.get("RUNNING") or job.get("start-time")
         return graph, Sample(
@@ -319,6 +328,16 @@ class FlinkRestSource:
             for item in body if isinstance(body, list) else []:
                 out[str(item.get("id"))] = names.parse_value(item.get("value"))
         return out
+
+    def _read_taskmanager_hardware(self) -> None:
+        try:
+            body = self.get("/taskmanagers")
+        except FlinkApiError:  # optional: hardware only sharpens the CPU evidence
+            return
+        for tm in body.get("taskmanagers", []) if isinstance(body, dict) else []:
+            cores = (tm.get("hardware") or {}).get("cpuCores")
+            if tm.get("id") and isinstance(cores, int | float):
+                self._tm_cores[str(tm["id"])] = float(cores)
 
     def _poll_taskmanager(self, tm_id: str, host: str) -> TaskManagerSample:
         path = f"/taskmanagers/{quote(tm_id, safe='')}/metrics"

@@ -1,0 +1,102 @@
+"""`flowscope serve`: the web dashboard and the Prometheus exporter.
+
+Imports only click at module level: the server (starlette, uvicorn, prometheus_client, from
+the `web` extra) is imported when the command runs, so `flowscope --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from flowscope.cli import DEFAULT_URL, _err_console, _headers, friendly_errors
+from flowscope.errors import FlowscopeError
+
+DEFAULT_PORT = 8484
+
+
+class ServeError(FlowscopeError):
+    """The dashboard could not start (missing extra, port taken)."""
+
+
+@click.command()
+@click.option("--url", "-u", "urls", multiple=True, metavar="URL",
+              help="Flink REST URL (the web UI's address) of a live cluster; every running job "
+                   "of it is followed. Repeatable. Default: env FLOWSCOPE_URL, else "
+                   f"{DEFAULT_URL} (when no --from is given).")
+@click.option("--job", "-j", default=None, metavar="ID|NAME",
+              help="Follow only the job with this id, or whose name contains NAME.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Extra HTTP header for every request to Flink, e.g. for an authenticating "
+                   "proxy. Repeatable. FLOWSCOPE_HEADERS may hold several, separated by "
+                   "newlines.")
+@click.option("--from", "from_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Show a recording (from `flowscope record`). Repeatable; may be combined "
+                   "with --url.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the dashboard to "
+                   "the network: set --token then.")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=DEFAULT_PORT,
+              show_default=True, help="Port to listen on.")
+@click.option("--token", envvar="FLOWSCOPE_TOKEN", default=None,
+              help="Require this token on every request (Authorization: Bearer TOKEN, or "
+                   "?token=TOKEN in the address); env FLOWSCOPE_TOKEN.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+              help="Seconds between polls of each live job.")
+@click.option("--window", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+              help="Judge the last WINDOW seconds of samples.")
+@click.option("--history", type=click.FloatRange(min=10.0), default=1800.0, show_default=True,
+              help="Seconds of samples kept in memory per live job (for the timelines).")
+@friendly_errors
+def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
+          from_files: tuple[str, ...], host: str, port: int, token: str | None,
+          interval: float, window: float, history: float) -> None:
+    """A web dashboard of live jobs and recordings, with a Prometheus /metrics endpoint.
+
+    The page shows each job's graph coloured like Flink's (blue idle, red busy, black
+    backpressured), the bottleneck and its cause, every subtask of a task, the findings
+    with their evidence and actions, and timelines you can scrub back. Live jobs update by
+    themselves. Only GET requests are sent to Flink.
+    """
+    try:
+        import uvicorn
+
+        from flowscope.web.app import LOOPBACK_HOSTS, create_app
+        from flowscope.web.hub import Hub
+    except ModuleNotFoundError as exc:
+        raise ServeError(
+            f"the dashboard needs the `web` extra ({exc.name} is missing): "
+            "pip install 'flowscope[web]'"
+        ) from None
+
+    err = _err_console()
+    if not urls and not from_files:
+        urls = (os.environ.get("FLOWSCOPE_URL") or DEFAULT_URL,)
+    hub = Hub(window_s=window, history=max(2, int(history / interval) + 1),
+              interval_s=interval)
+    for path in from_files:
+        hub.add_recording(path, job)
+    extra = _headers(headers)
+    for url in urls:
+        hub.add_live(url, job, extra)
+    loopback = host in LOOPBACK_HOSTS
+    if not loopback and not token:
+        err.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who can "
+                  "reach this port sees your jobs")
+    app = create_app(hub, token=token, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=2, lifespan="off")
+    server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
+    jobs = len(hub.feeds())
+    err.print(f"flowscope dashboard on http://{shown}:{port}/ ({jobs} job(s) from "
+              f"{len(hub.sources)} source(s); Ctrl-C stops)"
+              + ("; add ?token=... to the address" if token else ""))
+    hub.start()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        raise ServeError(f"could not listen on {host}:{port} (is the port taken?)") from None
+    finally:
+        hub.stop()

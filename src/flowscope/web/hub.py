@@ -1,0 +1,266 @@
+"""What the dashboard shows: every job of every source, each with a bounded history of samples.
+
+A source is a recording (`--from`, read once at start) or a live cluster (`--url`). Each live
+cluster gets one poller thread that discovers its running jobs, polls each of them through a
+`LiveSession` every `interval_s` seconds (GET requests only) and keeps the last `history`
+samples per job in memory. The web app reads feeds from request threads, so a feed hands out
+copies taken under its lock.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
+from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.timeline import TimelineStep, task_timeline
+from flowscope.errors import FlowscopeError
+from flowscope.model import JobGraph, Sample
+from flowscope.recording import Recording
+from flowscope.session import LiveSession
+from flowscope.sources.rest import FlinkRestSource, JobSummary
+
+# Jobs of a live cluster are looked up again this often (seconds), to follow new submissions.
+REDISCOVER_S = 15.0
+ACTIVE_STATES = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
+
+
+class JobFeed:
+    """One job's graph, samples (oldest first, at most `history`) and current diagnosis."""
+
+    def __init__(self, key: str, source: SourceInfo, job_id: str, name: str,
+                 history: int | None, window_s: float) -> None:
+        self.key = key
+        self.source = source
+        self.job_id = job_id
+        self.name = name
+        self.window_s = window_s
+        self.version = 0  # bumped on every new sample
+        self.error: str | None = None
+        self.polling = source.kind == "live"
+        self._lock = threading.Lock()
+        self._graph: JobGraph | None = None
+        self._samples: deque[Sample] = deque(maxlen=history)
+        self._latest: Diagnosis | None = None
+        self._timeline: tuple[int, list[TimelineStep]] | None = None
+
+    def add(self, graph: JobGraph, samples: Sequence[Sample]) -> None:
+        """Append samples and re-diagnose the newest window."""
+        with self._lock:
+            self._graph = graph
+            self._samples.extend(samples)
+            self.error = None
+            snapshot = list(self._samples)
+        d = diagnose(graph, snapshot, window_s=self.window_s)
+        with self._lock:
+            self._latest = d
+            self.version += 1
+
+    def fail(self, message: str) -> None:
+        with self._lock:
+            self.error = message
+            self.version += 1
+
+    def snapshot(self) -> tuple[JobGraph | None, list[Sample], int]:
+        with self._lock:
+            return self._graph, list(self._samples), self.version
+
+    @property
+    def latest(self) -> Diagnosis | None:
+        """The diagnosis over the newest `window_s` seconds (None before the first sample)."""
+        with self._lock:
+            return self._latest
+
+    def diagnosis_at(self, t: float | None) -> Diagnosis | None:
+        """The diagnosis as it stood at epoch second `t` (the newest one for None)."""
+        if t is None:
+            return self.latest
+        graph, samples, _ = self.snapshot()
+        upto = [s for s in samples if s.t <= t + 1e-6] or samples[:1]
+        if graph is None or not upto:
+            return None
+        return diagnose(graph, upto, window_s=self.window_s)
+
+    def timeline(self) -> list[TimelineStep]:
+        """Per-interval task states over the kept history (cached per version)."""
+        graph, samples, version = self.snapshot()
+        cached = self._timeline
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        steps = task_timeline(graph, samples) if graph is not None else []
+        self._timeline = (version, steps)
+        return steps
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where jobs come from: `kind` is "live" (a cluster URL) or "recording" (a file)."""
+
+    id: str
+    kind: str
+    label: str
+
+
+class LivePoller:
+    """Polls the running jobs of one cluster from a background thread."""
+
+    def __init__(self, info: SourceInfo, url: str, job: str | None,
+                 headers: Mapping[str, str], hub: Hub, interval_s: float) -> None:
+        self.info = info
+        self.url = url
+        self.job = job
+        self.headers = dict(headers)
+        self.hub = hub
+        self.interval_s = interval_s
+        self.error: str | None = None
+        self._sessions: dict[str, LiveSession] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"poll {url}", daemon=True)
+        self._overview = FlinkRestSource(url, headers=self.headers)
+        self._discovered_at = -REDISCOVER_S
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+        self._overview.close()
+
+    def wanted(self, jobs: list[JobSummary]) -> list[JobSummary]:
+        """The running jobs this source follows: all of them, or those `--job` selects (by id
+        or by a case-insensitive part of the name)."""
+        running = [j for j in jobs if j.state in ACTIVE_STATES]
+        if self.job is None:
+            return running
+        sel = self.job.lower()
+        return [j for j in running if j.id == self.job or sel in j.name.lower()]
+
+    def discover(self) -> None:
+        """Start following jobs that appeared since the last look."""
+        self._discovered_at = time.monotonic()
+        jobs = self.wanted(self._overview.jobs())
+        self.error = None if jobs else (
+            f"no running job matches {self.job!r}" if self.job else "no running job"
+        )
+        for j in jobs:
+            key = f"{self.info.id}-{j.id}"
+            if key in self._sessions or self.hub.feed(key) is not None:
+                continue  # followed already, or a job that ended (ids are never reused)
+            self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers)
+            self.hub.add_feed(JobFeed(key, self.info, j.id, j.name, self.hub.history,
+                                      self.hub.window_s))
+
+    def poll_once(self) -> None:
+        if time.monotonic() - self._discovered_at >= REDISCOVER_S:
+            try:
+                self.discover()
+            except FlowscopeError as exc:
+                self.error = str(exc)
+        for key, session in list(self._sessions.items()):
+            feed = self.hub.feed(key)
+            if feed is None:
+                continue
+            try:
+                graph, sample = session.poll()
+            except FlowscopeError as exc:
+                feed.fail(str(exc))
+                continue
+            feed.add(graph, [sample])
+            if sample.job_state not in ACTIVE_STATES:
+                feed.polling = False
+                session.close()
+                del self._sessions[key]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                self.poll_once()
+            except Exception:  # a bug must not silently stop the live view
+                self.error = "internal error while polling (see the server's log)"
+                traceback.print_exc(file=sys.stderr)
+            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
+
+
+class Hub:
+    """Every source and job feed the dashboard serves."""
+
+    def __init__(self, *, window_s: float = DEFAULT_WINDOW_S, history: int | None = 900,
+                 interval_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self.history = history
+        self.interval_s = interval_s
+        self.sources: list[SourceInfo] = []
+        self.pollers: dict[str, LivePoller] = {}
+        self._feeds: dict[str, JobFeed] = {}
+        self._lock = threading.Lock()
+
+    def add_feed(self, feed: JobFeed) -> None:
+        with self._lock:
+            self._feeds[feed.key] = feed
+
+    def feed(self, key: str) -> JobFeed | None:
+        with self._lock:
+            return self._feeds.get(key)
+
+    def feeds(self) -> list[JobFeed]:
+        with self._lock:
+            return list(self._feeds.values())
+
+    def versions(self) -> tuple[tuple[str, int, str | None], ...]:
+        """A cheap fingerprint of everything: changes whenever any feed or source does."""
+        feeds = tuple((f.key, f.version, f.error) for f in self.feeds())
+        errors = tuple((k, 0, p.error) for k, p in self.pollers.items())
+        return feeds + errors
+
+    def add_recording(self, path: str | Path, job: str | None = None) -> SourceInfo:
+        """Load every job of a recording (or the one `job` selects)."""
+        from flowscope.api import load_recording
+
+        info = SourceInfo(f"r{len(self.sources)}", "recording", Path(path).name)
+        with Recording(path) as rec:
+            job_ids = rec.job_ids()
+        if job is not None:
+            job_ids = [j for j in job_ids if j.startswith(job)] or job_ids[-1:]
+        for job_id in job_ids:
+            graph, samples = load_recording(path, job_id)
+            feed = JobFeed(f"{info.id}-{job_id}", info, job_id, graph.name, None, self.window_s)
+            feed.add(graph, samples)
+            self.add_feed(feed)
+        self.sources.append(info)
+        return info
+
+    def add_live(self, url: str, job: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> SourceInfo:
+        """Follow a cluster's running jobs; the first look happens here, so a wrong URL fails
+        at once (FlinkUnreachable) instead of inside the page."""
+        info = SourceInfo(f"c{len(self.sources)}", "live", url.rstrip("/"))
+        poller = LivePoller(info, url, job, headers or {}, self, self.interval_s)
+        try:
+            poller.discover()
+        except FlowscopeError:
+            poller.stop()
+            raise
+        self.sources.append(info)
+        self.pollers[info.id] = poller
+        return info
+
+    def start(self) -> None:
+        for poller in self.pollers.values():
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self.pollers.values():
+            poller.stop()
