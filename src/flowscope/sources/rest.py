@@ -55,7 +55,9 @@ class _VertexNames:
 
     task: dict[str, str]  # quantity -> Flink name
     operators: tuple[str, ...]
-    latency: tuple[str, ...]  # bare latency metric names (without the subtask prefix)
+    # Latency metric names with their subtask prefix: each subtask reports only its own
+    # `operator_subtask_index`, so names are kept per subtask.
+    latency: tuple[str, ...]
     listed_at: float
     complete: bool
 
@@ -234,8 +236,8 @@ class FlinkRestSource:
             if not sub.isdigit() or not rest:
                 continue
             if names.LATENCY_MARKER[1:] in rest and rest.startswith("latency."):
-                if sub == "0" and rest.rsplit(".", 1)[-1] in LATENCY_QUANTILES:
-                    latency.append(rest)
+                if rest.rsplit(".", 1)[-1] in LATENCY_QUANTILES:
+                    latency.append(full)
                 continue
             bare.add(rest)
             for counter in names.OPERATOR_COUNTERS:
@@ -380,12 +382,13 @@ def _wanted_metrics(vnames: _VertexNames, samples: list[SubtaskSample]) -> list[
     for op in vnames.operators:
         bare.extend(f"{op}.{counter}" for counter in names.OPERATOR_COUNTERS)
     out = [f"{s.index}.{b}" for s in samples for b in bare]
-    out.extend(f"{s.index}.{lat}" for s in samples for lat in vnames.latency)
+    indices = {str(s.index) for s in samples}
+    out.extend(lat for lat in vnames.latency if lat.partition(".")[0] in indices)
     return out
 
 
 def _subtasks_from_detail(vertex_id: str, detail: dict[str, Any]) -> list[SubtaskSample]:
-    samples = []
+    samples: list[SubtaskSample] = []
     for st in detail.get("subtasks", []) or []:
         metrics = st.get("metrics") or {}
         values: dict[str, float] = {}
