@@ -8,7 +8,9 @@ run fast on real data. Regenerate after changing the scenarios or the collector'
     python scripts/record_fixtures.py skew off-cpu    # some
     python scripts/record_fixtures.py --url http://localhost:8081 ...   # an existing lab cluster
 
-Light scenarios (off-CPU costs) run side by side; CPU-heavy ones run alone.
+Light scenarios (off-CPU costs) run side by side; CPU-heavy ones run alone. Scenarios that
+need a TaskManager behind a capped link (`needs_netns`, e.g. network) run last, on a cluster of
+their own (flowscope.lab.netcluster; needs root for `ip netns`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 from flowscope.lab.cluster import ClusterSpec, LocalCluster, running_cluster
+from flowscope.lab.netcluster import running_netns_cluster
 from flowscope.lab.scenarios import SCENARIOS, Scenario, ScenarioRunner
 from flowscope.session import LiveSession
 
@@ -64,8 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    chosen = [SCENARIOS[n] for n in names]
+    chosen = [SCENARIOS[n] for n in names if not SCENARIOS[n].needs_netns]
+    netns = [SCENARIOS[n] for n in names if SCENARIOS[n].needs_netns]
+    status = record_all(chosen, args) if chosen else 0
+    if netns:
+        status = max(status, record_netns(netns, args))
+    return status
 
+
+def record_netns(chosen: list[Scenario], args: argparse.Namespace) -> int:
+    """Record scenarios that need a TaskManager behind the capped link, one after the other."""
+    start = time.monotonic()
+    with running_netns_cluster(progress=print) as cluster:
+        runner = ScenarioRunner(cluster)
+        try:
+            for s in chosen:
+                print(f"recording {s.name} on {cluster.url} (TaskManager 2 behind the link) ...",
+                      flush=True)
+                record_one(runner, cluster.url, s, args.seconds, args.interval, args.out)
+        finally:
+            runner.close()
+    print(f"done in {time.monotonic() - start:.0f} s", flush=True)
+    return 0
+
+
+def record_all(chosen: list[Scenario], args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         if args.url:
             cluster = LocalCluster()
@@ -84,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def run(s: Scenario) -> None:
             try:
-                record_one(runner, cluster.url, s, args.seconds, args.interval, args.out)
+                seconds = max(args.seconds, s.min_observe_s + 10)
+                record_one(runner, cluster.url, s, seconds, args.interval, args.out)
             except BaseException as exc:  # reported below, after the other threads finish
                 errors.append(exc)
 

@@ -22,17 +22,18 @@ from flowscope.session import LiveSession
 
 pytestmark = pytest.mark.cluster
 
-LIGHT = [s for s in SCENARIOS.values() if not s.cpu_heavy]
-HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy]
+LIGHT = [s for s in SCENARIOS.values() if not s.cpu_heavy and not s.needs_netns]
+HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy and not s.needs_netns]
 # Counters must cover at least two JobManager metric refreshes (~10 s each).
 SETTLED_WINDOW_S = 15.0
 DEADLINE_S = 150.0
 TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-times.json"
 
 
-def settle(url: str, job_id: str, record_to: Path) -> tuple[Diagnosis, float]:
-    """Poll a job until the diagnosis is confident over a settled window; return it and the
-    job's uptime at that moment."""
+def settle(url: str, job_id: str, record_to: Path, min_uptime_s: float = 0.0
+           ) -> tuple[Diagnosis, float]:
+    """Poll a job until the diagnosis is confident over a settled window (and the job has run
+    `min_uptime_s`); return it and the job's uptime at that moment."""
     session = LiveSession(url, job_id, record_to=record_to)
     samples = []
     d = None
@@ -40,7 +41,8 @@ def settle(url: str, job_id: str, record_to: Path) -> tuple[Diagnosis, float]:
         for graph, sample in session.samples(interval_s=1.0, duration_s=DEADLINE_S):
             samples.append(sample)
             d = diagnose(graph, samples)
-            if d.confidence == "high" and d.window_s >= SETTLED_WINDOW_S:
+            if (d.confidence == "high" and d.window_s >= SETTLED_WINDOW_S
+                    and (sample.uptime_s or 0.0) >= min_uptime_s):
                 break
     finally:
         session.close()
@@ -90,7 +92,8 @@ def light_jobs(runner):
 
 @pytest.mark.parametrize("scenario", LIGHT, ids=lambda s: s.name)
 def test_light_scenario(scenario, light_jobs, lab_cluster, tmp_path):
-    d, uptime = settle(lab_cluster.url, light_jobs[scenario.name], tmp_path / "run.fsrec")
+    d, uptime = settle(lab_cluster.url, light_jobs[scenario.name], tmp_path / "run.fsrec",
+                       scenario.min_observe_s)
     check(scenario, d)
     remember(scenario, d, uptime)
     replay_matches(tmp_path / "run.fsrec", d)
@@ -105,7 +108,7 @@ def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, tmp_path)
     job_id = runner.submit(scenario)
     try:
         start = time.monotonic()
-        d, uptime = settle(lab_cluster.url, job_id, tmp_path / "run.fsrec")
+        d, uptime = settle(lab_cluster.url, job_id, tmp_path / "run.fsrec", scenario.min_observe_s)
         check(scenario, d)
         remember(scenario, d, uptime)
         assert time.monotonic() - start < DEADLINE_S

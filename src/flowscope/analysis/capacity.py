@@ -14,8 +14,10 @@ from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
 TARGET_UTILISATION = 0.8
-# Above this share of time blocked, a source's unthrottled rate cannot be estimated.
-MAX_SOURCE_BP_FOR_ESTIMATE = 0.9
+# A source blocked more than this share of the time is paced by the backpressure itself: what
+# it would emit unthrottled cannot be read from its own rate (a rate limiter or a backlog
+# would tell, and Flink does not expose either for every source).
+MAX_SOURCE_BP_FOR_ESTIMATE = 0.5
 
 
 def offered_source_rate(
@@ -99,7 +101,8 @@ def recommend(
             f.actions.append(Action(
                 f"Each subtask of {task.name} processes {r:.0f} records/s at full load. The "
                 "sources are blocked too much of the time to estimate the rate they could "
-                "offer: pass --target-rate to get the parallelism for a given source rate."
+                f"offer: for R records/s it needs ceil(R / {TARGET_UTILISATION * r:.0f}) "
+                "subtasks; pass --target-rate R to get the whole plan."
             ))
             continue
         basis = "the target rate" if target_rate else "the rate the sources would emit unthrottled"
@@ -108,7 +111,9 @@ def recommend(
         rates = input_rates_at(graph, tasks, goal, now)
         for w in graph.topological():
             wt = tasks[w.id]
-            if w.id != task.vertex_id and (not graph.inputs(w.id) or wt.true_rate_per_subtask is None):
+            if w.id != task.vertex_id and (
+                not graph.inputs(w.id) or wt.true_rate_per_subtask is None
+            ):
                 continue
             need_in = rates.get(w.id, 0.0)
             rw = wt.true_rate_per_subtask

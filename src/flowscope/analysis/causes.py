@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from flowscope.analysis.findings import (
     HIGH_THRESHOLD,
@@ -25,6 +26,9 @@ GC_MS_PER_S = 100.0  # 10% of the time in GC
 # a spinning thread on a saturated host still gets most of a core.
 OFF_CPU_SHARE = 0.6
 SOURCE_BUSY = 0.9
+# Remote input buffers below this share in use: the receiver keeps up with what arrives. A
+# receiver that holds its senders back fills them (the 2019 post: ~100%).
+IN_POOL_LOW = 0.5
 
 
 def _pct(x: float | None) -> str:
@@ -175,6 +179,51 @@ def classify(
     return finding
 
 
+def gc_finding(
+    graph: JobGraph,
+    tasks: dict[str, TaskState],
+    windows: dict[str, list[SubtaskWindow]],
+    tms: dict[str, dict[str, float]],
+    window_s: float,
+) -> Finding | None:
+    """GC that slows a whole TaskManager: stop-the-world pauses stall every task on it, the
+    sources included, so the job falls behind without any task being backpressured."""
+    hot = {tm: info["gc_ms_per_s"] for tm, info in tms.items()
+           if info.get("gc_ms_per_s", 0.0) >= GC_MS_PER_S}
+    if not hot:
+        return None
+    on_hot = [(s.busy or 0.0, graph.vertex(vid).name, vid)
+              for vid, subs in windows.items() for s in subs
+              if s.taskmanager_id in hot and graph.inputs(vid)]
+    busiest = max(on_hot, default=None)
+    ev = []
+    for tm, ms in sorted(hot.items()):
+        info = tms[tm]
+        ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(ms, 1), "ms/s", window_s,
+                           "time in garbage collection per second (collector threads add up, "
+                           "so it can pass 1000)"))
+        if info.get("heap_max_bytes"):
+            ev.append(Evidence(f"TaskManager {tm}", "heap_used_ratio",
+                               round(info.get("heap_used_bytes", 0) / info["heap_max_bytes"], 3),
+                               "ratio", window_s, "a nearly full heap makes every GC costlier"))
+    vid, name = (busiest[2], busiest[1]) if busiest else (None, None)
+    return Finding(
+        Cause.GC_PRESSURE, vid, name,
+        f"GC pressure: TaskManager(s) {', '.join(sorted(hot))} spend "
+        f"{max(hot.values()):.0f} ms of every second in garbage collection; pauses stall every "
+        "task there" + (f". {name} is the busiest task on them, the likely allocator"
+                        if name else ""),
+        taskmanagers=sorted(hot), evidence=ev,
+        actions=[Action(
+            "Reduce allocation and live state in the busiest operator (a flame graph or an "
+            "allocation profiler shows where), move large state to RocksDB, or give the "
+            "TaskManagers more heap.",
+            config={"taskmanager.memory.task.heap.size": "larger than today",
+                    "state.backend.type": "rocksdb"},
+        )],
+    )
+
+
 def non_root_findings(
     graph: JobGraph,
     tasks: dict[str, TaskState],
@@ -185,18 +234,15 @@ def non_root_findings(
     """Findings that are not a busy bottleneck: network limits, source-bound, unmeasurable."""
     out: list[Finding] = []
     any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
+    network = _network_exchanges(graph, tasks, windows, roots)
     for v in graph.vertices:
         t = tasks[v.id]
-        downs = graph.downstream(v.id)
-        # Network: a sender backpressured HIGH while its receivers are neither busy nor
-        # backpressured: the data is stuck between them.
-        if (t.backpressured or 0) > HIGH_THRESHOLD and downs and not any(
-            d in roots for d in downs
-        ):
-            receivers = [tasks[d] for d in downs]
-            if all((r.busy or 0) < HOT and (r.backpressured or 0) <= LOW_THRESHOLD
-                   for r in receivers):
-                out.append(_network_finding(graph, t, receivers, windows, window_s))
+        # Exchanges that cross one slow link hold each other back (each receiver is itself a
+        # backpressured sender): report the chain once, at its first sender.
+        if v.id in network and not network.keys() & _ancestors(graph, v.id):
+            downs = _descendants(graph, v.id)
+            also = [(tasks[o], rs) for o, rs in network.items() if o in downs]
+            out.append(_network_finding(graph, t, network[v.id], windows, window_s, also))
         # Busy = NaN: Flink cannot measure this task's busy time.
         subs = windows.get(v.id, [])
         if subs and all(s.busy is None for s in subs) and any(s.basis != "startup" for s in subs):
@@ -211,6 +257,20 @@ def non_root_findings(
                                    "no busy time reported"),
                           Evidence(v.name, "backpressured_ratio", _round(t.backpressured),
                                    "ratio", window_s, "time blocked by downstream")],
+            ))
+        # Saturated before any backpressure shows: buffers are still filling, or the input
+        # matches the task's capacity exactly.
+        if (graph.inputs(v.id) and v.id not in roots and (t.busy or 0) >= SOURCE_BUSY
+                and not any_bp):
+            out.append(Finding(
+                Cause.NEAR_CAPACITY, v.id, v.name,
+                f"{v.name} is busy {_pct(t.busy)} but nothing upstream is backpressured yet: it "
+                "runs at capacity, and backpressure follows as soon as the buffers before it fill",
+                is_bottleneck=False,
+                evidence=[Evidence(v.name, "busy_ratio", _round(t.busy), "ratio", window_s,
+                                   "max over subtasks")],
+                actions=[Action("Give it headroom before the input grows (see its true "
+                                "processing rate), or watch it: `flowscope watch`.")],
             ))
         # Source-bound: a source busy all the time with nothing backpressured: the job runs as
         # fast as its source can produce.
@@ -228,12 +288,66 @@ def non_root_findings(
     return out
 
 
+def _network_exchanges(
+    graph: JobGraph,
+    tasks: dict[str, TaskState],
+    windows: dict[str, list[SubtaskWindow]],
+    roots: list[str],
+) -> dict[str, list[TaskState]]:
+    """Senders (vertex id -> receivers) whose data is stuck between them and their receivers:
+    the sender is backpressured HIGH while the receivers are not busy and do not hold it back
+    (not backpressured, or their remote input buffers are mostly free)."""
+    out: dict[str, list[TaskState]] = {}
+    for v in graph.vertices:
+        t = tasks[v.id]
+        downs = graph.downstream(v.id)
+        if (t.backpressured or 0) <= HIGH_THRESHOLD or not downs or any(d in roots for d in downs):
+            continue
+        receivers = [tasks[d] for d in downs]
+        if all((r.busy or 0) < HOT and (
+            (r.backpressured or 0) <= LOW_THRESHOLD
+            or _inputs_drained(windows.get(r.vertex_id, []))
+        ) for r in receivers):
+            out[v.id] = receivers
+    return out
+
+
+def _inputs_drained(subs: list[SubtaskWindow]) -> bool:
+    """Every subtask's remote input buffers are mostly free while remote data arrives: the task
+    is not what holds its senders back, even if its own output is backpressured.
+
+    Only remote channels count in inPoolUsage (local ones read 0), hence the remote bytes."""
+    pools = [s.in_pool_usage for s in subs]
+    remote = _sum([s.bytes_in_remote_per_s for s in subs])
+    return bool(subs) and bool(remote) and all(p is not None and p < IN_POOL_LOW for p in pools)
+
+
+def _ancestors(graph: JobGraph, vid: str) -> set[str]:
+    return _reach(graph.upstream, vid)
+
+
+def _descendants(graph: JobGraph, vid: str) -> set[str]:
+    return _reach(graph.downstream, vid)
+
+
+def _reach(step: Callable[[str], list[str]], vid: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(step(vid))
+    while todo:
+        d = todo.pop()
+        if d not in seen:
+            seen.add(d)
+            todo.extend(step(d))
+    return seen
+
+
 def _network_finding(
     graph: JobGraph,
     sender: TaskState,
     receivers: list[TaskState],
     windows: dict[str, list[SubtaskWindow]],
     window_s: float,
+    also: list[tuple[TaskState, list[TaskState]]] | None = None,
 ) -> Finding:
     out_pool = _mean([s.out_pool_usage for s in windows.get(sender.vertex_id, [])])
     in_pool = _mean([s.in_pool_usage for r in receivers for s in windows.get(r.vertex_id, [])])
@@ -253,12 +367,22 @@ def _network_finding(
     if remote is not None:
         ev.append(Evidence(names, "bytes_in_remote_per_s", round(remote), "bytes/s", window_s,
                            "throughput over the network"))
+    for other, rs in also or []:
+        ev.append(Evidence(
+            f"{other.name} -> {', '.join(r.name for r in rs)}", "out_pool_usage",
+            _round(_mean([s.out_pool_usage for s in windows.get(other.vertex_id, [])])),
+            "ratio", window_s, f"backpressured {_pct(other.backpressured)} the same way "
+            "further down: the exchanges share the network"))
+    tms = sorted({s.taskmanager_id for t in [sender, *receivers]
+                  for s in windows.get(t.vertex_id, []) if s.taskmanager_id})
+    more = f" (and {len(also)} more exchange(s) downstream)" if also else ""
     return Finding(
         Cause.NETWORK, sender.vertex_id, sender.name,
-        f"the exchange {sender.name} -> {names} is the bottleneck: the sender is "
+        f"the exchange {sender.name} -> {names}{more} is the bottleneck: the sender is "
         f"backpressured {_pct(sender.backpressured)} with output buffers "
         f"{_pct(out_pool)} full while the receivers are idle with input buffers "
         f"{_pct(in_pool)} used: network bandwidth or the credit round trip limits it",
+        taskmanagers=tms,
         evidence=ev,
         actions=[Action(
             "Check the network between the TaskManagers (bandwidth, latency). If the link is "

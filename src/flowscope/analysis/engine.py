@@ -5,24 +5,19 @@ Pure: no I/O, no clock, no printing. `diagnose()` is the entry point.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from flowscope.analysis import capacity, causes
+from flowscope.analysis import buffers, capacity, causes, temporal
 from flowscope.analysis.findings import (
-    LOW_THRESHOLD,
     Cause,
     Diagnosis,
     Evidence,
     Finding,
     Level,
-    SubtaskState,
-    TaskState,
     Verdict,
-    level_of,
 )
+from flowscope.analysis.locate import locate, task_states
 from flowscope.analysis.window import (
-    SubtaskWindow,
     distinct_snapshots,
     subtask_windows,
     taskmanager_rates,
@@ -30,106 +25,11 @@ from flowscope.analysis.window import (
 )
 from flowscope.model import JobGraph, Sample
 
-# A task whose busiest subtask is busy at least this share of the time can be a bottleneck.
-BUSY_HOT = 0.5
 # Younger jobs report start-up artefacts and averages over too little time.
 MIN_UPTIME_S = 20.0
 MIN_WINDOW_S = 8.0
 DEFAULT_WINDOW_S = 60.0
-
-
-def _max(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return max(vals) if vals else None
-
-
-def _sum(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) if vals else None
-
-
-def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> list[TaskState]:
-    """Per task the max over subtasks of busy / backpressured / idle, as Flink's UI shows."""
-    out = []
-    for v in graph.topological():
-        subs = windows.get(v.id, [])
-        bp = _max([s.backpressured for s in subs])
-        rates = [s.true_rate for s in subs if s.true_rate is not None]
-        out.append(
-            TaskState(
-                vertex_id=v.id,
-                name=v.name,
-                parallelism=v.parallelism,
-                max_parallelism=v.max_parallelism,
-                busy=_max([s.busy for s in subs]),
-                backpressured=bp,
-                idle=_max([s.idle for s in subs]),
-                level=level_of(bp),
-                records_in_per_s=_sum([s.records_in_per_s for s in subs]),
-                records_out_per_s=_sum([s.records_out_per_s for s in subs]),
-                true_rate_per_subtask=(sum(rates) / len(rates)) if rates else None,
-                subtasks=[
-                    SubtaskState(
-                        index=s.index, taskmanager=s.taskmanager_id, busy=s.busy,
-                        backpressured=s.backpressured, idle=s.idle,
-                        records_in_per_s=s.records_in_per_s,
-                        records_out_per_s=s.records_out_per_s,
-                        in_pool_usage=s.in_pool_usage, out_pool_usage=s.out_pool_usage,
-                        in_floating_usage=s.in_floating_usage,
-                        in_exclusive_usage=s.in_exclusive_usage, basis=s.basis,
-                    )
-                    for s in subs
-                ],
-                upstream=graph.upstream(v.id),
-                downstream=graph.downstream(v.id),
-                ship_strategies=[e.ship_strategy for e in graph.inputs(v.id)],
-            )
-        )
-    return out
-
-
-def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
-    """The sources of backpressure: busy tasks with a backpressured input whose own output is
-    not what holds them back. Several on branches and joins; none when healthy."""
-    roots = []
-    for v in graph.vertices:
-        t = tasks[v.id]
-        if t.busy is None or t.busy < BUSY_HOT:
-            continue
-        pressured_inputs = [
-            u for u in graph.upstream(v.id)
-            if (tasks[u].backpressured or 0.0) > LOW_THRESHOLD
-        ]
-        if not pressured_inputs:
-            continue
-        hottest = max(
-            (s for s in t.subtasks if s.busy is not None), key=lambda s: s.busy or 0.0
-        )
-        if (hottest.backpressured or 0.0) > LOW_THRESHOLD and (hottest.backpressured or 0.0) >= (
-            hottest.busy or 0.0
-        ):
-            continue
-        roots.append(v.id)
-    # A root that is itself backpressured by another root downstream is only a waypoint.
-    final = []
-    for r in roots:
-        if (tasks[r].backpressured or 0.0) > LOW_THRESHOLD and any(
-            d in roots for d in _descendants(graph, r)
-        ):
-            continue
-        final.append(r)
-    return final
-
-
-def _descendants(graph: JobGraph, vid: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(graph.downstream(vid))
-    while todo:
-        d = todo.pop()
-        if d not in seen:
-            seen.add(d)
-            todo.extend(graph.downstream(d))
-    return seen
+DEFAULT_HISTORY_S = 180.0
 
 
 def diagnose(
@@ -138,8 +38,10 @@ def diagnose(
     *,
     window_s: float = DEFAULT_WINDOW_S,
     target_rate: float | None = None,
+    history_s: float = DEFAULT_HISTORY_S,
 ) -> Diagnosis:
-    """Diagnose a job over the last `window_s` seconds of `samples` (oldest first)."""
+    """Diagnose a job over the last `window_s` seconds of `samples` (oldest first); bottlenecks
+    that come and go or move are judged over the last `history_s` seconds."""
     if not samples:
         raise ValueError("diagnose() needs at least one sample")
     latest = samples[-1]
@@ -183,9 +85,21 @@ def diagnose(
 
     findings: list[Finding] = []
     roots = locate(graph, tasks)
+    view = temporal.analyse(graph, window_samples(list(samples), history_s))
+    moving = temporal.moving_finding(graph, view)
+    if moving is not None:
+        # The vertices that take turns are explained by one finding, not one each.
+        alternating = {v for v, share in view.root_share.items() if share >= temporal.MOVING_SHARE}
+        roots = [r for r in roots if r not in alternating]
+        findings.append(moving)
     for r in roots:
         findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span))
+    temporal.annotate(findings, view, graph)
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
+    if not any(f.is_bottleneck for f in findings):
+        gc = causes.gc_finding(graph, tasks, windows, tms, span)
+        if gc is not None:
+            findings.append(gc)
     capacity.recommend(graph, tasks, windows, findings, target_rate, span)
 
     backpressured = any(t.level in (Level.LOW, Level.HIGH) for t in states)
@@ -215,4 +129,6 @@ def diagnose(
         job_id=latest.job_id, job_name=graph.name, job_state=latest.job_state, t=latest.t,
         window_s=span, uptime_s=latest.uptime_s, verdict=verdict, confidence=confidence,
         tasks=states, findings=findings, notes=notes,
+        buffers=buffers.buffer_readings(graph, windows),
+        throughput=buffers.throughput_facts(graph, tasks, windows),
     )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowscope.analysis.buffers import BufferReading, ThroughputFacts
 
 
 class Level(StrEnum):
@@ -132,6 +136,9 @@ class Diagnosis:
     tasks: list[TaskState]
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
+    # The 2019 post's buffer tables per subtask with remote inputs, and per-task throughput.
+    buffers: list[BufferReading] = field(default_factory=list)
+    throughput: list[ThroughputFacts] = field(default_factory=list)
 
     @property
     def bottlenecks(self) -> list[Finding]:

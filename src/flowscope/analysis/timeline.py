@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
-from flowscope.analysis.engine import task_states
 from flowscope.analysis.findings import TaskState
+from flowscope.analysis.locate import task_states
 from flowscope.analysis.window import distinct_snapshots, subtask_windows
 from flowscope.model import JobGraph, Sample
 
@@ -66,7 +67,7 @@ def task_timeline(
     running = [s for s in samples if s.job_state == "RUNNING"]
     snaps = _pick(distinct_snapshots(running), max_steps)
     steps = []
-    for before, after in zip(snaps, snaps[1:], strict=False):
+    for before, after in pairwise(snaps):
         windows = subtask_windows([before, after])
         states = task_states(graph, windows)
         steps.append(TimelineStep(before.t, after.t, {t.vertex_id: t for t in states}))

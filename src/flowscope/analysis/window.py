@@ -55,8 +55,8 @@ class SubtaskWindow:
     @property
     def true_rate(self) -> float | None:
         """Records processed per second of busy time (DS2's true processing rate)."""
-        if self.records_in_per_s is None or not self.busy or self.busy < 0.05:
-            return None
+        if not self.records_in_per_s or not self.busy or self.busy < 0.05:
+            return None  # no input (a source) or too little busy time to extrapolate
         return self.records_in_per_s / self.busy
 
 
@@ -75,6 +75,12 @@ def _mean(values: list[float | None]) -> float | None:
 def _is_startup_artifact(s: SubtaskSample) -> bool:
     trio = (s.get(Q.BUSY_MS_PER_S), s.get(Q.IDLE_MS_PER_S), s.get(Q.BACKPRESSURED_MS_PER_S))
     return trio == STARTUP_ARTIFACT
+
+
+def _span_ms(a: SubtaskSample, b: SubtaskSample) -> float:
+    """The time between two samples as the subtask measured it (busy + idle + bp)."""
+    parts = [_delta(a, b, q) for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS)]
+    return sum(max(p, 0.0) for p in parts if p is not None)
 
 
 def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
@@ -112,11 +118,18 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     if busy_gauge is not None and math.isnan(busy_gauge):
         w.busy = None
     if w.basis == "counters":
-        secs = w.span_s
 
         def rate(q: Q) -> float | None:
-            d = _delta(first, last, q)
-            return max(d, 0.0) / secs if d is not None else None
+            # Counters listed later than the time counters (metric names are discovered after
+            # the first snapshot) start from the first sample that has them.
+            start = next((s for s in series if s.finite(q) is not None), None)
+            if start is None:
+                return None
+            secs = _span_ms(start, last) / 1000.0
+            d = _delta(start, last, q)
+            if d is None or secs < MIN_COUNTER_SPAN_S:
+                return None
+            return max(d, 0.0) / secs
 
         w.records_in_per_s = rate(Q.RECORDS_IN)
         w.records_out_per_s = rate(Q.RECORDS_OUT)
@@ -126,6 +139,7 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
         w.bytes_in_remote_per_s = rate(Q.BYTES_IN_REMOTE)
         w.bytes_in_local_per_s = rate(Q.BYTES_IN_LOCAL)
         w.buffers_in_remote_per_s = rate(Q.BUFFERS_IN_REMOTE)
+        secs = w.span_s
         for op, counters in last.operators.items():
             before = first.operators.get(op, {}).get("records_in")
             now = counters.get("records_in")

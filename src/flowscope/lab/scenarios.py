@@ -7,6 +7,7 @@ Table API job submitted with `flink run -py`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -41,6 +42,11 @@ class Scenario:
     kind: str = "java"  # java | sql
     # True when the scenario burns whole cores: run it alone, not beside other jobs.
     cpu_heavy: bool = False
+    # How long a verdict needs to be watched, from submission (a moving bottleneck must move).
+    min_observe_s: float = 0.0
+    # True when the bottleneck only exists on a cluster with a TaskManager behind a slow link
+    # (flowscope.lab.netcluster); on a plain lab cluster the job would be healthy.
+    needs_netns: bool = False
 
     def program_args(self) -> list[str]:
         args = {"name": f"flowscope-{self.name}", **self.args}
@@ -85,6 +91,29 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck="parse -> enrich", cause="compute-bound", cpu_heavy=True,
         ),
         Scenario(
+            "window", "a 30 s processing-time window whose firing costs ~12 s of work; "
+            "between firings parse is the limit",
+            {"topology": "window", "rate": "3000", "parse": "700:sleep",
+             "window-ms": "30000", "window-cost": "300:sleep"},
+            bottleneck="parse <-> window", cause="moving", min_observe_s=100.0,
+        ),
+        Scenario(
+            "join", "two branches joined by key; the orders branch blocks 2 ms per record",
+            {"topology": "join", "rate": "1500", "enrich": "2000:sleep"},
+            bottleneck="enrich orders", cause="off-cpu",
+        ),
+        Scenario(
+            "gc", "enrich allocates 128 KiB per record and keeps 280 MiB alive: GC takes over",
+            {"rate": "3000", "alloc-kb": "128", "retain-mb": "280"},
+            bottleneck="enrich", cause="gc-pressure", cpu_heavy=True,
+        ),
+        Scenario(
+            "network", "2 KB records at 2000/s (32 Mbit/s) cross an 8 Mbit/s link to the "
+            "TaskManager in a network namespace; every operator is cheap",
+            {"rate": "2000", "payload": "2000"},
+            bottleneck="Source: gen", cause="network", needs_netns=True,
+        ),
+        Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
             {"rows-per-second": "2000"},
             bottleneck=None, cause="unmeasurable", kind="sql",
@@ -126,7 +155,8 @@ def build_jar(home: Path | None = None) -> Path:
             raise LabError(f"compiling the scenario job failed:\n{run.stderr}")
         partial = jar.with_suffix(".tmp")
         with zipfile.ZipFile(partial, "w") as zf:
-            zf.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nMain-Class: {ENTRY_CLASS}\n")
+            manifest = f"Manifest-Version: 1.0\nMain-Class: {ENTRY_CLASS}\n"
+            zf.writestr("META-INF/MANIFEST.MF", manifest)
             for cls in Path(tmp).rglob("*.class"):
                 zf.write(cls, cls.relative_to(tmp).as_posix())
         partial.replace(jar)
@@ -161,9 +191,13 @@ class ScenarioRunner:
         if isinstance(scenario, str):
             scenario = SCENARIOS[scenario]
         if overrides:
-            scenario = Scenario(
-                scenario.name, scenario.description, {**scenario.args, **overrides},
-                scenario.bottleneck, scenario.cause, scenario.kind, scenario.cpu_heavy,
+            scenario = dataclasses.replace(scenario, args={**scenario.args, **overrides})
+        from flowscope.lab.netcluster import NetnsCluster
+
+        if scenario.needs_netns and not isinstance(self.cluster, NetnsCluster):
+            raise LabError(
+                f"scenario {scenario.name} needs a TaskManager behind a capped link: run it on "
+                "flowscope.lab.netcluster.running_netns_cluster() (root, ip netns, tc)"
             )
         if scenario.kind == "sql":
             return self._submit_sql(scenario)
@@ -189,7 +223,9 @@ class ScenarioRunner:
             env=env, capture_output=True, text=True, timeout=180,
         )
         if run.returncode != 0:
-            raise LabError(f"submitting {scenario.name} failed:\n{run.stdout[-1500:]}{run.stderr[-1500:]}")
+            raise LabError(
+                f"submitting {scenario.name} failed:\n{run.stdout[-1500:]}{run.stderr[-1500:]}"
+            )
         for line in run.stdout.splitlines():
             if "JobID" in line:
                 return line.split()[-1].strip()

@@ -109,7 +109,8 @@ LATENCY_MARKER = ".latency.source_id."
 
 
 def resolve(
-    available: Iterable[str], table: dict[Quantity, tuple[str, ...]] | dict[TmQuantity, tuple[str, ...]]
+    available: Iterable[str],
+    table: dict[Quantity, tuple[str, ...]] | dict[TmQuantity, tuple[str, ...]],
 ) -> dict[str, str]:
     """Map each quantity to the first candidate Flink name present in `available`.
 

@@ -304,7 +304,9 @@ class FlinkRestSource:
         if any(tm not in self._tm_hw_seen for tm in real_tms):
             self._tm_hw_seen.update(real_tms)
             self._read_taskmanager_hardware()
-        taskmanagers = {tm: self._poll_taskmanager(tm, host) for tm, host in sorted(real_tms.items())}
+        taskmanagers = {
+            tm: self._poll_taskmanager(tm, host) for tm, host in sorted(real_tms.items())
+        }
         for tm_id, tm in taskmanagers.items():
             if tm_id in self._tm_cores:
                 tm.values["cpu_cores"] = self._tm_cores[tm_id]

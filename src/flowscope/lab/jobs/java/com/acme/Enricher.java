@@ -12,14 +12,16 @@ public class Enricher extends RichMapFunction<Event, Event> {
     private final int slowSubtask;
     private final double slowFactor;
     private final int allocKb;
+    private final int retainKb;
     private transient double factor;
     private transient java.util.ArrayDeque<byte[]> retained;
 
-    public Enricher(Work work, int slowSubtask, double slowFactor, int allocKb) {
+    public Enricher(Work work, int slowSubtask, double slowFactor, int allocKb, int retainKb) {
         this.work = work;
         this.slowSubtask = slowSubtask;
         this.slowFactor = slowFactor;
         this.allocKb = allocKb;
+        this.retainKb = retainKb;
     }
 
     @Override
@@ -53,7 +55,7 @@ public class Enricher extends RichMapFunction<Event, Event> {
         for (int i = 0; i < allocKb; i++) {
             retained.addLast(new byte[1024]);
         }
-        while (retained.size() > 64 * 1024) {
+        while (retained.size() > retainKb) {
             retained.removeFirst();
         }
     }

@@ -34,7 +34,8 @@ import org.apache.flink.util.Collector;
  *   slow-subtask=-1       index of the enrich subtask that is slower
  *   slow-factor=1.0       how much slower
  *   chain=false           chain parse and enrich into one vertex
- *   alloc-kb=0            garbage allocated (and briefly retained) per record in enrich
+ *   alloc-kb=0            garbage allocated per record in enrich
+ *   retain-mb=64          how much of that garbage enrich keeps alive (the GC's live set)
  *   window-ms=0           window size for topology=window
  *   window-cost=0         per-element cost when a window fires, micros[:sleep]
  *   checkpoint-ms=10000   checkpoint interval (0 = off)
@@ -63,6 +64,7 @@ public class Scenario {
         double slowFactor = Double.parseDouble(a.getOrDefault("slow-factor", "1"));
         boolean chain = Boolean.parseBoolean(a.getOrDefault("chain", "false"));
         int allocKb = Integer.parseInt(a.getOrDefault("alloc-kb", "0"));
+        int retainKb = 1024 * Integer.parseInt(a.getOrDefault("retain-mb", "64"));
         long windowMs = Long.parseLong(a.getOrDefault("window-ms", "0"));
         Work windowCost = Work.parse(a.get("window-cost"));
         long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "10000"));
@@ -85,7 +87,7 @@ public class Scenario {
                 break;
             case "join":
                 DataStream<Event> orders = events.rebalance()
-                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb))
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb, retainKb))
                         .name("enrich orders").uid("enrich-orders");
                 DataStream<Event> users = source(env, "users", rate, keys, 0, payload, 2)
                         .rebalance()
@@ -99,7 +101,7 @@ public class Scenario {
                         .map(new Parser(parse)).name("parse").uid("parse");
                 DataStream<Event> keyed = chain ? parsed : parsed.keyBy(e -> e.key);
                 var enriched = keyed
-                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb))
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb, retainKb))
                         .name("enrich").uid("enrich");
                 if (enrichParallelism > 0) enriched.setParallelism(enrichParallelism);
                 out = enriched;

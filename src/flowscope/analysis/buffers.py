@@ -1,0 +1,142 @@
+"""The 2019 post's buffer tables per subtask, and throughput facts per task.
+
+Table 1 reads a subtask's own inPoolUsage with its outPoolUsage; table 2 reads its floating and
+exclusive input-buffer usage with its upstream tasks' outPoolUsage. inPoolUsage covers remote
+input channels only, so a subtask whose inputs are all local (or FORWARD) reads 0 and is not
+judged. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowscope.analysis.findings import TaskState
+from flowscope.analysis.window import SubtaskWindow
+from flowscope.model import JobGraph
+
+# The gauges are instantaneous and swing (0.3 to 1.0 between snapshots at low parallelism);
+# a pool whose mean over the window is at least this full counts as high.
+HIGH = 0.5
+SEGMENT_BYTES = 32 * 1024  # taskmanager.memory.segment-size default
+
+
+@dataclass
+class BufferReading:
+    """One subtask read through the 2019 post's two tables. `*_sign` is ok / warning / error."""
+
+    vertex: str
+    subtask: int
+    in_pool_usage: float | None
+    out_pool_usage: float | None
+    floating_usage: float | None
+    exclusive_usage: float | None
+    upstream_out_pool_high: bool
+    pool_sign: str
+    pool_meaning: str
+    channels_sign: str | None
+    channels_meaning: str | None
+
+
+@dataclass
+class ThroughputFacts:
+    """Per task, over the window (bytes and records per second from counter deltas)."""
+
+    vertex: str
+    record_bytes_in: float | None  # average serialised size of an incoming record
+    record_bytes_out: float | None
+    remote_share_in: float | None  # share of input bytes that crossed the network
+    bytes_per_remote_buffer: float | None  # fill of the network buffers received
+    buffer_fill: float | None  # bytes_per_remote_buffer / segment size
+    true_rate_per_subtask: float | None  # records per busy second
+
+
+def _high(v: float | None) -> bool:
+    return v is not None and v >= HIGH
+
+
+def pool_table(in_pool: float | None, out_pool: float | None,
+               upstream_high: bool) -> tuple[str, str]:
+    """The first table: (sign, meaning)."""
+    if _high(in_pool) and _high(out_pool):
+        return "error", ("backpressured by downstream task(s) or the network, probably "
+                         "forwarding backpressure upstream")
+    if _high(in_pool):
+        if upstream_high:
+            return "error", ("may exercise backpressure upstream and may be the source of "
+                             "backpressure")
+        return "warning", "may eventually cause backpressure"
+    if _high(out_pool):
+        return "warning", ("backpressured; temporary: upstream is not backpressured yet, or "
+                           "not any more")
+    return "ok", "no backpressure"
+
+
+def channel_table(floating: float | None, exclusive: float | None,
+                  upstream_high: bool) -> tuple[str, str] | None:
+    """The second table: (sign, meaning), or None without the Flink 1.9+ metrics."""
+    if floating is None or exclusive is None:
+        return None
+    if not _high(floating):
+        if _high(exclusive):
+            return "warning", "unexpected: exclusive buffers full while floating ones are free"
+        if upstream_high:
+            return "error", "potential network bottleneck"
+        return "ok", "no backpressure"
+    some_or_all = "most or all" if _high(exclusive) else "only some"
+    if upstream_high:
+        return "error", f"backpressure on {some_or_all} of the input channels"
+    return "warning", f"backpressure eventually appears on {some_or_all} of the input channels"
+
+
+def buffer_readings(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]
+                    ) -> list[BufferReading]:
+    """Both tables for every subtask that receives data over remote channels."""
+    out = []
+    for v in graph.topological():
+        ups = graph.upstream(v.id)
+        if not ups:
+            continue
+        upstream_high = any(_high(s.out_pool_usage) for u in ups for s in windows.get(u, []))
+        for s in windows.get(v.id, []):
+            if not s.bytes_in_remote_per_s and not s.in_pool_usage:
+                continue  # only local inputs: inPoolUsage says nothing here
+            sign, meaning = pool_table(s.in_pool_usage, s.out_pool_usage, upstream_high)
+            channels = channel_table(s.in_floating_usage, s.in_exclusive_usage, upstream_high)
+            out.append(BufferReading(
+                vertex=v.name, subtask=s.index, in_pool_usage=s.in_pool_usage,
+                out_pool_usage=s.out_pool_usage, floating_usage=s.in_floating_usage,
+                exclusive_usage=s.in_exclusive_usage, upstream_out_pool_high=upstream_high,
+                pool_sign=sign, pool_meaning=meaning,
+                channels_sign=channels[0] if channels else None,
+                channels_meaning=channels[1] if channels else None,
+            ))
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def throughput_facts(graph: JobGraph, tasks: dict[str, TaskState],
+                     windows: dict[str, list[SubtaskWindow]]) -> list[ThroughputFacts]:
+    out = []
+    for v in graph.topological():
+        subs = windows.get(v.id, [])
+
+        def total(attr: str, subs: list[SubtaskWindow] = subs) -> float | None:
+            vals = [getattr(s, attr) for s in subs if getattr(s, attr) is not None]
+            return sum(vals) if vals else None
+
+        remote = total("bytes_in_remote_per_s")
+        local = total("bytes_in_local_per_s")
+        per_buffer = _ratio(remote, total("buffers_in_remote_per_s"))
+        out.append(ThroughputFacts(
+            vertex=v.name,
+            record_bytes_in=_ratio(total("bytes_in_per_s"), total("records_in_per_s")),
+            record_bytes_out=_ratio(total("bytes_out_per_s"), total("records_out_per_s")),
+            remote_share_in=_ratio(remote, (remote or 0.0) + (local or 0.0)),
+            bytes_per_remote_buffer=per_buffer,
+            buffer_fill=per_buffer / SEGMENT_BYTES if per_buffer is not None else None,
+            true_rate_per_subtask=tasks[v.id].true_rate_per_subtask,
+        ))
+    return out

@@ -1,0 +1,108 @@
+"""Where backpressure starts: per-task states (as Flink's UI folds subtasks) and the located
+sources of backpressure. Pure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from flowscope.analysis.findings import LOW_THRESHOLD, SubtaskState, TaskState, level_of
+from flowscope.analysis.window import SubtaskWindow
+from flowscope.model import JobGraph
+
+# A task whose busiest subtask is busy at least this share of the time can be a bottleneck.
+BUSY_HOT = 0.5
+
+
+def _max(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return max(vals) if vals else None
+
+
+def _sum(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) if vals else None
+
+
+def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> list[TaskState]:
+    """Per task the max over subtasks of busy / backpressured / idle, as Flink's UI shows."""
+    out = []
+    for v in graph.topological():
+        subs = windows.get(v.id, [])
+        bp = _max([s.backpressured for s in subs])
+        rates = [s.true_rate for s in subs if s.true_rate is not None]
+        out.append(
+            TaskState(
+                vertex_id=v.id,
+                name=v.name,
+                parallelism=v.parallelism,
+                max_parallelism=v.max_parallelism,
+                busy=_max([s.busy for s in subs]),
+                backpressured=bp,
+                idle=_max([s.idle for s in subs]),
+                level=level_of(bp),
+                records_in_per_s=_sum([s.records_in_per_s for s in subs]),
+                records_out_per_s=_sum([s.records_out_per_s for s in subs]),
+                true_rate_per_subtask=(sum(rates) / len(rates)) if rates else None,
+                subtasks=[
+                    SubtaskState(
+                        index=s.index, taskmanager=s.taskmanager_id, busy=s.busy,
+                        backpressured=s.backpressured, idle=s.idle,
+                        records_in_per_s=s.records_in_per_s,
+                        records_out_per_s=s.records_out_per_s,
+                        in_pool_usage=s.in_pool_usage, out_pool_usage=s.out_pool_usage,
+                        in_floating_usage=s.in_floating_usage,
+                        in_exclusive_usage=s.in_exclusive_usage, basis=s.basis,
+                    )
+                    for s in subs
+                ],
+                upstream=graph.upstream(v.id),
+                downstream=graph.downstream(v.id),
+                ship_strategies=[e.ship_strategy for e in graph.inputs(v.id)],
+            )
+        )
+    return out
+
+
+def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
+    """The sources of backpressure: busy tasks with a backpressured input whose own output is
+    not what holds them back. Several on branches and joins; none when healthy."""
+    roots = []
+    for v in graph.vertices:
+        t = tasks[v.id]
+        if t.busy is None or t.busy < BUSY_HOT:
+            continue
+        pressured_inputs = [
+            u for u in graph.upstream(v.id)
+            if (tasks[u].backpressured or 0.0) > LOW_THRESHOLD
+        ]
+        if not pressured_inputs:
+            continue
+        hottest = max(
+            (s for s in t.subtasks if s.busy is not None), key=lambda s: s.busy or 0.0
+        )
+        if (hottest.backpressured or 0.0) > LOW_THRESHOLD and (hottest.backpressured or 0.0) >= (
+            hottest.busy or 0.0
+        ):
+            continue
+        roots.append(v.id)
+    # A root that is itself backpressured by another root downstream is only a waypoint.
+    final = []
+    for r in roots:
+        if (tasks[r].backpressured or 0.0) > LOW_THRESHOLD and any(
+            d in roots for d in _descendants(graph, r)
+        ):
+            continue
+        final.append(r)
+    return final
+
+
+def _descendants(graph: JobGraph, vid: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.downstream(vid))
+    while todo:
+        d = todo.pop()
+        if d not in seen:
+            seen.add(d)
+            todo.extend(graph.downstream(d))
+    return seen

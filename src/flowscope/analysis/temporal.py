@@ -1,0 +1,150 @@
+"""Findings over time: persistent vs transient bottlenecks, and bottlenecks that move.
+
+The located sources of backpressure are computed per interval between consecutive metric
+snapshots (`timeline.task_timeline`, ~10 s each). A vertex that is a source of backpressure in
+most intervals is persistent; one that appears in few is transient; two or more vertices that
+take turns (a window operator that fires every N seconds and the operator that limits the job
+in between) are one moving bottleneck, reported with its period. Pure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from flowscope.analysis.findings import Action, Cause, Evidence, Finding
+from flowscope.analysis.locate import locate
+from flowscope.analysis.timeline import task_timeline
+from flowscope.analysis.window import distinct_snapshots
+from flowscope.model import JobGraph, Sample
+
+PERSISTENT_SHARE = 0.6
+TRANSIENT_SHARE = 0.3
+MOVING_SHARE = 0.15  # each alternating vertex leads in at least this share of intervals
+MIN_STEPS = 3
+# The JobManager's snapshot of different subtasks can land a moment apart: an interval
+# shorter than this is merged into the next one.
+MIN_STEP_S = 3.0
+
+
+@dataclass
+class Episode:
+    """A run of consecutive intervals in which a vertex was a source of backpressure."""
+
+    vertex_id: str
+    start: float
+    end: float
+
+
+@dataclass
+class TemporalView:
+    steps: int = 0
+    span_s: float = 0.0
+    root_share: dict[str, float] = field(default_factory=dict)  # vertex id -> share of steps
+    episodes: list[Episode] = field(default_factory=list)
+    # Which vertex led in each interval (None: no source of backpressure), oldest first.
+    sequence: list[tuple[float, float, tuple[str, ...]]] = field(default_factory=list)
+
+
+def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
+    """Locate the sources of backpressure in every interval of `samples`."""
+    kept: list[Sample] = []
+    for s in distinct_snapshots([s for s in samples if s.job_state == "RUNNING"]):
+        if kept and s.t - kept[-1].t < MIN_STEP_S:
+            kept[-1] = s  # later snapshot of the same refresh
+        else:
+            kept.append(s)
+    steps = task_timeline(graph, kept)
+    view = TemporalView(steps=len(steps))
+    if not steps:
+        return view
+    view.span_s = steps[-1].end - steps[0].start
+    counts: dict[str, int] = {}
+    open_eps: dict[str, Episode] = {}
+    for st in steps:
+        roots = tuple(locate(graph, st.tasks))
+        view.sequence.append((st.start, st.end, roots))
+        for r in roots:
+            counts[r] = counts.get(r, 0) + 1
+            ep = open_eps.get(r)
+            if ep is not None and abs(ep.end - st.start) < 1e-6:
+                ep.end = st.end
+            else:
+                ep = open_eps[r] = Episode(r, st.start, st.end)
+                view.episodes.append(ep)
+    view.root_share = {v: n / len(steps) for v, n in counts.items()}
+    return view
+
+
+def switches(view: TemporalView, vertices: set[str]) -> int:
+    """How often the leading vertex changes between members of `vertices`."""
+    leaders = [next(iter(r for r in roots if r in vertices), None) for _, _, roots in view.sequence]
+    seq = [x for x in leaders if x is not None]
+    return sum(1 for a, b in pairwise(seq) if a != b)
+
+
+def period_s(view: TemporalView, vertex_id: str) -> float | None:
+    starts = [e.start for e in view.episodes if e.vertex_id == vertex_id]
+    if len(starts) < 2:
+        return None
+    return statistics.median(b - a for a, b in pairwise(starts))
+
+
+def moving_finding(graph: JobGraph, view: TemporalView) -> Finding | None:
+    """One finding for vertices that take turns as the bottleneck, or None."""
+    if view.steps < MIN_STEPS:
+        return None
+    leaders = {v for v, share in view.root_share.items() if share >= MOVING_SHARE}
+    if len(leaders) < 2 or switches(view, leaders) < 2:
+        return None
+    order = [v.id for v in graph.topological() if v.id in leaders]
+    names = [graph.vertex(v).name for v in order]
+    # The vertex that leads least often is the burst (e.g. the window firing): its turns
+    # keep the rhythm; the steady vertex's turns are what is left in between.
+    burst = min(order, key=lambda v: view.root_share[v])
+    period = period_s(view, burst)
+    ev = [
+        Evidence(graph.vertex(v).name, "root_share", round(view.root_share[v], 3), "ratio",
+                 view.span_s, "share of intervals in which it limited the job")
+        for v in order
+    ]
+    ev.append(Evidence(" <-> ".join(names), "switches", switches(view, leaders), "count",
+                       view.span_s, "how often the bottleneck moved between them"))
+    if period:
+        ev.append(Evidence(" <-> ".join(names), "period_s", round(period, 1), "s", view.span_s,
+                           "time between successive turns of the same task"))
+    every = f" about every {period:.0f} s" if period else ""
+    return Finding(
+        Cause.MOVING, order[0], " <-> ".join(names),
+        f"the bottleneck moves between {', '.join(names)}{every}: each limits the job in turn "
+        "(e.g. a window firing, then the steady-state operator)",
+        subtasks=[], evidence=ev,
+        actions=[Action(
+            "Size for the peak, not the average: the task that limits the job during the burst "
+            "needs capacity for the burst. Spread the burst (smaller or staggered windows, "
+            "incremental aggregation with a ReduceFunction/AggregateFunction instead of a "
+            "ProcessWindowFunction over all elements) or scale the task that leads between "
+            "bursts."
+        )],
+    )
+
+
+def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> None:
+    """Say how persistent each bottleneck finding is; demote ones seen in few intervals."""
+    if view.steps < MIN_STEPS:
+        return
+    for f in findings:
+        if not f.is_bottleneck or f.vertex_id is None or f.cause == Cause.MOVING:
+            continue
+        share = view.root_share.get(f.vertex_id, 0.0)
+        f.evidence.append(Evidence(
+            f.vertex_name or f.vertex_id, "root_share", round(share, 3), "ratio", view.span_s,
+            f"a source of backpressure in {round(share * view.steps)} of {view.steps} intervals",
+        ))
+        if share < TRANSIENT_SHARE:
+            f.is_bottleneck = False
+            f.summary = (f"transient: {f.summary} (only in {share:.0%} of the intervals; "
+                         "usually nothing to do)")
+            f.cause = Cause.TRANSIENT
