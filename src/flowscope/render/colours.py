@@ -8,6 +8,7 @@ report looks like the UI its readers know.
 from __future__ import annotations
 
 IDLE_FILL, BUSY_FILL, BACKPRESSURED_FILL = "#5db1ff", "#ee6464", "#888888"
+UNMEASURED_FILL = "#d9d9d9"  # busy time not reported (NaN)
 IDLE_STROKE, BUSY_STROKE, BACKPRESSURED_STROKE = "#1890ff", "#ee2222", "#000000"
 
 # Series colours for the busy / backpressured / idle lines of the report's timelines.

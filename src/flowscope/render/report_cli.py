@@ -78,7 +78,9 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
     try:
         with err.status(f"sampling {session.job.name} ...", spinner="dots") as status:
             try:
-                for graph, sample in session.samples(interval_s=interval, duration_s=duration):
+                for polled, sample in session.samples(interval_s=interval,
+                                                      duration_s=duration):
+                    graph = polled
                     samples.append(sample)
                     status.update(
                         f"sampling {session.job.name}: {len(samples)} polls, "

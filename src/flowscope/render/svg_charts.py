@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from flowscope.render.colours import flink_colours
+from flowscope.render.colours import BACKPRESSURED_FILL, UNMEASURED_FILL, blend, flink_colours
 
 Points = Sequence[tuple[float, float, float | None]]  # (start s, end s, value) per interval
 
@@ -180,11 +180,11 @@ def heat_strip(
                    f'text-anchor="end">{esc(name)}</text>')
         for start, end, busy, bp in cells:
             x0, x1 = frame.x(start), frame.x(end)
-            if busy is None and bp is None:
-                fill, text = "#d9d9d9", "not measured"
+            text = f"busy {_pct(busy)}, backpressured {_pct(bp)}"
+            if busy is None:  # grey for "not measured", darkened by any backpressure
+                fill = blend(UNMEASURED_FILL, BACKPRESSURED_FILL, bp or 0.0)
             else:
                 fill = flink_colours(busy, bp)[0]
-                text = (f"busy {_pct(busy)}, backpressured {_pct(bp)}")
             out.append(
                 f'<rect class="cell" x="{x0:.1f}" y="{yy}" width="{max(x1 - x0, 0.5):.1f}" '
                 f'height="{row_h - 1}" fill="{fill}"><title>{esc(name)} '
