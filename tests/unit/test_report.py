@@ -203,3 +203,13 @@ def test_report_command_errors(tmp_path):
     err = runner.invoke(main, ["report", "--from", str(bogus), "-o", str(tmp_path / "o.html")])
     assert err.exit_code == 4 and "not a flowscope recording" in err.output
     assert not (tmp_path / "o.html").exists()
+
+
+def test_report_of_the_first_polls_says_there_is_nothing_to_plot():
+    graph, samples = load_recording(fixture_path("skew"))
+    html = build_report(graph, samples[:2], source="first polls")
+    page = Page(html)
+    assert page.unbalanced == [] and page.stack == []
+    assert "nothing to plot over time" in html
+    assert "unknown" in "".join(page.text)  # too young to judge
+    assert page.with_class("g", "node")  # the graph is still drawn
