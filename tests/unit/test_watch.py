@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from io import StringIO
 
 import pytest
@@ -12,7 +13,7 @@ from rich.console import Console
 from flowscope.analysis.findings import Verdict
 from flowscope.api import load_recording
 from flowscope.cli import main
-from flowscope.model import Sample
+from flowscope.model import JobGraph, Sample
 from flowscope.render.watch import (
     Watcher,
     build_state,
@@ -24,6 +25,11 @@ from flowscope.render.watch import (
 from tests.conftest import fixture_path
 
 
+@functools.cache
+def _load(name: str) -> tuple[JobGraph, list[Sample]]:
+    return load_recording(fixture_path(name))
+
+
 def _shifted(samples: list[Sample], dt: float) -> list[Sample]:
     """The same polls `dt` seconds later (to play one recording after another)."""
     return [dataclasses.replace(s, t=s.t + dt,
@@ -32,7 +38,7 @@ def _shifted(samples: list[Sample], dt: float) -> list[Sample]:
 
 
 def test_skew_state_names_enrich_data_skew():
-    graph, samples = load_recording(fixture_path("skew"))
+    graph, samples = _load("skew")
     st = build_state(graph, samples)
     assert st.verdict == Verdict.BACKPRESSURED
     assert [(name, cause) for name, cause, _ in st.findings] == [("enrich", "data-skew")]
@@ -47,7 +53,7 @@ def test_skew_state_names_enrich_data_skew():
 
 
 def test_sparkline_history_grows_with_snapshots_and_is_capped():
-    graph, samples = load_recording(fixture_path("skew"))
+    graph, samples = _load("skew")
     w = Watcher()
     lengths, snapshots = [], []
     for s in samples:
@@ -66,7 +72,7 @@ def test_sparkline_history_grows_with_snapshots_and_is_capped():
 
 
 def test_bottleneck_change_is_recorded_through_time():
-    graph, samples = load_recording(fixture_path("skew"))
+    graph, samples = _load("skew")
     st = build_state(graph, samples)
     times = [m.t for m in st.moves]
     assert times == sorted(times) and len(set(times)) == len(times)
@@ -78,8 +84,8 @@ def test_bottleneck_change_is_recorded_through_time():
 
 
 def test_bottleneck_moves_between_two_recordings():
-    g1, skew = load_recording(fixture_path("skew"))
-    g2, sink = load_recording(fixture_path("slow-sink"))
+    g1, skew = _load("skew")
+    g2, sink = _load("slow-sink")
     sink = _shifted(sink, skew[-1].t + 1.0 - sink[0].t)
     w = Watcher()
     for s in skew:
@@ -99,7 +105,7 @@ def test_bottleneck_moves_between_two_recordings():
 
 
 def test_healthy_job_has_no_bottleneck():
-    graph, samples = load_recording(fixture_path("healthy"))
+    graph, samples = _load("healthy")
     st = build_state(graph, samples)
     assert st.findings == [] and st.verdict == Verdict.HEALTHY
     assert all(t.cause is None for t in st.tasks)
@@ -107,7 +113,7 @@ def test_healthy_job_has_no_bottleneck():
 
 
 def test_render_shows_tasks_bottleneck_history_and_footer():
-    graph, samples = load_recording(fixture_path("skew"))
+    graph, samples = _load("skew")
     st = build_state(graph, samples)
     out = StringIO()
     Console(file=out, width=140, color_system=None).print(render(st, 140, "replay"))
@@ -122,7 +128,7 @@ def test_render_shows_tasks_bottleneck_history_and_footer():
 
 
 def test_render_colours_busy_red_and_idle_blue():
-    graph, samples = load_recording(fixture_path("skew"))
+    graph, samples = _load("skew")
     console = Console(record=True, width=140, force_terminal=True, color_system="truecolor")
     console.print(render(build_state(graph, samples), 140))
     html = console.export_html(inline_styles=True)
@@ -131,7 +137,7 @@ def test_render_colours_busy_red_and_idle_blue():
 
 
 def test_render_lines_are_plain_text():
-    graph, samples = load_recording(fixture_path("slow-sink"))
+    graph, samples = _load("slow-sink")
     lines = render_lines(build_state(graph, samples))
     assert "bottleneck: out: Writer (off-cpu)" in lines[0]
     assert len(lines) == 1 + len(graph.vertices)
@@ -147,7 +153,7 @@ def test_sparkline():
 
 
 def test_build_state_needs_samples():
-    graph, _ = load_recording(fixture_path("skew"))
+    graph, _ = _load("skew")
     with pytest.raises(ValueError):
         build_state(graph, [])
 

@@ -9,19 +9,13 @@ the other: a full-screen view when stdout is a terminal, periodic text lines oth
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import os
-import queue
-import select
 import signal
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import click
 from rich.console import Console, Group, RenderableType
@@ -32,8 +26,10 @@ from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis, Level, TaskState, Verdict
 from flowscope.analysis.timeline import TimelineStep, task_timeline
 from flowscope.analysis.window import distinct_snapshots
+from flowscope.cli import _headers, friendly_errors, source_options
 from flowscope.errors import FlowscopeError
 from flowscope.model import JobGraph, Sample
+from flowscope.render.keys import Keys, Quit
 from flowscope.render.terminal import LEVEL_STYLE, VERDICT_STYLE, pct, rate
 
 HISTORY_SNAPSHOTS = 60  # sparkline length: distinct JobManager metric snapshots (~10 s each)
@@ -177,13 +173,10 @@ def build_state(graph: JobGraph, samples: Sequence[Sample], *,
 
 def sparkline(values: Sequence[float | None], width: int) -> str:
     """The last `width` ratios (0..1) as block characters; a gap where unmeasured."""
-    out = []
-    for v in list(values)[-width:] if width > 0 else []:
-        if v is None or not math.isfinite(v):
-            out.append(" ")
-        else:
-            out.append(SPARKS[min(len(SPARKS) - 1, max(0, round(v * (len(SPARKS) - 1))))])
-    return "".join(out)
+    top = len(SPARKS) - 1
+    return "".join(" " if v is None or not math.isfinite(v) else
+                   SPARKS[min(top, max(0, round(v * top)))]
+                   for v in (list(values)[-width:] if width > 0 else []))
 
 
 def clock(t: float) -> str:
@@ -191,11 +184,8 @@ def clock(t: float) -> str:
 
 
 def duration(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = max(0, int(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (
-        f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
+    n = max(0, int(s or 0))
+    return "?" if s is None else f"{n // 60}m{n % 60:02d}s" if n >= 60 else f"{n}s"
 
 
 def where_it_has_been(state: WatchState, last: int = 6) -> str:
@@ -255,93 +245,16 @@ def render(state: WatchState, width: int = 100, status: str = "",
 def render_lines(state: WatchState) -> list[str]:
     """The view as plain lines, for pipes and CI logs."""
     bottleneck = (", ".join(f"{n} ({c})" for n, c, _ in state.findings) or "none")
-    lines = [f"{clock(state.t)} {state.job_name} {state.job_state} "
-             f"{state.verdict.value.upper()} (confidence {state.confidence}) bottleneck: "
-             f"{bottleneck} | {footer(state)}"]
-    for t in state.tasks:
-        lines.append(f"  {t.name:<24} busy {pct(t.busy)} bp {pct(t.backpressured)} idle "
-                     f"{pct(t.idle)} {t.level.value:<7} in/s {rate(t.records_in_per_s):>6} "
-                     f"out/s {rate(t.records_out_per_s):>6}" + (f"  <- {t.cause}" if t.cause
-                                                                  else ""))
-    return lines
+    return [f"{clock(state.t)} {state.job_name} {state.job_state} "
+            f"{state.verdict.value.upper()} (confidence {state.confidence}) bottleneck: "
+            f"{bottleneck} | {footer(state)}"] + [
+        f"  {t.name:<24} busy {pct(t.busy)} bp {pct(t.backpressured)} idle {pct(t.idle)} "
+        f"{t.level.value:<7} in/s {rate(t.records_in_per_s):>6} out/s "
+        f"{rate(t.records_out_per_s):>6}" + (f"  <- {t.cause}" if t.cause else "")
+        for t in state.tasks]
 
 
-# ---- the terminal: keys and the loop --------------------------------------------------------
-
-class Quit(Exception):
-    """The user asked to quit."""
-
-
-class Keys:
-    """Key presses from a terminal stdin, read in a thread (cbreak mode, so Ctrl-C still
-    raises KeyboardInterrupt); the tty mode is restored on exit. Inactive without a TTY.
-    `wait()` sleeps between updates while handling them: q quits, p toggles `paused`."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.events: queue.Queue[str] = queue.Queue()
-        self.active = enabled and sys.stdin.isatty()
-        self.paused = False
-        self.on_pause: Callable[[bool], None] = lambda paused: None
-        self._saved: list[Any] | None = None
-        self._wake_r = self._wake_w = -1
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Keys:
-        if self.active:
-            import termios
-            import tty
-
-            fd = sys.stdin.fileno()
-            self._saved = termios.tcgetattr(fd)
-            tty.setcbreak(fd, termios.TCSANOW)
-            self._wake_r, self._wake_w = os.pipe()
-            self._thread = threading.Thread(target=self._read, args=(fd,), daemon=True)
-            self._thread.start()
-        return self
-
-    def _read(self, fd: int) -> None:
-        while True:
-            ready, _, _ = select.select([fd, self._wake_r], [], [])
-            if self._wake_r in ready:
-                return
-            data = os.read(fd, 64)
-            if not data:
-                return
-            for ch in data.decode(errors="ignore"):
-                self.events.put(ch)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread is not None:
-            os.write(self._wake_w, b"x")
-            self._thread.join(timeout=1.0)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-        if self._saved is not None:
-            import termios
-
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
-
-    def wait(self, seconds: float, hold_while_paused: bool) -> None:
-        """Sleep `seconds` (longer while paused, if asked); raise Quit on q."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 and not (self.paused and hold_while_paused):
-                return
-            if not self.active:
-                time.sleep(max(left, 0.0))
-                return
-            try:
-                hold = (self.paused and hold_while_paused) or math.isinf(left)
-                key = self.events.get(timeout=None if hold else max(left, 0.0))
-            except queue.Empty:
-                continue
-            if key in "qQ":
-                raise Quit
-            if key in "pP":
-                self.paused = not self.paused
-                self.on_pause(self.paused)
-
+# ---- the terminal: the loop --------------------------------------------------------
 
 class _ReplayFeed:
     """A recording's samples, paced by their times / `speed` (0: no delay)."""
@@ -379,14 +292,14 @@ class _LiveFeed:
         graph: JobGraph | None = None
         while True:
             began = time.monotonic()
+            sample: Sample | None = None
             try:
                 graph, sample = self.session.poll()
                 self.status = f"live, every {self.interval:g} s"
-                yield graph, sample
             except FlowscopeError as exc:  # keep watching through a hiccup
                 self.status = f"poll failed: {exc}"
-                if graph is not None:
-                    yield graph, None
+            if graph is not None:
+                yield graph, sample
             wait(max(0.0, self.interval - (time.monotonic() - began)))
 
     def close(self) -> None:
@@ -402,7 +315,8 @@ def run_watch(feed: _ReplayFeed | _LiveFeed, *, window_s: float, duration_s: flo
     screen = sys.stdout.isatty()
     console = Console()
     started = time.monotonic()
-    old_term = signal.signal(signal.SIGTERM, _terminate)
+    # SystemExit unwinds the with-blocks below, so the terminal is restored on `kill` too.
+    old_term = signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     try:
         with contextlib.ExitStack() as stack:
             keys = stack.enter_context(Keys(enabled=screen))
@@ -441,51 +355,30 @@ def run_watch(feed: _ReplayFeed | _LiveFeed, *, window_s: float, duration_s: flo
         click.echo(f"where it has been: {where_it_has_been(watcher.state(), last=20)}")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # SystemExit unwinds the with-blocks, so the terminal is restored on `kill` too.
-    sys.exit(128 + signum)
+@click.command("watch")
+@source_options
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Seconds between polls of a live job.")
+@click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
+              help="Also record the polls of a live job to this file.")
+@click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Replay a --from recording this many times faster than real time; "
+                   "0 replays without delay.")
+@click.option("--window", type=float, default=DEFAULT_WINDOW_S, show_default=True,
+              help="Judge the bottleneck over the last WINDOW seconds.")
+@click.option("--duration", type=float, default=None,
+              help="Stop after this many seconds (default: until q, Ctrl-C, or the end "
+                   "of the recording when not on a terminal).")
+@friendly_errors
+def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
+          interval: float, record_to: str | None, speed: float, window: float,
+          duration: float | None) -> None:
+    """A live, top-like view: each task's busy / backpressured / idle with its recent
+    history, the bottleneck and its cause, and where the bottleneck has been.
 
-
-@functools.cache
-def _command() -> click.Command:
-    # Built on first use: flowscope.cli imports this module while it registers commands.
-    from flowscope.cli import _headers, friendly_errors, source_options
-
-    @click.command("watch")
-    @source_options
-    @click.option("--interval", type=float, default=1.0, show_default=True,
-                  help="Seconds between polls of a live job.")
-    @click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
-                  help="Also record the polls of a live job to this file.")
-    @click.option("--speed", type=float, default=10.0, show_default=True,
-                  help="Replay a --from recording this many times faster than real time; "
-                       "0 replays without delay.")
-    @click.option("--window", type=float, default=DEFAULT_WINDOW_S, show_default=True,
-                  help="Judge the bottleneck over the last WINDOW seconds.")
-    @click.option("--duration", type=float, default=None,
-                  help="Stop after this many seconds (default: until q, Ctrl-C, or the end "
-                       "of the recording when not on a terminal).")
-    @friendly_errors
-    def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
-              interval: float, record_to: str | None, speed: float, window: float,
-              duration: float | None) -> None:
-        """A live, top-like view: each task's busy / backpressured / idle with its recent
-        history, the bottleneck and its cause, and where the bottleneck has been.
-
-        Keys: q quits, p pauses. Not on a terminal (a pipe, CI), it prints a block of
-        plain lines at each new metric snapshot instead.
-        """
-        if speed < 0 or interval <= 0:
-            raise click.BadParameter("--speed must be >= 0 and --interval > 0")
-
-        feed = (_ReplayFeed(from_file, job, speed) if from_file
-                else _LiveFeed(url, job, _headers(headers), record_to, interval))
-        run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))
-
-    return watch
-
-
-def __getattr__(name: str) -> Any:
-    if name == "watch":
-        return _command()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    Keys: q quits, p pauses. Not on a terminal (a pipe, CI), it prints a block of plain
+    lines at each new metric snapshot instead, and ends with the recording.
+    """
+    feed = (_ReplayFeed(from_file, job, speed) if from_file
+            else _LiveFeed(url, job, _headers(headers), record_to, interval))
+    run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))
