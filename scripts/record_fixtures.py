@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+from flowscope.analysis.engine import diagnose
+from flowscope.api import apply_stack_requests
 from flowscope.lab.cluster import ClusterSpec, LocalCluster, running_cluster
 from flowscope.lab.netcluster import running_netns_cluster
 from flowscope.lab.scenarios import SCENARIOS, Scenario, ScenarioRunner
@@ -37,9 +39,13 @@ def record_one(runner: ScenarioRunner, url: str, scenario: Scenario, seconds: fl
         Path(str(out) + suffix).unlink(missing_ok=True)
     job_id = runner.submit(scenario)
     session = LiveSession(url, job_id, record_to=out)
+    samples = []
     try:
-        for _ in session.samples(interval_s=interval, duration_s=seconds):
-            pass
+        # Poll as `flowscope diagnose --record` does: with the flame graphs / thread dumps the
+        # diagnosis asks for, so the replay sees the same stack samples.
+        for graph, sample in session.samples(interval_s=interval, duration_s=seconds):
+            samples.append(sample)
+            apply_stack_requests(session, diagnose(graph, samples))
     finally:
         session.close()
         runner.cancel(job_id)

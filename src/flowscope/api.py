@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
-from flowscope.analysis.findings import Diagnosis, Verdict
+from flowscope.analysis.cpu import MIN_THREAD_SAMPLES
+from flowscope.analysis.findings import Cause, Diagnosis, Verdict
 from flowscope.model import JobGraph, Sample
 from flowscope.session import LiveSession, ReplaySession
 
@@ -27,6 +28,45 @@ class Progress:
     uptime_s: float | None
     window_s: float
     diagnosis: Diagnosis
+
+
+@dataclass
+class StackRequests:
+    """Stack samples the next poll should take (see flowscope.analysis.cpu)."""
+
+    flamegraph_vertices: list[str]
+    thread_dump_tms: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.flamegraph_vertices or self.thread_dump_tms)
+
+
+def stacks_wanted(d: Diagnosis) -> StackRequests:
+    """For each bottleneck whose subtasks are all busy and whose busy time is not yet split
+    into on-CPU and off-CPU: its flame graphs, or, when those cannot be read, thread dumps of
+    its TaskManagers."""
+    want = StackRequests([], [])
+    for f in d.bottlenecks:
+        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) or f.vertex_id is None:
+            continue
+        metrics = {e.metric: e.value for e in f.evidence}
+        if "flame_samples" in metrics:
+            continue
+        if "flamegraph" not in metrics:
+            want.flamegraph_vertices.append(f.vertex_id)
+            continue
+        taken = metrics.get("busy_thread_samples", 0)
+        if not isinstance(taken, int | float) or taken < MIN_THREAD_SAMPLES:
+            want.thread_dump_tms.extend(t for t in f.taskmanagers if t not in want.thread_dump_tms)
+    return want
+
+
+def apply_stack_requests(session: LiveSession, d: Diagnosis) -> bool:
+    """Point the session's next polls at the stack samples the diagnosis still needs."""
+    want = stacks_wanted(d)
+    session.flamegraph_vertices = want.flamegraph_vertices
+    session.thread_dump_tms = want.thread_dump_tms
+    return bool(want)
 
 
 def sample_until_confident(
@@ -50,7 +90,9 @@ def sample_until_confident(
         if on_progress:
             on_progress(Progress(len(samples), time.monotonic() - start, sample.uptime_s,
                                  d.window_s, d))
-        if d.confidence == "high" and d.window_s >= min_window_s and d.verdict != Verdict.UNKNOWN:
+        pending = apply_stack_requests(session, d)
+        if (d.confidence == "high" and d.window_s >= min_window_s
+                and d.verdict != Verdict.UNKNOWN and not pending):
             break
     assert graph is not None and d is not None
     return graph, samples, d

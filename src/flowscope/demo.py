@@ -7,6 +7,7 @@ import time
 from rich.console import Console
 
 from flowscope.analysis.engine import diagnose
+from flowscope.api import apply_stack_requests
 from flowscope.analysis.findings import Diagnosis, Verdict
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
@@ -54,7 +55,9 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
                         status.update(_progress_line(d, up))
                         if is_correct(d, scenario) and first_correct is None:
                             first_correct = up
-                        if d.confidence == "high" and d.verdict != Verdict.UNKNOWN:
+                        pending = apply_stack_requests(session, d)
+                        if (d.confidence == "high" and d.verdict != Verdict.UNKNOWN
+                                and not pending):
                             break
             finally:
                 session.close()

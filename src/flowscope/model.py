@@ -194,6 +194,12 @@ class Sample:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     # Names Flink reported as present but which we could not parse, for the confidence notes.
     warnings: list[str] = field(default_factory=list)
+    # Raw /taskmanagers/:id/thread-dump responses taken with this poll, by TaskManager id
+    # (only when the diagnosis asked for them: they tell on-CPU from off-CPU busy time).
+    thread_dumps: dict[str, object] = field(default_factory=dict)
+    # Raw flame graph responses taken with this poll: vertex id -> {"on_cpu": ..., "off_cpu": ...}
+    # (only when asked for; Flink samples the vertex's own task threads, job by job).
+    flamegraphs: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def uptime_s(self) -> float | None:

@@ -41,10 +41,16 @@ class LiveSession:
         except FlowscopeError:
             self.close()
             raise
+        # TaskManagers to take a thread dump of with each poll (set by the diagnosis loop).
+        self.thread_dump_tms: list[str] = []
+        # Vertex ids whose flame graphs to read with each poll (also set by the diagnosis loop).
+        self.flamegraph_vertices: list[str] = []
 
     def poll(self) -> tuple[JobGraph, Sample]:
         try:
-            graph, sample = self.source.poll(self.job.id)
+            graph, sample = self.source.poll(
+                self.job.id, self.thread_dump_tms, self.flamegraph_vertices
+            )
         except FlowscopeError:
             if self.recorder:
                 self.recorder.discard_pending()
@@ -106,7 +112,11 @@ class ReplaySession:
             self._transport.poll_id = poll.id
             self._t = poll.t
             try:
-                yield self.source.poll(self.job_id)
+                yield self.source.poll(
+                    self.job_id,
+                    self.recording.thread_dumps_at(poll.id),
+                    self.recording.flamegraphs_at(poll.id),
+                )
             except FlowscopeError as exc:
                 raise RecordingError(
                     f"{self.recording.path}: poll {poll.id} cannot be replayed: {exc}"

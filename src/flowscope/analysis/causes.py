@@ -16,6 +16,7 @@ from flowscope.analysis.findings import (
 )
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
+from flowscope.analysis.cpu import CpuSplit
 
 HOT = 0.5  # a subtask busy at least this share of the time is "hot"
 RELATIVE_HOT = 0.75  # ... and at least this share of the hottest subtask's busy time
@@ -42,8 +43,10 @@ def classify(
     subs: list[SubtaskWindow],
     tms: dict[str, dict[str, float]],
     window_s: float,
+    cpu: CpuSplit | str | None = None,
 ) -> Finding:
-    """Name the cause of one located bottleneck."""
+    """Name the cause of one located bottleneck. `cpu` splits its busy stack samples into
+    on-CPU and off-CPU (from flame graphs or thread dumps), or says why there are none."""
     measured = [s for s in subs if s.busy is not None]
     # Hot relative to the hottest subtask: on a shared host a peer may read 50% busy from
     # noisy neighbours while the real bottleneck subtask reads 99%.
@@ -133,6 +136,41 @@ def classify(
             "state to RocksDB.",
             config={"taskmanager.memory.task.heap.size": "(larger than today)"},
         ))
+        return finding
+
+    if isinstance(cpu, str):
+        ev.append(Evidence(task.name, "flamegraph", cpu, "", window_s,
+                           "flame graphs could not be read; thread dumps are used instead"))
+    elif cpu is not None:
+        on, off = cpu.on_cpu, cpu.off_cpu
+        where = f" (most often in {cpu.top_frame})" if cpu.top_frame else ""
+        metric = "flame_samples" if cpu.source == "flame graph" else "busy_thread_samples"
+        ev.append(Evidence(task.name, metric, on + off, "samples", window_s,
+                           f"{cpu.source} of its task threads while busy: {on} on CPU, "
+                           f"{off} waiting off-CPU{where}"))
+        if off >= on:
+            finding.cause = Cause.OFF_CPU
+            finding.summary = (
+                f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
+                f"{_pct(task.busy)}, and {off} of {on + off} stack samples ({cpu.source}) caught "
+                f"them waiting (sleeping, parked, in I/O){where}, not computing"
+            )
+            finding.actions.append(Action(
+                "Make the waiting concurrent: Flink's Async I/O (AsyncDataStream), batching "
+                "requests, or a faster external system. More parallelism also helps, without "
+                "needing more CPU."
+            ))
+        else:
+            finding.cause = Cause.COMPUTE_BOUND
+            finding.summary = (
+                f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are "
+                f"busy (max {_pct(task.busy)}) and {on} of {on + off} stack samples "
+                f"({cpu.source}) caught them computing{where}"
+            )
+            finding.actions.append(Action(
+                "Scale this vertex out (see the parallelism below), or make the hot code "
+                "cheaper (`flowscope profile` shows a flame graph summary)."
+            ))
         return finding
 
     used = [tms.get(tm, {}).get("cores_used") for tm in busy_by_tm]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowscope.analysis import buffers, capacity, causes, temporal
+from flowscope.analysis import buffers, capacity, causes, cpu, temporal
 from flowscope.analysis.findings import (
     Cause,
     Diagnosis,
@@ -92,8 +92,14 @@ def diagnose(
         alternating = {v for v, share in view.root_share.items() if share >= temporal.MOVING_SHARE}
         roots = [r for r in roots if r not in alternating]
         findings.append(moving)
+    # Stack samples are taken once per bottleneck, so look for them over the whole history.
+    in_window = window_samples(list(samples), history_s)
     for r in roots:
-        findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span))
+        name = graph.vertex(r).name
+        split = cpu.from_flamegraphs(in_window, r, name)
+        if not isinstance(split, cpu.CpuSplit):
+            split = cpu.from_thread_dumps(in_window, graph, r) or split
+        findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span, split))
     temporal.annotate(findings, view, graph)
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
     if not any(f.is_bottleneck for f in findings):

@@ -16,7 +16,7 @@ Metric names are listed once per vertex (and again every `relist_s`) and resolve
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -257,8 +257,12 @@ class FlinkRestSource:
 
     # -- polling ------------------------------------------------------------------------------
 
-    def poll(self, job_id: str) -> tuple[JobGraph, Sample]:
-        """Read one sample of every subtask and TaskManager of a job."""
+    def poll(
+        self, job_id: str, thread_dumps: Sequence[str] = (), flamegraphs: Sequence[str] = ()
+    ) -> tuple[JobGraph, Sample]:
+        """Read one sample of every subtask and TaskManager of a job, with a thread dump of each
+        TaskManager in `thread_dumps` and the on-/off-CPU flame graphs of each vertex id in
+        `flamegraphs` (the first request starts Flink's sampling; later polls collect it)."""
         t = self.clock()
         job = self.get(f"/jobs/{job_id}")
         graph = self.graph(job_id, job)
@@ -310,6 +314,21 @@ class FlinkRestSource:
         for tm_id, tm in taskmanagers.items():
             if tm_id in self._tm_cores:
                 tm.values["cpu_cores"] = self._tm_cores[tm_id]
+        dumps: dict[str, object] = {}
+        for tm in thread_dumps:
+            try:
+                dumps[tm] = self.get(f"/taskmanagers/{quote(tm, safe='')}/thread-dump")
+            except FlinkApiError:
+                continue  # a TaskManager that left; the sample stands without it
+        flames: dict[str, dict[str, object]] = {}
+        for vid in flamegraphs:
+            views: dict[str, object] = {}
+            for kind in ("on_cpu", "off_cpu"):
+                try:
+                    views[kind] = self.get(f"/jobs/{job_id}/vertices/{vid}/flamegraph?type={kind}")
+                except FlinkApiError as exc:
+                    views[kind] = {"error": str(exc)}
+            flames[vid] = views
         timestamps = job.get("timestamps") or {}
         running_ms = timestamps.get("RUNNING") or job.get("start-time")
         return graph, Sample(
@@ -322,6 +341,8 @@ class FlinkRestSource:
             job_start=(running_ms / 1000.0) if running_ms and running_ms > 0 else None,
             latency=latency,
             warnings=warnings,
+            thread_dumps=dumps,
+            flamegraphs=flames,
         )
 
     def _get_metrics(self, path: str, wanted: list[str]) -> dict[str, float | None]:
