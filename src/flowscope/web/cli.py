@@ -7,6 +7,7 @@ the `web` extra) is imported when the command runs, so `flowscope --help` stays 
 from __future__ import annotations
 
 import os
+import signal
 
 import click
 
@@ -94,9 +95,24 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
               f"{len(hub.sources)} source(s); Ctrl-C stops)"
               + ("; add ?token=... to the address" if token else ""))
     hub.start()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again: let that
+    # end the command normally (exit 0) once the pollers are stopped.
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
+    except (_Stopped, KeyboardInterrupt):
+        pass
     except SystemExit:  # uvicorn exits when it cannot bind
         raise ServeError(f"could not listen on {host}:{port} (is the port taken?)") from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         hub.stop()
+    err.print("flowscope dashboard stopped")
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped

@@ -21,7 +21,7 @@ from pathlib import Path
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
-from flowscope.errors import FlowscopeError
+from flowscope.errors import FlowscopeError, RecordingError
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import Recording
 from flowscope.session import LiveSession
@@ -232,12 +232,19 @@ class Hub:
         info = SourceInfo(f"r{len(self.sources)}", "recording", Path(path).name)
         with Recording(path) as rec:
             job_ids = rec.job_ids()
-        if job is not None:
-            job_ids = [j for j in job_ids if j.startswith(job)] or job_ids[-1:]
+        feeds = []
         for job_id in job_ids:
             graph, samples = load_recording(path, job_id)
+            wanted = job is None or job_id.startswith(job) or job.lower() in graph.name.lower()
+            if not wanted:
+                continue
             feed = JobFeed(f"{info.id}-{job_id}", info, job_id, graph.name, None, self.window_s)
             feed.add(graph, samples)
+            feeds.append(feed)
+        if not feeds:
+            raise RecordingError(f"{path} holds no job matching {job!r}" if job else
+                                 f"{path} holds no polls")
+        for feed in feeds:
             self.add_feed(feed)
         self.sources.append(info)
         return info

@@ -27,7 +27,7 @@ def _num(value: float | None, digits: int = 4) -> float | None:
 
 def job_summary(feed: JobFeed) -> dict[str, Any]:
     """What the job list shows: name, where it comes from, verdict and bottlenecks."""
-    graph, samples, version = feed.snapshot()
+    _, samples, version = feed.snapshot()
     d = feed.latest
     return {
         "key": feed.key,

@@ -12,7 +12,7 @@
     at: null, // epoch seconds the cursor is at; null follows the newest sample
     view: null, // /api/jobs/{key}
     timeline: null, // /api/jobs/{key}/timeline
-    seenVersion: null,
+    askedVersion: null, // the job's version when its view was last requested
     loading: false,
     again: false,
   };
@@ -30,7 +30,7 @@
 
   function selectJob(key) {
     if (key === state.key) return;
-    Object.assign(state, { key, vertex: null, at: null, view: null, timeline: null, seenVersion: null });
+    Object.assign(state, { key, vertex: null, at: null, view: null, timeline: null, askedVersion: null });
     saveHash();
     renderSidebar();
     refresh();
@@ -54,9 +54,11 @@
 
   // Fetch the selected job (at the cursor) and its timeline; one request pair at a time.
   async function refresh() {
-    if (!state.key) return;
+    const job = currentJob();
+    if (!state.key || (job && !job.polls)) return; // a live job before its first poll
     if (state.loading) { state.again = true; return; }
     state.loading = true;
+    state.askedVersion = job ? job.version : null;
     const key = state.key;
     try {
       const [view, timeline] = await Promise.all([
@@ -64,7 +66,7 @@
         FS.getJSON(`api/jobs/${encodeURIComponent(key)}/timeline`),
       ]);
       if (key === state.key) {
-        Object.assign(state, { view, timeline, seenVersion: view.version });
+        Object.assign(state, { view, timeline });
         render();
       }
     } catch (err) {
@@ -169,14 +171,15 @@
     const job = currentJob();
     renderSidebar();
     renderHeader();
-    if (job && job.version !== state.seenVersion) refresh();
+    if (job && !job.polls && !state.view) showProblem("Waiting for the first poll\u2026");
+    if (job && job.version !== state.askedVersion) refresh();
     if (!summary.jobs.length) showProblem("No job to show yet.");
   }
 
   function connect() {
     const conn = $("connection");
     const es = new EventSource(FS.url("api/events"));
-    es.addEventListener("open", () => { conn.textContent = "live"; conn.className = "conn ok"; });
+    es.addEventListener("open", () => { conn.textContent = "connected"; conn.className = "conn ok"; });
     es.addEventListener("error", () => { conn.textContent = "reconnecting"; conn.className = "conn down"; });
     es.addEventListener("jobs", (ev) => onJobs(JSON.parse(ev.data)));
   }

@@ -6,7 +6,7 @@
 
   function findingCard(f) {
     const evidence = (f.evidence || []).map((e) => el("tr", {},
-      el("td", {}, e.subject), el("td", {}, e.metric),
+      el("td", {}, e.subject), el("td", {}, String(e.metric).replace(/_/g, "_\u200b")),
       el("td", { class: "num" }, `${FS.num(e.value, 3)} ${e.unit}`),
       el("td", { class: "num" }, `${Math.round(e.window_s)} s`), el("td", {}, e.why)));
     const actions = (f.actions || []).map((a) => el("li", {}, a.text,
@@ -52,13 +52,15 @@
           el("span", { class: "bar-text" }, FS.rate(st.records_in_per_s)))),
         el("td", { class: "num" }, share === null ? "n/a" : FS.pct(share)),
         el("td", { class: "num" }, FS.rate(st.records_out_per_s)),
-        el("td", { class: "num" }, FS.pct(st.in_pool_usage)),
-        el("td", { class: "num" }, FS.pct(st.out_pool_usage)));
+        el("td", { class: "num" }, `${FS.pct(st.in_pool_usage)} / ${FS.pct(st.out_pool_usage)}`));
     });
     return el("table", { class: "subtasks" },
-      el("thead", {}, el("tr", {}, ["#", "TaskManager", "busy", "backpressured", "idle",
-        "records in", "share in", "records out", "in buffers", "out buffers"]
-        .map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, [["#", "subtask index"], ["TaskManager", null],
+        ["busy", "share of time busy"], ["bp", "share of time backpressured"],
+        ["idle", "share of time idle"], ["in", "records received per second"],
+        ["share", "share of the task's input"], ["out", "records emitted per second"],
+        ["buffers", "input / output buffer pool usage"]]
+        .map(([h, title]) => el("th", { title }, h)))),
       el("tbody", {}, rows));
   }
 

@@ -3,10 +3,11 @@
 "use strict";
 
 (function (FS) {
-  const NODE_W = 214;
+  const NODE_W = 236;
   const NODE_H = 76;
   const BADGE_H = 20;
   const NAME_CHARS = 30;
+  const MIN_SCALE = 0.75;
 
   function shorten(name) {
     return name.length > NAME_CHARS ? `${name.slice(0, NAME_CHARS - 1)}\u2026` : name;
@@ -14,13 +15,13 @@
 
   function layout(graph) {
     const g = new dagre.graphlib.Graph({ multigraph: true });
-    g.setGraph({ rankdir: "LR", nodesep: 30, ranksep: 90, edgesep: 24, marginx: 12, marginy: 12 });
+    g.setGraph({ rankdir: "LR", nodesep: 30, ranksep: 60, edgesep: 24, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const v of graph.vertices) {
       g.setNode(v.id, { width: NODE_W, height: NODE_H + (v.bottleneck ? BADGE_H : 0) });
     }
     graph.edges.forEach((e, i) => {
-      g.setEdge(e.source, e.target, { width: 112, height: 34, labelpos: "c" }, `e${i}`);
+      g.setEdge(e.source, e.target, { width: 96, height: 34, labelpos: "c" }, `e${i}`);
     });
     dagre.layout(g);
     return g;
@@ -77,12 +78,13 @@
   FS.drawGraph = function (container, graph, selected, onSelect) {
     const g = layout(graph);
     const { width, height } = g.graph();
+    // Shrink a wide graph to fit, but not below MIN_SCALE: past that the container scrolls.
+    const room = container.clientWidth || width;
+    const scale = Math.min(1, Math.max(MIN_SCALE, room / width));
     const svg = FS.svg("svg", {
       class: "dag", viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`,
-      width: "100%", height: "100%", preserveAspectRatio: "xMidYMid meet",
+      width: Math.floor(width * scale), height: Math.floor(height * scale),
     });
-    svg.style.maxWidth = `${Math.ceil(width)}px`;
-    svg.style.maxHeight = `${Math.ceil(height)}px`;
     svg.appendChild(FS.svg("defs", {},
       FS.svg("marker", { id: "fs-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
         markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },

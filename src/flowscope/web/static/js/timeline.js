@@ -43,7 +43,7 @@
       ],
       axes: [
         { size: 28, font: "11px sans-serif" },
-        { size: 38, font: "11px sans-serif", splits: () => [0, 0.5, 1],
+        { size: 46, font: "11px sans-serif", splits: () => [0, 0.5, 1],
           values: (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) },
       ],
       hooks: { draw: [drawCursor] },
