@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from flowscope.api import load_recording
 from flowscope.errors import RecordingError
+from flowscope.recording import RecordedTransport, Recording
 from flowscope.web.app import create_app
 from flowscope.web.hub import Hub, JobFeed, SourceInfo
 from tests.conftest import fixture_path
@@ -259,3 +260,27 @@ def test_job_selector_applies_to_recordings() -> None:
     assert [f.name for f in h.feeds()] == ["flowscope-skew"]
     with pytest.raises(RecordingError, match="no job matching"):
         h.add_recording(fixture_path("healthy"), "skew")
+
+
+def test_live_poller_follows_a_cluster_through_its_recorded_answers() -> None:
+    """The poller's discovery and polls, fed the answers a real cluster gave (a recording
+    replayed through the HTTP transport seam), poll after poll."""
+    with Recording(fixture_path("skew")) as rec:
+        polls = rec.polls()
+        transport = RecordedTransport(rec)
+        transport.poll_id = polls[0].id
+        h = Hub(interval_s=1.0)
+        info = h.add_live("http://recorded:8081", "skew", transport=transport)
+        poller = h.pollers[info.id]
+        for p in polls:
+            transport.poll_id = p.id
+            poller.poll_once()
+        (feed,) = h.feeds()
+        _, samples, version = feed.snapshot()
+        assert feed.name == "flowscope-skew" and feed.polling and feed.error is None
+        assert len(samples) == len(polls) and version == len(polls)
+        d = feed.latest
+        assert d is not None
+        assert [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [("enrich", "data-skew")]
+        assert poller.error is None
+        poller.stop()

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
@@ -112,8 +114,10 @@ class LivePoller:
     """Polls the running jobs of one cluster from a background thread."""
 
     def __init__(self, info: SourceInfo, url: str, job: str | None,
-                 headers: Mapping[str, str], hub: Hub, interval_s: float) -> None:
+                 headers: Mapping[str, str], hub: Hub, interval_s: float,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.info = info
+        self.transport = transport  # a seam: tests replay recorded answers through it
         self.url = url
         self.job = job
         self.headers = dict(headers)
@@ -123,7 +127,7 @@ class LivePoller:
         self._sessions: dict[str, LiveSession] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"poll {url}", daemon=True)
-        self._overview = FlinkRestSource(url, headers=self.headers)
+        self._overview = FlinkRestSource(url, headers=self.headers, transport=transport)
         self._discovered_at = -REDISCOVER_S
 
     def start(self) -> None:
@@ -158,7 +162,8 @@ class LivePoller:
             key = f"{self.info.id}-{j.id}"
             if key in self._sessions or self.hub.feed(key) is not None:
                 continue  # followed already, or a job that ended (ids are never reused)
-            self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers)
+            self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers,
+                                              transport=self.transport)
             self.hub.add_feed(JobFeed(key, self.info, j.id, j.name, self.hub.history,
                                       self.hub.window_s))
 
@@ -250,11 +255,12 @@ class Hub:
         return info
 
     def add_live(self, url: str, job: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> SourceInfo:
+                 headers: Mapping[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> SourceInfo:
         """Follow a cluster's running jobs; the first look happens here, so a wrong URL fails
         at once (FlinkUnreachable) instead of inside the page."""
         info = SourceInfo(f"c{len(self.sources)}", "live", url.rstrip("/"))
-        poller = LivePoller(info, url, job, headers or {}, self, self.interval_s)
+        poller = LivePoller(info, url, job, headers or {}, self, self.interval_s, transport)
         try:
             poller.discover()
         except FlowscopeError:
