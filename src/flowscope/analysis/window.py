@@ -219,12 +219,13 @@ def taskmanager_rates(samples: list[Sample]) -> dict[str, dict[str, float]]:
         # The JobManager's snapshot time is unknown: use the polls at which the values changed.
         changes = _change_points(samples, tm_id, "cpu_time_ns")
         if len(changes) >= 2:
-            (t0, v0), (t1, v1) = changes[0], changes[-1]
-            if t1 - t0 >= MIN_COUNTER_SPAN_S:
-                info["cores_used"] = max(v1 - v0, 0.0) / 1e9 / (t1 - t0)
+            span = _snapshot_span(samples, tm_id, changes[0], changes[-1])
+            if span >= MIN_COUNTER_SPAN_S:
+                info["cores_used"] = max(changes[-1][1] - changes[0][1], 0.0) / 1e9 / span
         gc = _change_points(samples, tm_id, "gc_time_ms")
-        if len(gc) >= 2 and gc[-1][0] - gc[0][0] >= MIN_COUNTER_SPAN_S:
-            info["gc_ms_per_s"] = max(gc[-1][1] - gc[0][1], 0.0) / (gc[-1][0] - gc[0][0])
+        gc_span = _snapshot_span(samples, tm_id, gc[0], gc[-1]) if len(gc) >= 2 else 0.0
+        if gc_span >= MIN_COUNTER_SPAN_S:
+            info["gc_ms_per_s"] = max(gc[-1][1] - gc[0][1], 0.0) / gc_span
         elif "gc_ms_per_s" in tm.values:
             info["gc_ms_per_s"] = tm.values["gc_ms_per_s"]
         for key in ("cpu_load", "heap_used_bytes", "heap_max_bytes", "old_gc_count", "cpu_cores"):
@@ -244,3 +245,35 @@ def _change_points(samples: list[Sample], tm_id: str, key: str) -> list[tuple[fl
         if not points or v != points[-1][1]:
             points.append((s.t, v))
     return points
+
+
+def _snapshot_span(
+    samples: list[Sample], tm_id: str, a: tuple[float, float], b: tuple[float, float]
+) -> float:
+    """Seconds between the metric snapshots seen at polls `a` and `b` (change points).
+
+    The first poll's values may come from a snapshot up to one JobManager refresh (~10 s)
+    older than the poll, so poll times can be far off (10 s of CPU "in" 1 s of polls). The
+    subtasks on the same TaskManager are fetched in the same round and measure the time
+    between snapshots exactly (busy + idle + backpressured ms); poll times are the fallback.
+    """
+    at = {s.t: s for s in samples}
+    first, last = at.get(a[0]), at.get(b[0])
+    if first is not None and last is not None:
+        for vid, subs in last.subtasks.items():
+            for st in subs:
+                if st.taskmanager_id != tm_id:
+                    continue
+                before = next((x for x in first.subtasks.get(vid, [])
+                               if x.index == st.index and x.attempt == st.attempt), None)
+                if before is None:
+                    continue
+                t0, t1 = _elapsed_ms(before), _elapsed_ms(st)
+                if t0 is not None and t1 is not None and t1 > t0:
+                    return (t1 - t0) / 1000.0
+    return b[0] - a[0]
+
+
+def _elapsed_ms(s: SubtaskSample) -> float | None:
+    parts = [s.finite(Q.BUSY_MS), s.finite(Q.IDLE_MS), s.finite(Q.BACKPRESSURED_MS)]
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)

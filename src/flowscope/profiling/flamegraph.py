@@ -1,0 +1,351 @@
+"""Flame graphs of a job vertex, summarised: where the task threads spend their samples.
+
+Flink builds a vertex's flame graph from `rest.flamegraph.num-samples` stack samples (default
+100, `rest.flamegraph.delay-between-samples` 50 ms apart) of every subtask's task thread. Each
+node is a frame `class.method:line`; its `value` counts the samples whose stack passes through
+it; the children of `root` are the outermost frames. `type=on_cpu` keeps threads that were
+RUNNABLE (or NEW), `off_cpu` those WAITING, TIMED_WAITING or BLOCKED; `full` keeps both. The
+three types are views of one sample: same `endTimestamp`.
+
+`endTimestamp` also carries the state: -1 the vertex has terminated, -2 flame graphs are
+disabled (`rest.flamegraph.enabled: false`), -3 the first samples are still being taken.
+
+Pure: functions take the parsed response and return dataclasses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Frames of the JVM, Flink and common libraries: what remains is the job's own code.
+FRAMEWORK_PREFIXES = (
+    "java.", "javax.", "jdk.", "sun.", "com.sun.", "org.apache.flink.", "scala.", "kotlin.",
+    "akka.", "org.apache.pekko.", "io.netty.", "org.apache.beam.", "pemja.", "py4j.",
+    "org.slf4j.", "org.apache.logging.", "org.apache.log4j.", "org.apache.commons.",
+    "com.google.", "org.rocksdb.", "com.esotericsoftware.", "org.objenesis.", "org.xerial.",
+    "net.razorvine.", "com.fasterxml.", "org.apache.hadoop.", "org.apache.arrow.",
+)
+# The task thread waits here when it has nothing to do: no input (idle) or, since the
+# mailbox model (Flink 1.10), no output buffer (soft backpressure). The stack is the same.
+MAILBOX_WAIT = "org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailboxImpl.take"
+# Each of these frames hands a record to the next operator of a chain.
+CHAIN_HOPS = frozenset({
+    "org.apache.flink.streaming.runtime.tasks.ChainingOutput.pushToOperator",
+    "org.apache.flink.streaming.runtime.tasks.CopyingChainingOutput.pushToOperator",
+})
+# PyFlink: process mode runs the UDF in a Python worker reached through Beam's Fn API (the
+# Java thread waits for the bundle); thread mode calls CPython in-process through pemja.
+PYTHON_THREAD_PREFIXES = ("pemja.",)
+PYTHON_PROCESS_PREFIXES = (
+    "org.apache.beam.runners.fnexecution.",
+    "org.apache.beam.sdk.fn.",
+    "org.apache.flink.streaming.api.runners.python.beam.",
+    "org.apache.flink.python.",
+    "org.apache.flink.streaming.api.operators.python.process.",
+)
+PYTHON_OPERATOR_PREFIX = "org.apache.flink.streaming.api.operators.python."
+
+DISABLED, TERMINATED, WAITING = -2, -1, -3
+# Below this share of samples in user code the vertex is doing next to nothing.
+WAITING_SHARE = 0.05
+ON_CPU_SHARE = 0.7  # user samples on CPU at least this share: on-CPU work
+OFF_CPU_SHARE = 0.3  # ... at most this share: blocking (off-CPU) work
+# Words Flink adds to operator names itself ("Source: gen", "out: Writer"): they name no class.
+_GENERIC_WORDS = frozenset({"source", "sink", "writer", "committer"})
+
+
+@dataclass(frozen=True)
+class FlameGraph:
+    """One flame graph response, flattened into stacks (outermost frame first)."""
+
+    kind: str  # "on_cpu" | "off_cpu" | "full"
+    end_timestamp_ms: int
+    total: int  # thread samples in this view
+    stacks: tuple[tuple[tuple[str, ...], int], ...]  # (frames, samples ending there)
+
+    @property
+    def status(self) -> str:
+        """"ready", "disabled", "terminated", "waiting" (no sample yet) or "unknown"."""
+        if self.end_timestamp_ms > 0:
+            return "ready"
+        return {DISABLED: "disabled", TERMINATED: "terminated", WAITING: "waiting"}.get(
+            self.end_timestamp_ms, "unknown"
+        )
+
+
+def parse_flamegraph(body: Any, kind: str) -> FlameGraph:
+    """A flame graph REST response -> FlameGraph. Tolerates a missing or empty `data`."""
+    body = body if isinstance(body, dict) else {}
+    end = int(body.get("endTimestamp", WAITING) or WAITING)
+    root = body.get("data") or {}
+    stacks: list[tuple[tuple[str, ...], int]] = []
+    # Flame graphs are deep (100+ frames): walk with a stack, not recursion.
+    todo: list[tuple[dict[str, Any], tuple[str, ...]]] = [(root, ())] if root else []
+    while todo:
+        node, path = todo.pop()
+        children = node.get("children") or []
+        value = int(node.get("value", 0) or 0)
+        below = sum(int(c.get("value", 0) or 0) for c in children)
+        if value > below and path:
+            stacks.append((path, value - below))
+        for child in children:
+            todo.append((child, (*path, str(child.get("name", "?")))))
+    return FlameGraph(kind, end, int(root.get("value", 0) or 0) if root else 0, tuple(stacks))
+
+
+def method_of(frame: str) -> str:
+    """`com.acme.Enricher.lookup:44` -> `com.acme.Enricher.lookup` (lines differ per call)."""
+    name, sep, line = frame.rpartition(":")
+    return name if sep and line.lstrip("-").isdigit() else frame
+
+
+def class_of(method: str) -> str:
+    return method.rpartition(".")[0]
+
+
+def is_user(method: str) -> bool:
+    return bool(method) and method != "root" and not method.startswith(FRAMEWORK_PREFIXES)
+
+
+def python_mode(methods: Iterable[str]) -> str | None:
+    """"thread" (pemja), "process" (Beam Fn API) or None: does this stack run a Python UDF?"""
+    seen_operator = False
+    for m in methods:
+        if m.startswith(PYTHON_THREAD_PREFIXES):
+            return "thread"
+        if m.startswith(PYTHON_PROCESS_PREFIXES):
+            return "process"
+        seen_operator = seen_operator or m.startswith(PYTHON_OPERATOR_PREFIX)
+    return "process" if seen_operator else None
+
+
+def chain_operators(vertex_name: str) -> list[str]:
+    """The operators of a chained vertex in chain order: Flink names it `a -> b -> c`."""
+    return [p.strip() for p in vertex_name.split(" -> ") if p.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) >= 3]
+
+
+def _simple_names(cls: str) -> list[str]:
+    """`com.acme.Scenario$WindowSummary` -> ["windowsummary", "scenario"] (inner first)."""
+    simple = cls.rpartition(".")[2]
+    parts = [p for p in simple.split("$") if p and not p.isdigit() and "Lambda" not in p]
+    return [p.lower() for p in reversed(parts)]
+
+
+def operator_for_class(cls: str, operators: Sequence[str]) -> str | None:
+    """The operator whose name matches a class: `enrich` ~ `Enricher`, `parse` ~ `Parser`."""
+    names = _simple_names(cls)
+    for simple in names:
+        for op in operators:
+            words = [w for w in _words(op) if w not in _GENERIC_WORDS]
+            if any(w in simple or (len(simple) >= 4 and simple in w) for w in words):
+                return op
+    return None
+
+
+@dataclass
+class HotFrame:
+    """A user method and the samples that had it on the stack."""
+
+    method: str  # e.g. "com.acme.Enricher.lookup"
+    samples: int  # samples with the method anywhere on the stack
+    share: float  # samples / all samples of the view, 0..1
+    self_samples: int  # samples where it was the innermost user frame
+    operator: str | None = None
+
+
+@dataclass
+class OperatorTime:
+    """Samples of a chained vertex that belong to one of its operators."""
+
+    operator: str
+    samples: int
+    share: float  # of all samples of the view, 0..1
+    top_method: str | None  # the user method with most samples inside this operator
+    matched_by: str  # "class name" (frame class ~ operator name) | "chain position"
+
+
+@dataclass
+class PythonTime:
+    mode: str  # "process" (Beam worker) | "thread" (pemja)
+    samples: int
+    share: float  # of all samples of the view, 0..1
+    frames: list[str] = field(default_factory=list)  # the Java frames that showed it
+
+
+@dataclass
+class FlameSummary:
+    """A vertex's flame graph in a few numbers."""
+
+    vertex_id: str
+    vertex_name: str
+    kind: str
+    end_timestamp_ms: int
+    samples: int  # thread samples in this view
+    user_samples: int  # samples with job code (or a Python UDF) on the stack
+    mailbox_samples: int  # samples waiting in the task mailbox (idle or soft backpressure)
+    hot_frames: list[HotFrame]
+    operators: list[OperatorTime]
+    python: PythonTime | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def user_share(self) -> float:
+        return self.user_samples / self.samples if self.samples else 0.0
+
+
+def summarise(
+    graph: FlameGraph,
+    vertex_name: str,
+    vertex_id: str = "",
+    operators: Sequence[str] = (),
+    top: int = 8,
+) -> FlameSummary:
+    """Summarise one view: the hottest user frames with their share of samples, which
+    operator of the chain the time belongs to, and whether a Python UDF runs."""
+    chain = chain_operators(vertex_name)
+    known = chain or list(operators)
+    inclusive: Counter[str] = Counter()
+    innermost: Counter[str] = Counter()
+    method_op: dict[str, str | None] = {}
+    op_samples: Counter[str] = Counter()
+    op_methods: dict[str, Counter[str]] = {}
+    op_how: dict[str, str] = {}
+    py_samples: Counter[str] = Counter()
+    py_frames: Counter[str] = Counter()
+    user = mailbox = 0
+    for frames, n in graph.stacks:
+        methods = [method_of(f) for f in frames]
+        if MAILBOX_WAIT in methods:
+            mailbox += n
+            continue
+        users = [m for m in methods if is_user(m)]
+        mode = python_mode(methods)
+        if mode:
+            py_samples[mode] += n
+            py_frames.update({m: n for m in methods if m.startswith(
+                PYTHON_THREAD_PREFIXES + PYTHON_PROCESS_PREFIXES + (PYTHON_OPERATOR_PREFIX,))})
+        if users or mode:
+            user += n
+        for m in set(users):
+            inclusive[m] += n
+        if users:
+            innermost[users[-1]] += n
+        op, how = _attribute(methods, users, known, chain)
+        if op is None or not (users or mode or chain):
+            continue
+        op_samples[op] += n
+        if how == "class name" or op not in op_how:
+            op_how[op] = how
+        if users:
+            op_methods.setdefault(op, Counter())
+            for m in set(users):
+                op_methods[op][m] += n
+        for m in users:
+            method_op.setdefault(m, op)
+    total = graph.total or sum(n for _, n in graph.stacks)
+
+    def share(n: int) -> float:
+        return n / total if total else 0.0
+
+    # Among methods with equal samples (a call chain), list the callers first.
+    depth = {m: min(_depths(graph, m)) for m in inclusive}
+    hot = [
+        HotFrame(m, n, share(n), innermost.get(m, 0), method_op.get(m))
+        for m, n in sorted(inclusive.items(), key=lambda kv: (-kv[1], depth[kv[0]], kv[0]))
+    ][:top]
+    ops = [
+        OperatorTime(op, n, share(n), _top_method(op_methods.get(op), op, known, depth),
+                     op_how[op])
+        for op, n in op_samples.most_common()
+    ]
+    python = None
+    if py_samples:
+        mode, n = py_samples.most_common(1)[0]
+        python = PythonTime(mode, sum(py_samples.values()), share(sum(py_samples.values())),
+                            [m for m, _ in py_frames.most_common(5)])
+    notes = []
+    if graph.status != "ready":
+        notes.append(f"flame graph {graph.status}")
+    return FlameSummary(vertex_id, vertex_name, graph.kind, graph.end_timestamp_ms, total,
+                        user, mailbox, hot, ops, python, notes)
+
+
+def _depths(graph: FlameGraph, method: str) -> list[int]:
+    out = []
+    for frames, _ in graph.stacks:
+        for i, f in enumerate(frames):
+            if method_of(f) == method:
+                out.append(i)
+                break
+    return out or [0]
+
+
+def _top_method(
+    methods: Counter[str] | None, operator: str, operators: Sequence[str],
+    depth: dict[str, int],
+) -> str | None:
+    """The method that names an operator's work: among the methods with (nearly) the most
+    samples, the innermost one of the operator's own class (`Enricher.lookup`, not
+    `Enricher.map` nor a helper like `Work.spin`), else the innermost of them."""
+    if not methods:
+        return None
+    best = max(methods.values())
+    tied = [m for m, n in methods.items() if n >= 0.9 * best]
+    own = [m for m in tied if operator_for_class(class_of(m), operators) == operator]
+    return max(own or tied, key=lambda m: depth.get(m, 0))
+
+
+def _attribute(
+    methods: list[str], users: list[str], known: Sequence[str], chain: Sequence[str]
+) -> tuple[str | None, str]:
+    for m in reversed(users):
+        op = operator_for_class(class_of(m), known)
+        if op is not None:
+            return op, "class name"
+    if len(chain) == 1:
+        return chain[0], "chain position"
+    if chain:
+        hops = sum(1 for m in methods if m in CHAIN_HOPS)
+        if hops < len(chain):
+            return chain[hops], "chain position"
+    return None, ""
+
+
+@dataclass
+class WorkSplit:
+    """On-CPU versus blocking work of a vertex, from its on_cpu and off_cpu views."""
+
+    on_cpu_user: int  # samples with user code on the stack, thread RUNNABLE
+    off_cpu_user: int  # ... thread WAITING / TIMED_WAITING / BLOCKED
+    on_cpu_samples: int
+    off_cpu_samples: int
+    mailbox_samples: int  # waiting in the mailbox: idle or soft backpressure
+    kind: str  # "on-cpu" | "off-cpu" | "mixed" | "waiting" (next to no user code ran)
+
+    @property
+    def on_cpu_share(self) -> float | None:
+        """Share of user samples that were on CPU, 0..1 (None without user samples)."""
+        total = self.on_cpu_user + self.off_cpu_user
+        return self.on_cpu_user / total if total else None
+
+
+def split_work(on: FlameSummary, off: FlameSummary) -> WorkSplit:
+    """Tell on-CPU work (computation) from blocking work (I/O, sleeps, locks)."""
+    total = on.samples + off.samples
+    user = on.user_samples + off.user_samples
+    if not total or user < WAITING_SHARE * total:
+        kind = "waiting"
+    else:
+        on_share = on.user_samples / user
+        kind = ("on-cpu" if on_share >= ON_CPU_SHARE else
+                "off-cpu" if on_share <= OFF_CPU_SHARE else "mixed")
+    return WorkSplit(on.user_samples, off.user_samples, on.samples, off.samples,
+                     on.mailbox_samples + off.mailbox_samples, kind)

@@ -1,0 +1,156 @@
+"""A profile for a terminal: conclusions first, then each part's table. Prints, never decides."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from flowscope.analysis.findings import Level
+from flowscope.profiling.flamegraph import FlameSummary
+from flowscope.profiling.report import ProfileReport
+
+LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
+               Level.UNKNOWN: "dim"}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x / 1000:.1f} s" if x >= 10_000 else f"{x:.0f} ms"
+
+
+def _flame_table(s: FlameSummary) -> Table:
+    table = Table(show_edge=False, pad_edge=False, title=None)
+    table.add_column(f"{s.kind.replace('_', '-')} frame ({s.samples} samples)")
+    table.add_column("share", justify="right")
+    table.add_column("innermost", justify="right")
+    table.add_column("operator")
+    for h in s.hot_frames:
+        table.add_row(h.method, _pct(h.share), str(h.self_samples), h.operator or "")
+    return table
+
+
+def render(report: ProfileReport, verbose: bool = False) -> Group:
+    parts: list[object] = []
+    head = Text()
+    head.append(report.job_name or report.job_id, style="bold")
+    head.append(f"  ({report.job_id[:8]})  {report.verdict.upper()}")
+    if report.target is not None:
+        head.append(f"  profiled: {report.target.vertex_name} ({report.target.chosen_by}"
+                    + (f", {report.target.cause}" if report.target.cause else "") + ")")
+    parts.append(head)
+    for c in report.conclusions:
+        parts.append(Text(f"● {c}"))
+
+    f = report.flame
+    if f is not None:
+        parts.append(Text(""))
+        title = Text("flame graph", style="bold")
+        title.append(f"  {f.work.kind}; user samples on CPU {f.work.on_cpu_user}, off CPU "
+                     f"{f.work.off_cpu_user}; mailbox waits {f.work.mailbox_samples}; "
+                     f"waited {f.waited_s:.1f} s" + (" (stale sample)" if f.stale else ""),
+                     style="dim")
+        parts.append(title)
+        for view in (f.on_cpu, f.off_cpu):
+            if view.hot_frames:
+                parts.append(_flame_table(view))
+        ops = f.on_cpu.operators if f.work.kind != "off-cpu" else f.off_cpu.operators
+        if len(ops) > 1 or verbose:
+            for o in ops:
+                parts.append(Text(f"  {o.operator}: {_pct(o.share)} of samples"
+                                  + (f", {o.top_method}" if o.top_method else "")
+                                  + f" ({o.matched_by})", style="dim"))
+
+    th = report.threads
+    if th is not None:
+        parts.append(Text(""))
+        parts.append(Text(f"thread-dump sampling  {th.rounds} rounds, {th.dumps} dumps over "
+                          f"{th.span_s:.1f} s", style="bold"))
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("task", "sampled bp", "level", "busy", "metrics bp", "metrics level",
+                    "agree"):
+            table.add_column(col, justify="right" if col not in ("task", "level") else "left")
+        for t in th.tasks:
+            agree = {True: "yes", False: "NO", None: "-"}[t.agrees]
+            table.add_row(t.vertex_name, _pct(t.backpressured),
+                          Text(t.level.value, style=LEVEL_STYLE[t.level]), _pct(t.busy),
+                          _pct(t.metric_backpressured),
+                          Text(t.metric_level.value, style=LEVEL_STYLE[t.metric_level]), agree)
+        parts.append(table)
+        if verbose:
+            for s in th.subtasks:
+                parts.append(Text(
+                    f"  {s.vertex_name}[{s.index}] {s.samples} samples: busy {_pct(s.busy)} "
+                    f"(on CPU {_pct(s.on_cpu)}), waiting {_pct(s.waiting)}, hard "
+                    f"{_pct(s.hard)} -> bp {_pct(s.backpressured)}"
+                    + (f"; saturated receivers {', '.join(s.saturated_receivers[:4])}"
+                       if s.saturated_receivers else ""), style="dim"))
+        for n in th.notes:
+            parts.append(Text(f"  note: {n}", style="yellow"))
+
+    if report.taskmanagers:
+        parts.append(Text(""))
+        table = Table(show_edge=False, pad_edge=False, title=None)
+        for col in ("TaskManager", "CPU load", "cores", "GC ms/s", "heap", "busy subtasks"):
+            table.add_column(col, justify="left" if col in ("TaskManager", "busy subtasks")
+                             else "right")
+        for tm in report.taskmanagers:
+            table.add_row(
+                tm.id, _pct(tm.cpu_load),
+                "-" if tm.cores_used is None else f"{tm.cores_used:.2f}",
+                "-" if tm.gc_ms_per_s is None else f"{tm.gc_ms_per_s:.0f}", _pct(tm.heap_share),
+                ", ".join(tm.busy_subtasks) or "-")
+        parts.append(table)
+        for tm in report.taskmanagers:
+            for line in tm.statements:
+                parts.append(Text(f"  {tm.id}: {line}", style="dim"))
+
+    lat = report.latency
+    if lat is not None:
+        parts.append(Text(""))
+        parts.append(Text("latency markers", style="bold"))
+        if lat.hops:
+            table = Table(show_edge=False, pad_edge=False)
+            for col in ("hop", "adds p50", "p95", "p99", "cumulative p99", "expected"):
+                table.add_column(col, justify="left" if col == "hop" else "right")
+            for h in lat.hops:
+                table.add_row(f"{h.from_name} -> {h.to_name}", _ms(h.p50), _ms(h.p95),
+                              _ms(h.p99), _ms(h.cumulative_p99), _ms(h.expected_ms))
+            parts.append(table)
+        for n in lat.notes:
+            parts.append(Text(f"  {n}"))
+        for how in lat.how_to_enable:
+            parts.append(Text(f"  enable: {how}", style="cyan"))
+        shown = lat.caveats if (verbose or lat.hops or lat.how_to_enable) else []
+        for c in shown:
+            parts.append(Text(f"  caveat: {c}", style="dim"))
+
+    for cp in report.checkpoints:
+        parts.append(Text(""))
+        parts.append(Text(f"checkpoint {cp.id} ({cp.status})", style="bold"))
+        for v in cp.vertices if verbose else [v for v in cp.vertices if v.start_delay_ms]:
+            parts.append(Text(f"  {v.vertex_name}: barrier after {_ms(v.start_delay_ms)}, "
+                              f"aligned {_ms(v.alignment_ms)}, {v.acknowledged}/{v.subtasks} "
+                              "acknowledged", style="dim"))
+        for line in cp.statements:
+            parts.append(Text(f"  {line}"))
+
+    for part, why in report.skipped.items():
+        parts.append(Text(f"skipped {part}: {why}", style="yellow"))
+    st = report.stats
+    parts.append(Text(
+        f"{st.requests} requests in {st.wall_s:.1f} s (diagnosis {st.diagnose_polls} polls, "
+        f"flame graph {st.flame_requests} requests / {st.flame_wait_s:.1f} s, thread dumps "
+        f"{st.thread_dumps} in {st.thread_dump_s:.1f} s, {st.thread_samples} task samples)",
+        style="dim"))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def print_profile(report: ProfileReport, console: Console | None = None,
+                  verbose: bool = False) -> None:
+    (console or Console()).print(render(report, verbose))

@@ -1,0 +1,43 @@
+"""Checkpoint barrier delays as evidence, from checkpoint details of a real cluster."""
+
+from __future__ import annotations
+
+from flowscope.profiling.checkpoints import SLOW_BARRIER_MS, checkpoint_evidence
+from flowscope.profiling.collect import fetch_checkpoints
+from tests.profiling_fixtures import load, replay_polls
+
+
+def evidence(name: str):
+    cap = load(name)
+    source, graph, _ = replay_polls(cap)
+    data = fetch_checkpoints(source, cap.job_id, [v.id for v in graph.vertices])
+    return checkpoint_evidence(graph, data.details, data.subtasks)
+
+
+def test_backpressure_delays_barriers():
+    cps = evidence("compute-bound")
+    slowed = [c for c in cps if c.slowed]
+    assert slowed, [(c.id, c.statements) for c in cps]
+    c = slowed[0]
+    assert c.slowest is not None and c.slowest.start_delay_ms >= SLOW_BARRIER_MS
+    # The barrier is stuck behind the buffers queued in front of the bottleneck.
+    assert c.slowest.vertex_name in ("enrich", "out: Writer")
+    assert any("unaligned" in s for s in c.statements)
+
+
+def test_healthy_barriers_take_milliseconds():
+    cps = evidence("healthy")
+    assert cps and not any(c.slowed for c in cps)
+    for c in cps:
+        assert all((v.start_delay_ms or 0) < SLOW_BARRIER_MS for v in c.vertices)
+        assert any("milliseconds" in s for s in c.statements)
+
+
+def test_a_checkpoint_that_just_started_says_nothing():
+    cap = load("compute-bound")
+    source, graph, _ = replay_polls(cap)
+    data = fetch_checkpoints(source, cap.job_id, [v.id for v in graph.vertices])
+    young = {i for i, d in data.details.items() if d.get("status") == "IN_PROGRESS"
+             and d.get("end_to_end_duration", 0) < SLOW_BARRIER_MS}
+    shown = {c.id for c in checkpoint_evidence(graph, data.details, data.subtasks)}
+    assert not (young & shown)

@@ -1,0 +1,114 @@
+"""Whole profile runs replayed from real captures: conclusions, JSON, terminal, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from flowscope.analysis.engine import diagnose
+from flowscope.cli import main
+from flowscope.profiling.render import render
+from flowscope.profiling.report import SCHEMA, render_json, to_dict
+from flowscope.profiling.run import ProfileOptions, profile_job
+from tests.conftest import fixture_path
+from tests.profiling_fixtures import load, replay_polls
+
+
+def replay(name: str, **options):
+    cap = load(name)
+    source, graph, samples = replay_polls(cap)
+    d = diagnose(graph, samples)
+    now = [next(t for p, _, _, t in cap.responses if "/flamegraph" in p)]
+
+    def clock() -> float:
+        return now[0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    opts = ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"], **options)
+    return cap, profile_job(source, graph, samples, d, options=opts, clock=clock, sleep=sleep)
+
+
+def test_chained_profile_names_the_operator_and_method():
+    cap, report = replay("chained")
+    assert report.target is not None and report.target.vertex_name == cap.meta["target"]
+    assert report.target.chosen_by == "bottleneck"
+    text = "\n".join(report.conclusions)
+    assert "com.acme.Enricher.lookup" in text
+    assert "the time belongs to enrich" in text
+    assert report.skipped == {}
+
+
+def test_every_request_is_counted():
+    cap = load("compute-bound")
+    transport = cap.transport()
+    source, graph, samples = replay_polls(cap, transport)
+    before = transport.requests
+    now = [next(t for p, _, _, t in cap.responses if "/flamegraph" in p)]
+    report = profile_job(source, graph, samples, diagnose(graph, samples),
+                         options=ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"]),
+                         clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    st = report.stats
+    assert st.requests == transport.requests - before
+    served = transport.served
+    assert st.flame_requests == sum(n for p, n in served.items() if "/flamegraph" in p)
+    assert st.thread_dumps == sum(n for p, n in served.items() if p.endswith("/thread-dump"))
+    assert st.thread_dump_rounds == cap.meta["thread_dump_rounds"]
+    assert st.thread_dumps == 2 * st.thread_dump_rounds  # two TaskManagers
+    assert st.thread_samples == 8 * st.thread_dump_rounds  # eight task threads
+    assert report.latency is not None and report.latency.slowest is not None
+    assert report.checkpoints and report.checkpoints[0].vertices
+
+
+@pytest.mark.parametrize("name", ["compute-bound", "chained", "off-cpu", "healthy"])
+def test_json_and_terminal_output(name):
+    _, report = replay(name)
+    body = json.loads(render_json(report))
+    assert body["schema"] == SCHEMA == "flowscope.profile/1"
+    assert body["target"]["vertex_name"] == report.target.vertex_name
+    assert body["flame"]["work"]["kind"] == report.flame.work.kind
+    assert [t["agrees"] for t in body["threads"]["tasks"]] == [
+        t.agrees for t in report.threads.tasks]
+    assert to_dict(report)["stats"]["requests"] == report.stats.requests
+    console = Console(record=True, width=120)
+    console.print(render(report, verbose=True))
+    out = console.export_text()
+    assert report.target.vertex_name in out and "thread-dump sampling" in out
+
+
+def test_parts_can_be_skipped():
+    _, report = replay("healthy", parts=("latency",))
+    assert report.flame is None and report.threads is None and report.checkpoints == []
+    assert report.latency is not None
+    assert report.stats.requests == 1  # the cluster config
+
+
+def test_unknown_vertex_is_a_one_line_error():
+    cap = load("healthy")
+    source, graph, samples = replay_polls(cap)
+    from flowscope.errors import FlowscopeError
+
+    with pytest.raises(FlowscopeError, match="matches no vertices"):
+        profile_job(source, graph, samples, diagnose(graph, samples), vertex="nope")
+
+
+def test_cli_profiles_a_recording_without_the_live_parts():
+    result = CliRunner().invoke(main, ["profile", "--from", str(fixture_path("slow-subtask")),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["schema"] == "flowscope.profile/1"
+    assert set(body["skipped"]) == {"flame", "threads", "checkpoints"}
+    assert body["target"]["vertex_name"] == "enrich"
+    assert body["taskmanagers"] and body["latency"]["enabled"] is False
+    result = CliRunner().invoke(main, ["profile", "--from", str(fixture_path("slow-subtask"))])
+    assert result.exit_code == 0 and "skipped flame" in result.output
+
+
+def test_cli_bounds_the_thread_dump_samples():
+    result = CliRunner().invoke(main, ["profile", "--samples", "101", "--url", "http://x:1"])
+    assert result.exit_code == 2 and "1<=x<=100" in result.output
