@@ -9,6 +9,7 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Verdict
+from flowscope.api import apply_stack_requests
 from flowscope.session import LiveSession
 
 pytestmark = pytest.mark.cluster
@@ -22,7 +23,9 @@ def settled(url, job_id, seconds=150.0):
         for graph, sample in session.samples(interval_s=1.0, duration_s=seconds):
             samples.append(sample)
             d = diagnose(graph, samples, target_rate=RATE)
-            if d.confidence == "high" and d.window_s >= 20 and (sample.uptime_s or 0) > 40:
+            pending = apply_stack_requests(session, d)
+            if (d.confidence == "high" and d.window_s >= 20 and not pending
+                    and (sample.uptime_s or 0) > 40):
                 break
     finally:
         session.close()

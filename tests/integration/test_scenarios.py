@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis, Verdict
-from flowscope.api import load_recording
+from flowscope.api import apply_stack_requests, load_recording
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.session import LiveSession
 
@@ -41,7 +43,8 @@ def settle(url: str, job_id: str, record_to: Path, min_uptime_s: float = 0.0
         for graph, sample in session.samples(interval_s=1.0, duration_s=DEADLINE_S):
             samples.append(sample)
             d = diagnose(graph, samples)
-            if (d.confidence == "high" and d.window_s >= SETTLED_WINDOW_S
+            pending = apply_stack_requests(session, d)  # flame graphs, as `diagnose` takes
+            if (d.confidence == "high" and d.window_s >= SETTLED_WINDOW_S and not pending
                     and (sample.uptime_s or 0.0) >= min_uptime_s):
                 break
     finally:
@@ -97,6 +100,20 @@ def test_light_scenario(scenario, light_jobs, lab_cluster, tmp_path):
     check(scenario, d)
     remember(scenario, d, uptime)
     replay_matches(tmp_path / "run.fsrec", d)
+
+
+def test_cli_diagnose_live_json(light_jobs, lab_cluster):
+    """`flowscope diagnose --url ... --job NAME --json` as a subprocess on the running skew job."""
+    run = subprocess.run(
+        [sys.executable, "-m", "flowscope.cli", "diagnose", "--url", lab_cluster.url,
+         "--job", "flowscope-skew", "--json", "--duration", "90"],
+        capture_output=True, text=True, timeout=150,
+    )
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["job_id"] == light_jobs["skew"]
+    assert doc["bottlenecks"] == ["enrich"]
+    assert doc["findings"][0]["cause"] == "data-skew"
 
 
 @pytest.mark.parametrize("scenario", HEAVY, ids=lambda s: s.name)

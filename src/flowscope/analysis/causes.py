@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 
+from flowscope.analysis.cpu import CpuSplit
 from flowscope.analysis.findings import (
     HIGH_THRESHOLD,
     LOW_THRESHOLD,
@@ -16,11 +18,11 @@ from flowscope.analysis.findings import (
 )
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
-from flowscope.analysis.cpu import CpuSplit
 
 HOT = 0.5  # a subtask busy at least this share of the time is "hot"
 RELATIVE_HOT = 0.75  # ... and at least this share of the hottest subtask's busy time
-SKEW_RATIO = 1.5  # hot subtasks receive this many times the records of the others
+SKEW_RATIO = 1.5  # the hottest subtask receives this many times its peers' records: skew
+SLOW_COST_RATIO = 1.8  # busy time per record this many times the peers': a slow instance
 GC_MS_PER_S = 100.0  # 10% of the time in GC
 # TaskManager JVM CPU below this share of its busy subtasks' busy time: the time is off-CPU.
 # A JVM also runs other subtasks and its own threads, so on-CPU work shows well above this;
@@ -68,52 +70,74 @@ def classify(
                       taskmanagers=hot_tms, evidence=ev)
 
     uniform = len(hot) >= max(1, math.ceil(0.75 * len(measured)))
-    if not uniform and cool:
-        hot_in = _mean([s.records_in_per_s for s in hot])
-        cool_in = _mean([s.records_in_per_s for s in cool])
-        ratio = (hot_in / cool_in) if hot_in is not None and cool_in else math.inf
-        for s in hot + cool[:3]:
+    # Busy time per record tells a slow subtask from one that gets more records: on a shared
+    # host a peer's busy time is inflated by waiting for a core, its cost per record much less.
+    cost = {s.index: s.busy / s.records_in_per_s for s in measured
+            if s.busy and s.records_in_per_s}
+    hottest = max(measured, key=lambda s: s.busy or 0.0) if measured else None
+    peers = [s for s in measured if s is not hottest]
+    rec_ratio = _ratio_to_peers(hottest, peers, lambda s: s.records_in_per_s)
+    cost_ratio = _ratio_to_peers(hottest, peers, lambda s: cost.get(s.index))
+    skewed = not uniform and cool and rec_ratio is not None and rec_ratio >= SKEW_RATIO
+    slow = (not skewed and peers and cost_ratio is not None and cost_ratio >= SLOW_COST_RATIO)
+    if skewed or slow or (not uniform and cool):
+        for s in sorted(measured, key=lambda s: -(s.busy or 0))[:4]:
+            per = cost.get(s.index)
             ev.append(Evidence(f"{task.name}[{s.index}]", "records_in_per_s",
                                _round(s.records_in_per_s), "records/s", window_s,
-                               f"busy {_pct(s.busy)} on {s.taskmanager_id or '?'}"))
-        if hot_in is not None and ratio >= SKEW_RATIO:
-            share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
-            finding.cause = Cause.DATA_SKEW
-            finding.summary = (
-                f"{task.name} is the bottleneck: data skew. Subtask(s) "
-                f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
-                f"({share:.0%} of the input) and are busy {_pct(max(s.busy or 0 for s in hot))}; "
-                f"the others are busy {_pct(max(s.busy or 0 for s in cool))}"
-            )
-            finding.actions.append(Action(
-                "Spread the hot keys: salt them (key + random suffix, then merge) or "
-                "pre-aggregate before the keyBy (local/two-phase aggregation). More "
-                "parallelism will not help: every record of a key goes to the same subtask."
-            ))
-        else:
-            finding.cause = Cause.SLOW_INSTANCE
-            where = ", ".join(hot_tms) or "unknown TaskManager"
-            finding.summary = (
-                f"{task.name} is the bottleneck: a slow instance. Subtask(s) {_list(hot_idx)} "
-                f"on {where} are busy {_pct(max(s.busy or 0 for s in hot))} while receiving "
-                f"about as many records as their peers ({ratio:.1f}x), which are busy "
-                f"{_pct(max(s.busy or 0 for s in cool))}"
-            )
-            for tm in hot_tms:
-                info = tms.get(tm, {})
-                if "cores_used" in info:
-                    ev.append(Evidence(f"TaskManager {tm}", "cores_used",
-                                       round(info["cores_used"], 2), "cores", window_s,
-                                       "CPU the TaskManager's JVM used"))
-                if "gc_ms_per_s" in info:
-                    ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
-                                       round(info["gc_ms_per_s"], 1), "ms/s", window_s,
-                                       "time in garbage collection"))
-            finding.actions.append(Action(
-                f"Look at the host of {where}: CPU steal, GC, a noisy neighbour, a slow disk; "
-                "or at data that is costlier on that subtask. Restarting the job (or moving the "
-                "TaskManager) places the subtask elsewhere."
-            ))
+                               f"busy {_pct(s.busy)} on {s.taskmanager_id or '?'}"
+                               + (f", {1000 * per:.2f} ms busy per record" if per else "")))
+    if skewed:
+        hot_in = _mean([s.records_in_per_s for s in hot]) or 0.0
+        cool_in = _mean([s.records_in_per_s for s in cool]) or 0.0
+        ratio = hot_in / cool_in if cool_in else math.inf
+        share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
+        finding.cause = Cause.DATA_SKEW
+        finding.summary = (
+            f"{task.name} is the bottleneck: data skew. Subtask(s) "
+            f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
+            f"({share:.0%} of the input) and are busy {_pct(max(s.busy or 0 for s in hot))}; "
+            f"the others are busy {_pct(max(s.busy or 0 for s in cool))}"
+        )
+        finding.actions.append(Action(
+            "Spread the hot keys: salt them (key + random suffix, then merge) or "
+            "pre-aggregate before the keyBy (local/two-phase aggregation). More "
+            "parallelism will not help: every record of a key goes to the same subtask."
+        ))
+        return finding
+    if slow or (not uniform and cool):
+        top_cost = max(cost.values(), default=0.0)
+        slow_subs = [s for s in measured if cost.get(s.index, 0.0) >= RELATIVE_HOT * top_cost]
+        if not slow_subs and hottest is not None:
+            slow_subs = [hottest]
+        finding.subtasks = [s.index for s in slow_subs]
+        finding.taskmanagers = sorted({s.taskmanager_id for s in slow_subs})
+        where = ", ".join(finding.taskmanagers) or "unknown TaskManager"
+        finding.cause = Cause.SLOW_INSTANCE
+        finding.summary = (
+            f"{task.name} is the bottleneck: a slow instance. Subtask(s) "
+            f"{_list(finding.subtasks)} on {where} spend "
+            + (f"{cost_ratio:.1f}x " if cost_ratio else "more ")
+            + "the busy time per record of their peers on "
+            + (f"{rec_ratio:.1f}x " if rec_ratio is not None else "about as many ")
+            + "the records, and are busy "
+            f"{_pct(max(s.busy or 0 for s in slow_subs))}"
+        )
+        for tm in finding.taskmanagers:
+            info = tms.get(tm, {})
+            if "cores_used" in info:
+                ev.append(Evidence(f"TaskManager {tm}", "cores_used",
+                                   round(info["cores_used"], 2), "cores", window_s,
+                                   "CPU the TaskManager's JVM used"))
+            if "gc_ms_per_s" in info:
+                ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
+                                   round(info["gc_ms_per_s"], 1), "ms/s", window_s,
+                                   "time in garbage collection"))
+        finding.actions.append(Action(
+            f"Look at the host of {where}: CPU steal, GC, a noisy neighbour, a slow disk; "
+            "or at data that is costlier on that subtask. Restarting the job (or moving the "
+            "TaskManager) places the subtask elsewhere."
+        ))
         return finding
 
     # Uniform: every subtask is busy. GC first, then on-CPU vs off-CPU.
@@ -276,11 +300,13 @@ def non_root_findings(
     for v in graph.vertices:
         t = tasks[v.id]
         # Exchanges that cross one slow link hold each other back (each receiver is itself a
-        # backpressured sender): report the chain once, at its first sender.
+        # backpressured sender, and which of them reads HIGH varies from run to run): report
+        # the chain once, at its first sender, when any sender in it is backpressured HIGH.
         if v.id in network and not network.keys() & _ancestors(graph, v.id):
             downs = _descendants(graph, v.id)
             also = [(tasks[o], rs) for o, rs in network.items() if o in downs]
-            out.append(_network_finding(graph, t, network[v.id], windows, window_s, also))
+            if any((x.backpressured or 0) > HIGH_THRESHOLD for x, _ in [(t, []), *also]):
+                out.append(_network_finding(graph, t, network[v.id], windows, window_s, also))
         # Busy = NaN: Flink cannot measure this task's busy time.
         subs = windows.get(v.id, [])
         if subs and all(s.busy is None for s in subs) and any(s.basis != "startup" for s in subs):
@@ -333,13 +359,13 @@ def _network_exchanges(
     roots: list[str],
 ) -> dict[str, list[TaskState]]:
     """Senders (vertex id -> receivers) whose data is stuck between them and their receivers:
-    the sender is backpressured HIGH while the receivers are not busy and do not hold it back
-    (not backpressured, or their remote input buffers are mostly free)."""
+    the sender is backpressured while the receivers are not busy and do not hold it back (not
+    backpressured, or their remote input buffers are mostly free)."""
     out: dict[str, list[TaskState]] = {}
     for v in graph.vertices:
         t = tasks[v.id]
         downs = graph.downstream(v.id)
-        if (t.backpressured or 0) <= HIGH_THRESHOLD or not downs or any(d in roots for d in downs):
+        if (t.backpressured or 0) <= LOW_THRESHOLD or not downs or any(d in roots for d in downs):
             continue
         receivers = [tasks[d] for d in downs]
         if all((r.busy or 0) < HOT and (
@@ -351,13 +377,15 @@ def _network_exchanges(
 
 
 def _inputs_drained(subs: list[SubtaskWindow]) -> bool:
-    """Every subtask's remote input buffers are mostly free while remote data arrives: the task
-    is not what holds its senders back, even if its own output is backpressured.
+    """The task's remote input buffers are mostly free while remote data arrives: it is not
+    what holds its senders back, even if its own output is backpressured.
 
-    Only remote channels count in inPoolUsage (local ones read 0), hence the remote bytes."""
-    pools = [s.in_pool_usage for s in subs]
+    Only remote channels count in inPoolUsage (local ones read 0), hence the remote bytes. The
+    mean over subtasks, because one subtask's gauge swings with the link's bursts (0.05 to 0.55
+    within one task on a capped link) while a task that holds its senders back reads ~0.6-0.9."""
+    pool = _mean([s.in_pool_usage for s in subs])
     remote = _sum([s.bytes_in_remote_per_s for s in subs])
-    return bool(subs) and bool(remote) and all(p is not None and p < IN_POOL_LOW for p in pools)
+    return bool(remote) and pool is not None and pool < IN_POOL_LOW
 
 
 def _ancestors(graph: JobGraph, vid: str) -> set[str]:
@@ -429,6 +457,22 @@ def _network_finding(
                     "taskmanager.network.memory.floating-buffers-per-gate": "16"},
         )],
     )
+
+
+def _ratio_to_peers(
+    one: SubtaskWindow | None,
+    peers: list[SubtaskWindow],
+    value: Callable[[SubtaskWindow], float | None],
+) -> float | None:
+    """`one`'s value over the median of its peers' values (None when either is unknown)."""
+    if one is None or not peers:
+        return None
+    mine = value(one)
+    theirs = [v for v in (value(p) for p in peers) if v is not None]
+    if mine is None or not theirs:
+        return None
+    median = statistics.median(theirs)
+    return mine / median if median > 0 else math.inf
 
 
 def _mean(values: list[float | None]) -> float | None:

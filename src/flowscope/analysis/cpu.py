@@ -69,8 +69,10 @@ def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
         off_sum = summarise(off, vertex_name, vertex_id)
         off_work = off_sum.samples - off_sum.mailbox_samples - _buffer_waits(off)
         hot = (on_sum.hot_frames if on_sum.samples >= off_work else off_sum.hot_frames)
+        # Where the time is spent: the user frame that is most often the innermost one.
+        inner = max(hot, key=lambda h: h.self_samples, default=None)
         split = CpuSplit(on_sum.samples, max(off_work, 0), "flame graph",
-                         hot[0].method if hot else None)
+                         inner.method if inner else None)
         return split if split.samples >= MIN_FLAME_SAMPLES else None
     return None
 

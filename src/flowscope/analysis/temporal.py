@@ -138,12 +138,17 @@ def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> No
     for f in findings:
         if not f.is_bottleneck or f.vertex_id is None or f.cause == Cause.MOVING:
             continue
-        share = view.root_share.get(f.vertex_id, 0.0)
+        # Count from its first turn: before that the job was young or the load lower.
+        led = [f.vertex_id in roots for _, _, roots in view.sequence]
+        first = led.index(True) if True in led else len(led)
+        since = led[first:]
+        share = sum(since) / len(since) if since else 0.0
         f.evidence.append(Evidence(
             f.vertex_name or f.vertex_id, "root_share", round(share, 3), "ratio", view.span_s,
-            f"a source of backpressure in {round(share * view.steps)} of {view.steps} intervals",
+            f"a source of backpressure in {sum(since)} of the {len(since)} intervals since it "
+            "first was",
         ))
-        if share < TRANSIENT_SHARE:
+        if since and not since[-1] and share < TRANSIENT_SHARE:
             f.is_bottleneck = False
             f.summary = (f"transient: {f.summary} (only in {share:.0%} of the intervals; "
                          "usually nothing to do)")

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample
 
-# Flink reports busy 1000 / idle 0 / backpressured 0 until its time gauges have data.
+# Flink reports busy 1000 / idle 0 / backpressured 0 until its time gauges have data. A task
+# that is busy all the time reads the same, so this only counts where counters cannot tell.
 STARTUP_ARTIFACT = (1000.0, 0.0, 0.0)
 MIN_COUNTER_SPAN_S = 1.0
 
@@ -85,7 +86,11 @@ def _span_ms(a: SubtaskSample, b: SubtaskSample) -> float:
 
 def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     """Summarise one subtask's samples (oldest first, one attempt) over their whole span."""
-    first, last = series[0], series[-1]
+    last = series[-1]
+    # Early polls can carry NaN accumulated times (the task is still starting): start from the
+    # first sample whose time counters are all numbers.
+    first = next((s for s in series if all(
+        s.finite(q) is not None for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS))), series[0])
     w = SubtaskWindow(
         vertex_id=last.vertex_id, index=last.index, taskmanager_id=last.taskmanager_id,
         host=last.host, busy=None, backpressured=None, idle=None, span_s=0.0, basis="none",

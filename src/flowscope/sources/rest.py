@@ -315,9 +315,9 @@ class FlinkRestSource:
             if tm_id in self._tm_cores:
                 tm.values["cpu_cores"] = self._tm_cores[tm_id]
         dumps: dict[str, object] = {}
-        for tm in thread_dumps:
+        for tm_id in thread_dumps:
             try:
-                dumps[tm] = self.get(f"/taskmanagers/{quote(tm, safe='')}/thread-dump")
+                dumps[tm_id] = self.get(f"/taskmanagers/{quote(tm_id, safe='')}/thread-dump")
             except FlinkApiError:
                 continue  # a TaskManager that left; the sample stands without it
         flames: dict[str, dict[str, object]] = {}
