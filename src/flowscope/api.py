@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
 from flowscope.analysis.cpu import MIN_THREAD_SAMPLES
+from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
 from flowscope.analysis.findings import Cause, Diagnosis, Verdict
 from flowscope.model import JobGraph, Sample
 from flowscope.session import LiveSession, ReplaySession

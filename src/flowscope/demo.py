@@ -7,8 +7,8 @@ import time
 from rich.console import Console
 
 from flowscope.analysis.engine import diagnose
-from flowscope.api import apply_stack_requests
 from flowscope.analysis.findings import Diagnosis, Verdict
+from flowscope.api import apply_stack_requests
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner

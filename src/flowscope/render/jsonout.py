@@ -1,4 +1,7 @@
-"""The diagnosis as JSON, with a versioned schema (docs/json-schema.md, schema/diagnosis.schema.json)."""
+"""The diagnosis as JSON, with a versioned schema.
+
+The schema is schema/diagnosis.schema.json; docs/json-schema.md documents every field.
+"""
 
 from __future__ import annotations
 

@@ -80,7 +80,8 @@ def render(d: Diagnosis, verbose: bool = False) -> Group:
     parts.append(task_table(d))
     for f in d.findings:
         parts.append(Text(""))
-        title = Text("● " if f.is_bottleneck else "○ ", style="red" if f.is_bottleneck else "yellow")
+        marker, colour = ("● ", "red") if f.is_bottleneck else ("○ ", "yellow")
+        title = Text(marker, style=colour)
         title.append(f"{f.cause}", style="bold")
         title.append(f"  {f.summary}")
         parts.append(title)
