@@ -69,6 +69,39 @@ def apply_stack_requests(session: LiveSession, d: Diagnosis) -> bool:
     return bool(want)
 
 
+# Two consecutive metric snapshots must agree before a live diagnosis is final.
+STABLE_SNAPSHOTS = 2
+# A job younger than this with a task at capacity is watched on: backpressure follows once the
+# buffers before that task have filled.
+YOUNG_JOB_S = 60.0
+
+
+@dataclass
+class StopRule:
+    """When a live diagnosis may stop sampling: confident, over enough time, with the stack
+    samples it asked for, and the same verdict on consecutive metric snapshots."""
+
+    min_window_s: float = MIN_WINDOW_S
+    _last_window: float = -1.0
+    _signatures: list[tuple[object, ...]] | None = None
+
+    def done(self, d: Diagnosis, pending_stacks: bool) -> bool:
+        if self._signatures is None:
+            self._signatures = []
+        if d.window_s != self._last_window:  # a new snapshot
+            self._last_window = d.window_s
+            self._signatures.append(
+                (d.verdict, tuple((f.vertex_name, f.cause) for f in d.bottlenecks))
+            )
+        recent = self._signatures[-STABLE_SNAPSHOTS:]
+        stable = len(recent) == STABLE_SNAPSHOTS and len(set(recent)) == 1
+        young_at_capacity = (d.uptime_s or 0.0) < YOUNG_JOB_S and any(
+            f.cause == Cause.NEAR_CAPACITY for f in d.findings)
+        return (d.confidence == "high" and d.window_s >= self.min_window_s
+                and d.verdict != Verdict.UNKNOWN and not pending_stacks and stable
+                and not young_at_capacity)
+
+
 def sample_until_confident(
     session: LiveSession,
     *,
@@ -84,15 +117,14 @@ def sample_until_confident(
     samples: list[Sample] = []
     graph: JobGraph | None = None
     d: Diagnosis | None = None
+    rule = StopRule(min_window_s)
     for graph, sample in session.samples(interval_s=interval_s, duration_s=max_duration_s):
         samples.append(sample)
         d = diagnose(graph, samples, window_s=window_s, target_rate=target_rate)
         if on_progress:
             on_progress(Progress(len(samples), time.monotonic() - start, sample.uptime_s,
                                  d.window_s, d))
-        pending = apply_stack_requests(session, d)
-        if (d.confidence == "high" and d.window_s >= min_window_s
-                and d.verdict != Verdict.UNKNOWN and not pending):
+        if rule.done(d, apply_stack_requests(session, d)):
             break
     assert graph is not None and d is not None
     return graph, samples, d

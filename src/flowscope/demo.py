@@ -8,7 +8,7 @@ from rich.console import Console
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis, Verdict
-from flowscope.api import apply_stack_requests
+from flowscope.api import StopRule, apply_stack_requests
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
@@ -46,6 +46,7 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
             samples: list[Sample] = []
             first_correct: float | None = None
             d: Diagnosis | None = None
+            rule = StopRule()
             try:
                 with err.status("waiting for the job's metrics ...") as status:
                     for graph, sample in session.samples(interval_s=1.0, duration_s=timeout_s):
@@ -55,9 +56,7 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
                         status.update(_progress_line(d, up))
                         if is_correct(d, scenario) and first_correct is None:
                             first_correct = up
-                        pending = apply_stack_requests(session, d)
-                        if (d.confidence == "high" and d.verdict != Verdict.UNKNOWN
-                                and not pending):
+                        if rule.done(d, apply_stack_requests(session, d)):
                             break
             finally:
                 session.close()

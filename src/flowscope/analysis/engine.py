@@ -101,6 +101,19 @@ def diagnose(
             split = cpu.from_thread_dumps(in_window, graph, r) or split
         findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span, split))
     temporal.annotate(findings, view, graph)
+    leaders = [v for v, share in view.root_share.items() if share > 0]
+    if moving is None and len(leaders) >= 2:
+        names = " and ".join(sorted(graph.vertex(v).name for v in leaders))
+        notes.append(f"the bottleneck changed between {names} within the last "
+                     f"{view.span_s:.0f} s: watching longer tells a moving bottleneck from a "
+                     "one-off change")
+        confidence = "medium" if confidence == "high" else confidence
+    for r in roots:
+        missing = [w.index for w in windows[r] if w.busy is not None and w.records_in_per_s is None]
+        if missing:
+            notes.append(f"record rates of {graph.vertex(r).name} subtask(s) "
+                         f"{', '.join(map(str, missing))} are not known yet: the cause may change")
+            confidence = "medium" if confidence == "high" else confidence
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
     if not any(f.is_bottleneck for f in findings):
         gc = causes.gc_finding(graph, tasks, windows, tms, span)

@@ -78,6 +78,10 @@ def _is_startup_artifact(s: SubtaskSample) -> bool:
     return trio == STARTUP_ARTIFACT
 
 
+def _has_times(s: SubtaskSample) -> bool:
+    return all(s.finite(q) is not None for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS))
+
+
 def _span_ms(a: SubtaskSample, b: SubtaskSample) -> float:
     """The time between two samples as the subtask measured it (busy + idle + bp)."""
     parts = [_delta(a, b, q) for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS)]
@@ -89,8 +93,7 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     last = series[-1]
     # Early polls can carry NaN accumulated times (the task is still starting): start from the
     # first sample whose time counters are all numbers.
-    first = next((s for s in series if all(
-        s.finite(q) is not None for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS))), series[0])
+    first = next((s for s in series if _has_times(s)), series[0])
     w = SubtaskWindow(
         vertex_id=last.vertex_id, index=last.index, taskmanager_id=last.taskmanager_id,
         host=last.host, busy=None, backpressured=None, idle=None, span_s=0.0, basis="none",
@@ -127,7 +130,7 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
         def rate(q: Q) -> float | None:
             # Counters listed later than the time counters (metric names are discovered after
             # the first snapshot) start from the first sample that has them.
-            start = next((s for s in series if s.finite(q) is not None), None)
+            start = next((s for s in series if s.finite(q) is not None and _has_times(s)), None)
             if start is None:
                 return None
             secs = _span_ms(start, last) / 1000.0
