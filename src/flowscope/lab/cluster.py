@@ -185,14 +185,23 @@ class LocalCluster:
         say(f"starting Flink {flink_version(home)} on {self.url} (work dir {self.workdir})")
         _ACTIVE.append(self)
         self._started = True
+        try:
+            self._launch(home)
+        except BaseException:
+            self.stop()
+            raise
+        self._wait_ready(timeout_s, say)
+
+    def _launch(self, home: Path) -> None:
+        """Start the JobManager and TaskManagers (their pid files go to the work dir's `pid/`).
+
+        A hook: cluster variants that place TaskManagers differently override it."""
         run = subprocess.run(
             [str(home / "bin" / "start-cluster.sh")],
             env=self._env(), capture_output=True, text=True, timeout=120,
         )
         if run.returncode != 0:
-            self.stop()
             raise LabError(f"start-cluster.sh failed: {run.stderr.strip() or run.stdout.strip()}")
-        self._wait_ready(timeout_s, say)
 
     def _wait_ready(self, timeout_s: float, say: Callable[[str], None]) -> None:
         deadline = time.monotonic() + timeout_s
