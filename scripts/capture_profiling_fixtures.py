@@ -5,8 +5,10 @@ Each scenario is submitted, profiled once through the real code path (quick diag
 graphs, thread dumps, checkpoint details, cluster config) and cancelled. Every REST request and
 its raw response, in order, goes to `<scenario>.json.xz`:
 
-    {"meta": {"scenario", "url", "job_id", "flink_version", "captured_at", ...},
+    {"meta": {"scenario", "url", "job_id", "flink_version", "captured_at", "profile_from", ...},
      "responses": [[path, status, body, t], ...]}     # t: epoch seconds of the answer
+
+`profile_from` is the index of the first response after the diagnosis polls.
 
 Unit tests feed these responses to the pure analyses and replay whole profile runs from them.
 xz keeps the file small (thread dumps repeat almost every line). Regenerate after changing the
@@ -30,8 +32,10 @@ import argparse
 import contextlib
 import json
 import lzma
+import os
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,8 +125,14 @@ def capture(runner: ScenarioRunner, url: str, name: str, settle_s: float, rounds
         time.sleep(settle_s)
         transport = CapturingTransport(httpx.HTTPTransport())
         started = time.time()
+        marks: dict[str, int] = {}
+
+        def stage(message: str) -> None:
+            if message.startswith("profiling"):  # the diagnosis polls end here
+                marks["profile_from"] = len(transport.responses)
+
         report = profile_live(
-            url, job_id, transport=transport, diagnose_s=40.0,
+            url, job_id, transport=transport, diagnose_s=40.0, on_stage=stage,
             options=ProfileOptions(thread_samples=rounds, thread_delay_s=0.2),
         )
     finally:
@@ -132,6 +142,7 @@ def capture(runner: ScenarioRunner, url: str, name: str, settle_s: float, rounds
         "captured_at": started, "finished_at": time.time(),
         "target": report.target.vertex_name if report.target else None,
         "bottlenecks": report.bottlenecks, "thread_dump_rounds": rounds,
+        "profile_from": marks["profile_from"],
     }
     out = save(name, meta, transport.responses)
     print(f"  {name}: {len(transport.responses)} responses, {out.stat().st_size / 1024:.0f} KiB; "
@@ -183,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SCENARIOS and n not in PYTHON_MODES]
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if "python-thread" in names and not args.url:
+        # Thread mode runs CPython inside the TaskManager (pemja); that interpreter starts with
+        # the base Python's paths, not this virtualenv's, and would not find pemja/pyflink.
+        site = sysconfig.get_paths()["purelib"]
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (site, os.environ.get("PYTHONPATH", "")) if p)
     with contextlib.ExitStack() as stack:
         if args.url:
             cluster = LocalCluster()

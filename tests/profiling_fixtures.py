@@ -13,6 +13,7 @@ import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -36,20 +37,25 @@ class Capture:
     def captured_at(self) -> float:
         return float(self.meta["captured_at"])
 
+    @property
+    def profile(self) -> list[tuple[str, int, Any, float]]:
+        """The responses of the profile phase (after the diagnosis polls)."""
+        return self.responses[int(self.meta.get("profile_from", 0)):]
+
     def bodies(self, contains: str) -> list[Any]:
-        """Every recorded body whose request path contains `contains`, in order."""
-        return [body for path, _, body, _ in self.responses if contains in path]
+        """Every body of the profile phase whose request path contains `contains`, in order."""
+        return [body for path, _, body, _ in self.profile if contains in path]
 
     def paths(self, contains: str) -> list[str]:
-        return [path for path, _, _, _ in self.responses if contains in path]
+        return [path for path, _, _, _ in self.profile if contains in path]
 
     def transport(self) -> ReplayTransport:
         return ReplayTransport(self.responses)
 
     def thread_dump_rounds(self) -> Iterator[list[tuple[str, Any]]]:
-        """The thread dumps grouped in rounds (one dump per TaskManager each)."""
+        """The profile's thread dumps grouped in rounds (one dump per TaskManager each)."""
         current: list[tuple[str, Any]] = []
-        for path, _, body, _ in self.responses:
+        for path, _, body, _ in self.profile:
             if not path.endswith("/thread-dump"):
                 continue
             tm = unquote(path.split("/")[2])
@@ -65,11 +71,15 @@ class ReplayTransport(httpx.BaseTransport):
     """Answers each path with its recorded responses in order, repeating the last."""
 
     def __init__(self, responses: list[tuple[str, int, Any, float]]) -> None:
+        self.switch(responses)
+        self.requests = 0
+
+    def switch(self, responses: list[tuple[str, int, Any, float]]) -> None:
+        """Answer from these responses from now on (the next phase of the run)."""
         self.queues: dict[str, list[tuple[int, Any]]] = {}
         for path, status, body, _ in responses:
             self.queues.setdefault(path, []).append((status, body))
         self.served: dict[str, int] = {}
-        self.requests = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
@@ -92,21 +102,39 @@ def load(name: str) -> Capture:
     return Capture(data["meta"], [(p, s, b, t) for p, s, b, t in data["responses"]])
 
 
-def replay_polls(
-    capture: Capture, transport: ReplayTransport | None = None
-) -> tuple[Any, Any, list[Any]]:
-    """The diagnosis polls of a captured run, through the real collector: returns the
-    FlinkRestSource (positioned after the polls, for the profile requests that followed), the
-    job graph and the samples."""
+@dataclass
+class Replayed:
+    """A captured run replayed: the diagnosis polls done, the profile's requests to come."""
+
+    source: Any  # the FlinkRestSource of the polls, now answering the profile's requests
+    transport: ReplayTransport  # ... through this transport (it counts them from here)
+    graph: Any
+    samples: list[Any]
+
+
+def replay_polls(capture: Capture) -> Replayed:
+    """The diagnosis polls of a captured run, through the real collector (each poll asks for
+    the same thread dumps and flame graphs as the live one did), and a source for the profile
+    requests that followed them."""
     from flowscope.sources.rest import FlinkRestSource
 
+    cut = int(capture.meta["profile_from"])
+    polls, profile = capture.responses[:cut], capture.responses[cut:]
     now = [capture.captured_at]
-    source = FlinkRestSource("http://replay", transport=transport or capture.transport(),
-                             clock=lambda: now[0])
-    times = [t for path, _, _, t in capture.responses if path == f"/jobs/{capture.job_id}"]
+    transport = ReplayTransport(polls)
+    source = FlinkRestSource("http://replay", transport=transport, clock=lambda: now[0])
+    job_path = f"/jobs/{capture.job_id}"
+    starts = [i for i, (path, *_) in enumerate(polls) if path == job_path] + [len(polls)]
     graph, samples = None, []
-    for t in times:
-        now[0] = t
-        graph, sample = source.poll(capture.job_id)
+    for a, b in pairwise(starts):
+        paths = [path for path, *_ in polls[a:b]]
+        dumps = list(dict.fromkeys(unquote(p.split("/")[2]) for p in paths
+                                   if p.endswith("/thread-dump")))
+        flames = list(dict.fromkeys(p.split("/")[4] for p in paths if "/flamegraph?" in p))
+        now[0] = polls[a][3]
+        graph, sample = source.poll(capture.job_id, thread_dumps=dumps, flamegraphs=flames)
         samples.append(sample)
-    return source, graph, samples
+    # The same source goes on (its cached graph and metric names, as in the live run).
+    transport.switch(profile)
+    transport.requests = 0
+    return Replayed(source, transport, graph, samples)

@@ -37,12 +37,18 @@ def source_for(responses) -> FlinkRestSource:
 
 def flame_part(name: str):
     cap = load(name)
-    return cap, [r for r in cap.responses if "/flamegraph" in r[0]]
+    return cap, [r for r in cap.profile if "/flamegraph" in r[0]]
 
 
 def test_polls_until_the_sample_is_ready():
-    cap, responses = flame_part("chained")
-    waiting = sum(1 for p, _, b, _ in responses if "on_cpu" in p and b["endTimestamp"] < 0)
+    cap = load("chained")
+    # Every on_cpu answer from the first request on (Flink: "sampling started" until the
+    # sample is ready), then the off_cpu view of that sample.
+    on = [r for r in cap.responses if "flamegraph?type=on_cpu" in r[0]]
+    ready = next(i for i, r in enumerate(on) if r[2]["endTimestamp"] > 0)
+    off = [r for r in cap.responses if "flamegraph?type=off_cpu" in r[0]][-1:]
+    responses = on[: ready + 1] + off
+    waiting = ready
     assert waiting >= 1  # Flink answered "sampling started" first
     clock = FakeClock(responses[0][3])
     vid = responses[0][0].split("/")[4]
@@ -56,8 +62,10 @@ def test_polls_until_the_sample_is_ready():
 
 
 def test_gives_up_at_the_deadline():
-    cap, responses = flame_part("chained")
-    only_waiting = responses[:1]  # the endpoint keeps answering "sampling started"
+    cap = load("chained")
+    # The endpoint keeps answering "sampling started".
+    only_waiting = [r for r in cap.responses if "flamegraph?type=on_cpu" in r[0]][:1]
+    assert only_waiting[0][2]["endTimestamp"] == -3
     clock = FakeClock(only_waiting[0][3])
     vid = only_waiting[0][0].split("/")[4]
     source = source_for(only_waiting)
@@ -81,7 +89,7 @@ def test_an_old_sample_is_polled_until_it_changes():
 
 def test_thread_dumps_stop_at_the_sample_count():
     cap = load("off-cpu")
-    dumps = [r for r in cap.responses if r[0].endswith("/thread-dump")]
+    dumps = [r for r in cap.profile if r[0].endswith("/thread-dump")]
     tms = sorted({unquote(r[0].split("/")[2]) for r in dumps})
     clock = FakeClock(dumps[0][3])
     source = source_for(dumps)
@@ -94,7 +102,7 @@ def test_thread_dumps_stop_at_the_sample_count():
 
 def test_thread_dumps_stop_at_the_deadline():
     cap = load("off-cpu")
-    dumps = [r for r in cap.responses if r[0].endswith("/thread-dump")]
+    dumps = [r for r in cap.profile if r[0].endswith("/thread-dump")]
     tms = sorted({unquote(r[0].split("/")[2]) for r in dumps})
     clock = FakeClock(dumps[0][3], per_call=0.5)  # every clock read costs half a second
     got = sample_thread_dumps(source_for(dumps), tms, samples=100, delay_s=1.0,
@@ -112,7 +120,7 @@ def test_thread_dump_count_is_bounded(samples):
 
 def test_checkpoint_details_are_fetched_for_every_vertex():
     cap = load("compute-bound")
-    responses = [r for r in cap.responses if "/checkpoints" in r[0]]
+    responses = [r for r in cap.profile if "/checkpoints" in r[0]]
     vids = sorted({p.rsplit("/", 1)[1] for p, *_ in responses if "/subtasks/" in p})
     # The overview is polled by the diagnosis too: start from the profile's own request.
     last_overview = max(i for i, r in enumerate(responses) if r[0].endswith("/checkpoints"))

@@ -19,11 +19,9 @@ from tests.profiling_fixtures import load
 def views(name: str) -> tuple[str, FlameGraph, FlameGraph]:
     """The profiled vertex's name and its last on_cpu and off_cpu views."""
     cap = load(name)
-    on = [b for p, b in zip(cap.paths("flamegraph?type=on_cpu"),
-                            cap.bodies("flamegraph?type=on_cpu"), strict=True)]
-    off = cap.bodies("flamegraph?type=off_cpu")
-    return cap.meta["target"], parse_flamegraph(on[-1], "on_cpu"), parse_flamegraph(
-        off[-1], "off_cpu")
+    on = cap.bodies("flamegraph?type=on_cpu")[-1]
+    off = cap.bodies("flamegraph?type=off_cpu")[-1]
+    return cap.meta["target"], parse_flamegraph(on, "on_cpu"), parse_flamegraph(off, "off_cpu")
 
 
 def test_chained_vertex_time_belongs_to_enrich_in_enricher_lookup():
@@ -69,7 +67,8 @@ def test_an_idle_vertex_waits_in_its_mailbox():
 
 def test_first_answer_means_sampling_has_started():
     cap = load("chained")
-    first = parse_flamegraph(cap.bodies("flamegraph?type=on_cpu")[0], "on_cpu")
+    first_body = next(b for p, _, b, _ in cap.responses if "flamegraph?type=on_cpu" in p)
+    first = parse_flamegraph(first_body, "on_cpu")
     assert first.status == "waiting" and first.total == 0 and first.stacks == ()
     last = parse_flamegraph(cap.bodies("flamegraph?type=on_cpu")[-1], "on_cpu")
     assert last.status == "ready" and last.total == sum(n for _, n in last.stacks)
@@ -99,3 +98,25 @@ def test_operator_names_match_their_classes():
     assert operator_for_class("com.acme.Parser", ops) == "parse"
     assert operator_for_class("com.acme.Work", ops) is None
     assert operator_for_class("com.acme.Scenario$WindowSummary", ["window"]) == "window"
+
+
+def test_python_udf_in_process_mode_is_recognised():
+    name, on, off = views("python-process")
+    s_on, s_off = summarise(on, name), summarise(off, name)
+    py = s_off.python
+    assert py is not None and py.mode == "process"
+    assert py.share > 0.8  # the task thread waits for the Beam worker's results
+    assert any("BeamPythonFunctionRunner" in f for f in py.frames)
+    assert s_on.python is None or s_on.python.samples < py.samples
+    # The Java side has no job code: the time is in Python, not in a Java method.
+    assert s_off.hot_frames == []
+
+
+def test_python_udf_in_thread_mode_is_recognised():
+    name, on, off = views("python-thread")
+    s_on, s_off = summarise(on, name), summarise(off, name)
+    py = s_on.python
+    assert py is not None and py.mode == "thread"
+    assert py.share > 0.8  # CPython runs on the task thread itself, on CPU
+    assert any(f.startswith("pemja.") for f in py.frames)
+    assert split_work(s_on, s_off).kind == "on-cpu"

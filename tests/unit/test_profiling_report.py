@@ -10,6 +10,7 @@ from rich.console import Console
 
 from flowscope.analysis.engine import diagnose
 from flowscope.cli import main
+from flowscope.errors import FlowscopeError
 from flowscope.profiling.render import render
 from flowscope.profiling.report import SCHEMA, render_json, to_dict
 from flowscope.profiling.run import ProfileOptions, profile_job
@@ -19,9 +20,9 @@ from tests.profiling_fixtures import load, replay_polls
 
 def replay(name: str, **options):
     cap = load(name)
-    source, graph, samples = replay_polls(cap)
-    d = diagnose(graph, samples)
-    now = [next(t for p, _, _, t in cap.responses if "/flamegraph" in p)]
+    r = replay_polls(cap)
+    d = diagnose(r.graph, r.samples)
+    now = [cap.profile[0][3]]
 
     def clock() -> float:
         return now[0]
@@ -30,7 +31,8 @@ def replay(name: str, **options):
         now[0] += s
 
     opts = ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"], **options)
-    return cap, profile_job(source, graph, samples, d, options=opts, clock=clock, sleep=sleep)
+    return cap, profile_job(r.source, r.graph, r.samples, d, options=opts, clock=clock,
+                            sleep=sleep)
 
 
 def test_chained_profile_names_the_operator_and_method():
@@ -43,13 +45,22 @@ def test_chained_profile_names_the_operator_and_method():
     assert report.skipped == {}
 
 
+def test_python_udf_time_is_named():
+    _, report = replay("python-process")
+    assert report.target.vertex_name == "score, drop"
+    said = [c for c in report.conclusions if "Python worker" in c]
+    assert said and "process mode" in said[0]
+    # The Python worker's CPU is not the JVM's: no on/off-CPU verdict from JVM CPU time.
+    assert not any("JVM CPU" in c for c in report.conclusions)
+
+
 def test_every_request_is_counted():
     cap = load("compute-bound")
-    transport = cap.transport()
-    source, graph, samples = replay_polls(cap, transport)
+    r = replay_polls(cap)
+    transport = r.transport
     before = transport.requests
-    now = [next(t for p, _, _, t in cap.responses if "/flamegraph" in p)]
-    report = profile_job(source, graph, samples, diagnose(graph, samples),
+    now = [cap.profile[0][3]]
+    report = profile_job(r.source, r.graph, r.samples, diagnose(r.graph, r.samples),
                          options=ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"]),
                          clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     st = report.stats
@@ -64,7 +75,8 @@ def test_every_request_is_counted():
     assert report.checkpoints and report.checkpoints[0].vertices
 
 
-@pytest.mark.parametrize("name", ["compute-bound", "chained", "off-cpu", "healthy"])
+@pytest.mark.parametrize("name", ["compute-bound", "chained", "off-cpu", "healthy",
+                                  "python-process"])
 def test_json_and_terminal_output(name):
     _, report = replay(name)
     body = json.loads(render_json(report))
@@ -81,19 +93,22 @@ def test_json_and_terminal_output(name):
 
 
 def test_parts_can_be_skipped():
-    _, report = replay("healthy", parts=("latency",))
+    r = replay_polls(load("healthy"))
+    report = profile_job(r.source, r.graph, r.samples, diagnose(r.graph, r.samples),
+                         options=ProfileOptions(parts=("latency",)))
     assert report.flame is None and report.threads is None and report.checkpoints == []
-    assert report.latency is not None
-    assert report.stats.requests == 1  # the cluster config
+    assert report.latency is not None and report.latency.hops
+    asked = set(r.transport.served)
+    assert "/jobmanager/config" in asked
+    assert not any("/flamegraph" in p or "/thread-dump" in p or "/checkpoints/details" in p
+                   for p in asked)
+    assert report.stats.requests == r.transport.requests
 
 
 def test_unknown_vertex_is_a_one_line_error():
-    cap = load("healthy")
-    source, graph, samples = replay_polls(cap)
-    from flowscope.errors import FlowscopeError
-
+    r = replay_polls(load("healthy"))
     with pytest.raises(FlowscopeError, match="matches no vertices"):
-        profile_job(source, graph, samples, diagnose(graph, samples), vertex="nope")
+        profile_job(r.source, r.graph, r.samples, diagnose(r.graph, r.samples), vertex="nope")
 
 
 def test_cli_profiles_a_recording_without_the_live_parts():

@@ -13,7 +13,8 @@ from tests.profiling_fixtures import load, replay_polls
 
 def monitor(name: str, edit=None):
     cap = load(name)
-    _, graph, samples = replay_polls(cap)
+    r = replay_polls(cap)
+    graph, samples = r.graph, r.samples
     placement = {(vid, s.index): s.taskmanager_id
                  for vid, subs in samples[-1].subtasks.items() for s in subs}
     raw = list(cap.thread_dump_rounds())

@@ -19,6 +19,12 @@ from typing import Any
 from flowscope.model import JobGraph
 
 SLOW_BARRIER_MS = 1000.0  # a barrier this late (or an alignment this long) is not healthy
+BACKPRESSURE_HINT = (
+    "barriers queue behind in-flight buffers of backpressured channels: unaligned checkpoints "
+    "(execution.checkpointing.unaligned.enabled: true) or buffer debloating "
+    "(taskmanager.network.memory.buffer-debloat.enabled: true) shorten them; removing the "
+    "bottleneck fixes both"
+)
 
 
 @dataclass
@@ -36,6 +42,11 @@ class VertexCheckpoint:
     async_ms: float | None
     unaligned: bool  # any subtask took an unaligned checkpoint
 
+    @property
+    def pending(self) -> bool:
+        """No subtask has acknowledged yet (in a checkpoint still in progress)."""
+        return self.subtasks > 0 and self.acknowledged == 0
+
 
 @dataclass
 class CheckpointEvidence:
@@ -45,6 +56,7 @@ class CheckpointEvidence:
     vertices: list[VertexCheckpoint]
     slowest: VertexCheckpoint | None  # by barrier start delay
     slowed: bool  # barriers or alignment took longer than SLOW_BARRIER_MS
+    waiting_at: VertexCheckpoint | None = None  # in progress: the first vertex not through yet
     statements: list[str] = field(default_factory=list)
 
 
@@ -106,7 +118,18 @@ def checkpoint_evidence(
             end_to_end_ms=_num(detail.get("end_to_end_duration")), vertices=vertices,
             slowest=slowest, slowed=slowed,
         )
-        if slowest is not None:
+        if ev.status == "IN_PROGRESS":
+            ev.waiting_at = next((v for v in vertices if v.pending), None)
+        if ev.waiting_at is not None:
+            ev.slowed = True  # in progress for SLOW_BARRIER_MS at least, and not through
+            ev.statements.append(
+                f"checkpoint {cp_id} has run for {(ev.end_to_end_ms or 0) / 1000:.1f} s and "
+                f"no subtask of {ev.waiting_at.vertex_name} has acknowledged it yet"
+                + (f"; the barrier reached {slowest.vertex_name} after "
+                   f"{(slowest.start_delay_ms or 0) / 1000:.1f} s" if slowest else "")
+            )
+            ev.statements.append(BACKPRESSURE_HINT)
+        elif slowest is not None:
             state = "took" if ev.status == "COMPLETED" else "has run for"
             total = f"{ev.end_to_end_ms / 1000:.1f} s" if ev.end_to_end_ms is not None else "?"
             ev.statements.append(
@@ -116,12 +139,7 @@ def checkpoint_evidence(
                    if slowest.alignment_ms else "")
             )
             if slowed:
-                ev.statements.append(
-                    "barriers queue behind in-flight buffers of backpressured channels: "
-                    "unaligned checkpoints (execution.checkpointing.unaligned.enabled: true) "
-                    "or buffer debloating (taskmanager.network.memory.buffer-debloat.enabled: "
-                    "true) shorten them; removing the bottleneck fixes both"
-                )
+                ev.statements.append(BACKPRESSURE_HINT)
             else:
                 ev.statements.append("barriers travel in milliseconds: no sign of backpressure")
         out.append(ev)

@@ -238,8 +238,9 @@ def summarise(
             inclusive[m] += n
         if users:
             innermost[users[-1]] += n
+        # Flink's own frames (serialisation, the record writer) work for the operator too.
         op, how = _attribute(methods, users, known, chain)
-        if op is None or not (users or mode or chain):
+        if op is None:
             continue
         op_samples[op] += n
         if how == "class name" or op not in op_how:
@@ -268,8 +269,8 @@ def summarise(
     ]
     python = None
     if py_samples:
-        mode, n = py_samples.most_common(1)[0]
-        python = PythonTime(mode, sum(py_samples.values()), share(sum(py_samples.values())),
+        in_python = sum(py_samples.values())
+        python = PythonTime(py_samples.most_common(1)[0][0], in_python, share(in_python),
                             [m for m, _ in py_frames.most_common(5)])
     notes = []
     if graph.status != "ready":

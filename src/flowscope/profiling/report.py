@@ -113,7 +113,7 @@ def conclude(report: ProfileReport) -> list[str]:
         ops = [o for o in main.operators if o.samples]
         if len(_chain(name)) > 1 and ops:
             top = ops[0]
-            rest = ", ".join(f"{o.operator} {o.share:.0%}" for o in ops[1:3])
+            rest = ", ".join(f"{o.operator} {o.share:.0%}" for o in ops[1:3] if o.share >= 0.01)
             out.append(
                 f"inside the chain {name} the time belongs to {top.operator} "
                 f"({top.share:.0%} of samples"
@@ -137,6 +137,8 @@ def conclude(report: ProfileReport) -> list[str]:
                 )
         tms = [t for t in report.taskmanagers if any(
             s.rpartition("[")[0] == name for s in t.busy_subtasks)]
+        if py is not None and py.mode == "process":
+            tms = []  # the UDF burns the Python worker's CPU, which the JVM's does not include
         for t in tms:
             if t.cores_used is None:
                 continue

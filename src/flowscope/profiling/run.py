@@ -75,21 +75,28 @@ def choose_target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> 
     return ProfileTarget(busiest.vertex_id, busiest.name, "busiest task")
 
 
+RECENT_S = 20.0  # time metrics compared with thread dumps: the last ~two metric refreshes
+
+
 def recent_backpressure(
     samples: Sequence[Sample], diagnosis: Diagnosis
 ) -> tuple[dict[tuple[str, int], float | None], float]:
-    """Per subtask the backpressured ratio (0..1) over the last JobManager refresh (the two
-    newest distinct snapshots, ~10 s): the time metrics closest to the thread dumps that
-    follow. Falls back to the diagnosis window. Returns the ratios and their span (s)."""
-    recent = distinct_snapshots(list(samples))[-2:]
-    windows = subtask_windows(recent) if len(recent) == 2 else {}
-    out = {(vid, w.index): w.backpressured
-           for vid, ws in windows.items() for w in ws if w.basis == "counters"}
-    spans = [w.span_s for ws in windows.values() for w in ws if w.basis == "counters"]
-    if out:
-        return out, max(spans)
-    return ({(t.vertex_id, s.index): s.backpressured for t in diagnosis.tasks
-             for s in t.subtasks}, diagnosis.window_s)
+    """Per subtask the backpressured ratio (0..1) from counters over the newest RECENT_S
+    seconds of distinct metric snapshots: the time metrics closest to the thread dumps that
+    follow. A subtask without counter deltas there keeps the diagnosis's value. Returns the
+    ratios and the span (s) they cover."""
+    distinct = distinct_snapshots(list(samples))
+    recent = [s for s in distinct if distinct and s.t >= distinct[-1].t - RECENT_S]
+    out: dict[tuple[str, int], float | None] = {
+        (t.vertex_id, s.index): s.backpressured for t in diagnosis.tasks for s in t.subtasks}
+    spans = []
+    if len(recent) >= 2:
+        for vid, ws in subtask_windows(recent).items():
+            for w in ws:
+                if w.basis == "counters":
+                    out[(vid, w.index)] = w.backpressured
+                    spans.append(w.span_s)
+    return out, (max(spans) if spans else diagnosis.window_s)
 
 
 def _float(text: str | None) -> float:
@@ -182,8 +189,9 @@ def profile_job(
         except FlowscopeError as exc:
             report.skipped["config"] = str(exc)
         latency = latest.latency if latest else {}
-        if not latency and _float(config.get("metrics.latency.interval")) > 0:
-            latency = collect.fresh_latency(source, graph.job_id)
+        if _float(config.get("metrics.latency.interval")) > 0:
+            # Histograms appear as markers arrive, after the diagnosis listed metric names.
+            latency = collect.fresh_latency(source, graph.job_id) or latency
         report.latency = analyse_latency(graph, latency, config)
 
     if "checkpoints" in opts.parts:
