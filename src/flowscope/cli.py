@@ -299,7 +299,7 @@ def lab_up(scenarios: tuple[str, ...]) -> None:
     from flowscope.lab.scenarios import ScenarioRunner
 
     err = _err_console()
-    with running_cluster(progress=lambda m: err.print(m)) as cluster:
+    with running_cluster(progress=lambda m: err.print(m, soft_wrap=True)) as cluster:
         runner = ScenarioRunner(cluster)
         for name in scenarios:
             err.print(f"submitted {name}: {runner.submit(name)}")

@@ -35,7 +35,9 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
     out = console or Console()
     err = Console(stderr=True)
     t_command = time.monotonic()
-    with running_cluster(progress=lambda m: err.print(f"[dim]{m}[/dim]")) as cluster:
+    with running_cluster(
+        progress=lambda m: err.print(m, style="dim", markup=False, soft_wrap=True)
+    ) as cluster:
         runner = ScenarioRunner(cluster)
         try:
             err.print(f"submitting scenario [bold]{scenario}[/bold]: {spec.description}")

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -48,7 +49,9 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.exists():
             raise RecordingError(f"no recording at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        # Replays are read from the collector's worker threads; Recording serialises access.
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0,
+                               check_same_thread=False)
     else:
         conn = sqlite3.connect(path, timeout=5.0)
     try:
@@ -196,6 +199,7 @@ class Recording:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = _connect(self.path, readonly=True)
+        self._lock = threading.Lock()
         try:
             _check_format(self._conn, self.path)
         except RecordingError:
@@ -214,12 +218,13 @@ class Recording:
     def response(self, poll_id: int, path: str) -> tuple[int, bytes] | None:
         """The response to `path` at `poll_id`, or the latest earlier one (responses read once
         per job, like the plan, are stored once)."""
-        row = self._conn.execute(
-            "SELECT r.status, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
-            "JOIN bodies b ON b.id = r.body_id "
-            "WHERE p.path = ? AND r.poll_id <= ? ORDER BY r.poll_id DESC LIMIT 1",
-            (path, poll_id),
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT r.status, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
+                "JOIN bodies b ON b.id = r.body_id "
+                "WHERE p.path = ? AND r.poll_id <= ? ORDER BY r.poll_id DESC LIMIT 1",
+                (path, poll_id),
+            ).fetchone()
         if row is None:
             return None
         try:

@@ -3,6 +3,7 @@ bottleneck, prints it, and cleans up after itself."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -11,13 +12,12 @@ import pytest
 pytestmark = pytest.mark.cluster
 
 
-def java_processes() -> set[str]:
-    out = subprocess.run(["pgrep", "-f", "flowscope-lab-"], capture_output=True, text=True)
-    return set(out.stdout.split())
+def processes_of(workdir: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", workdir], capture_output=True, text=True)
+    return out.stdout.split()
 
 
 def test_demo_finds_the_skew_and_stops_flink():
-    before = java_processes()
     run = subprocess.run(
         [sys.executable, "-m", "flowscope.cli", "demo", "--timeout", "150"],
         capture_output=True, text=True, timeout=300,
@@ -28,4 +28,6 @@ def test_demo_finds_the_skew_and_stops_flink():
     assert "enrich" in run.stdout
     assert "first correct verdict" in run.stderr
     assert "Traceback" not in run.stderr
-    assert java_processes() <= before, "the demo left Flink processes behind"
+    workdir = run.stderr.split("work dir ", 1)[1].split(")", 1)[0]
+    assert not processes_of(workdir), "the demo left Flink processes behind"
+    assert not os.path.exists(workdir)

@@ -188,11 +188,15 @@ def distinct_snapshots(samples: list[Sample]) -> list[Sample]:
 
 
 def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
-    """The samples within `window_s` seconds of the newest one, of the newest attempt."""
+    """The samples within `window_s` seconds of the newest one, and the last one before that
+    boundary, so that counter deltas cover the whole window even when the JobManager's
+    snapshot did not change inside it."""
     if not samples:
         return []
-    end = samples[-1].t
-    return [s for s in samples if s.t >= end - window_s - 1e-9]
+    boundary = samples[-1].t - window_s - 1e-9
+    inside = [s for s in samples if s.t >= boundary]
+    before = [s for s in samples if s.t < boundary]
+    return before[-1:] + inside
 
 
 def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:

@@ -15,8 +15,10 @@ Metric names are listed once per vertex (and again every `relist_s`) and resolve
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +37,9 @@ from flowscope.model import (
 )
 from flowscope.sources import metric_names as names
 
+# Requests in flight at once while polling: enough to hide round trips, few enough to be kind
+# to a busy JobManager.
+MAX_CONCURRENT = 4
 # Netty's HttpObjectDecoder rejects request lines over 4096 bytes; keep the query below that.
 MAX_QUERY_CHARS = 3000
 LATENCY_QUANTILES = ("latency_median", "latency_p95", "latency_p99")
@@ -94,6 +99,8 @@ class FlinkRestSource:
             transport=transport,
             follow_redirects=True,
         )
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self._graphs: dict[str, tuple[tuple[Any, ...], JobGraph]] = {}
         self._names: dict[tuple[str, str], _VertexNames] = {}
         self._tm_names: dict[str, dict[str, str]] = {}
@@ -104,7 +111,8 @@ class FlinkRestSource:
 
     def get(self, path: str) -> Any:
         """GET a REST path and return the parsed JSON, or raise a one-line FlowscopeError."""
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         try:
             resp = self._client.get(path)
         except httpx.ConnectError as exc:
@@ -135,6 +143,9 @@ class FlinkRestSource:
             ) from None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self._client.close()
 
     def __enter__(self) -> FlinkRestSource:
@@ -270,47 +281,29 @@ class FlinkRestSource:
         latency: dict[str, dict[str, float]] = {}
         warnings: list[str] = []
         tm_ids: dict[str, str] = {}
-        for vertex in graph.vertices:
-            detail = self.get(f"/jobs/{job_id}/vertices/{vertex.id}")
-            samples = _subtasks_from_detail(vertex.id, detail)
-            for s in samples:
-                if s.taskmanager_id:
-                    tm_ids[s.taskmanager_id] = s.host
-            vnames = self._vertex_names(job_id, vertex.id)
-            wanted = _wanted_metrics(vnames, samples)
-            values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
-            by_index = {s.index: s for s in samples}
-            for full, value in values.items():
-                sub, _, bare = full.partition(".")
-                if not sub.isdigit():
-                    continue
-                target = by_index.get(int(sub))
-                if target is None:
-                    continue
-                if bare.startswith("latency."):
-                    if value is not None:
-                        hop, _, quantile = bare.rpartition(".")
-                        latency.setdefault(f"{vertex.id}|{sub}|{hop}", {})[quantile] = value
-                    continue
-                q = vnames.by_name.get(bare)
-                if q is not None:
-                    if value is None:
-                        warnings.append(f"{vertex.name}[{sub}] {bare} unparseable")
-                    else:
-                        target.values.setdefault(q, value)
-                    continue
-                op, _, counter = bare.rpartition(".")
-                if counter in names.OPERATOR_COUNTERS and value is not None:
-                    target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
+        # Vertices are read concurrently (a few at a time): against a remote JobManager the
+        # round trips, not the JobManager, bound a poll.
+        for vertex, (samples, lat, warn) in zip(
+            graph.vertices, self._map(lambda v: self._poll_vertex(job_id, v), graph.vertices),
+            strict=True,
+        ):
             subtasks[vertex.id] = samples
+            latency.update(lat)
+            warnings.extend(warn)
+            for st in samples:
+                if st.taskmanager_id:
+                    tm_ids[st.taskmanager_id] = st.host
         checkpoints = _checkpoints(self.get(f"/jobs/{job_id}/checkpoints"))
         real_tms = {tm: host for tm, host in tm_ids.items() if not tm.startswith("(")}
         if any(tm not in self._tm_hw_seen for tm in real_tms):
             self._tm_hw_seen.update(real_tms)
             self._read_taskmanager_hardware()
-        taskmanagers = {
-            tm: self._poll_taskmanager(tm, host) for tm, host in sorted(real_tms.items())
-        }
+        ordered = sorted(real_tms.items())
+        taskmanagers = dict(zip(
+            (tm for tm, _ in ordered),
+            self._map(lambda item: self._poll_taskmanager(*item), ordered),
+            strict=True,
+        ))
         for tm_id, tm in taskmanagers.items():
             if tm_id in self._tm_cores:
                 tm.values["cpu_cores"] = self._tm_cores[tm_id]
@@ -344,6 +337,50 @@ class FlinkRestSource:
             thread_dumps=dumps,
             flamegraphs=flames,
         )
+
+    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """fn over items, at most MAX_CONCURRENT requests in flight; results in order."""
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(MAX_CONCURRENT, thread_name_prefix="flowscope-rest")
+        return list(self._pool.map(fn, items))
+
+    def _poll_vertex(
+        self, job_id: str, vertex: Vertex
+    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str]]:
+        """One vertex's subtasks: the detail (counters, attempt, TaskManager) and the gauges."""
+        detail = self.get(f"/jobs/{job_id}/vertices/{vertex.id}")
+        samples = _subtasks_from_detail(vertex.id, detail)
+        vnames = self._vertex_names(job_id, vertex.id)
+        wanted = _wanted_metrics(vnames, samples)
+        values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
+        by_index = {s.index: s for s in samples}
+        latency: dict[str, dict[str, float]] = {}
+        warnings: list[str] = []
+        for full, value in values.items():
+            sub, _, bare = full.partition(".")
+            if not sub.isdigit():
+                continue
+            target = by_index.get(int(sub))
+            if target is None:
+                continue
+            if bare.startswith("latency."):
+                if value is not None:
+                    hop, _, quantile = bare.rpartition(".")
+                    latency.setdefault(f"{vertex.id}|{sub}|{hop}", {})[quantile] = value
+                continue
+            q = vnames.by_name.get(bare)
+            if q is not None:
+                if value is None:
+                    warnings.append(f"{vertex.name}[{sub}] {bare} unparseable")
+                else:
+                    target.values.setdefault(q, value)
+                continue
+            op, _, counter = bare.rpartition(".")
+            if counter in names.OPERATOR_COUNTERS and value is not None:
+                target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
+        return samples, latency, warnings
 
     def _get_metrics(self, path: str, wanted: list[str]) -> dict[str, float | None]:
         """Fetch metric values with as few `get=` requests as the URL limit allows."""
