@@ -16,7 +16,7 @@ from flowscope.analysis.findings import (
     Level,
     Verdict,
 )
-from flowscope.analysis.locate import locate, task_states
+from flowscope.analysis.locate import BUSY_HOT, locate, task_states
 from flowscope.analysis.window import (
     distinct_snapshots,
     subtask_windows,
@@ -30,6 +30,9 @@ MIN_UPTIME_S = 20.0
 MIN_WINDOW_S = 8.0
 DEFAULT_WINDOW_S = 60.0
 DEFAULT_HISTORY_S = 180.0
+# Until the buffers before a bottleneck fill, its input is not backpressured: a younger job
+# with a busy task is not called healthy with confidence.
+YOUNG_JOB_S = 60.0
 
 
 def diagnose(
@@ -144,6 +147,24 @@ def diagnose(
         confidence = "medium" if confidence == "high" else confidence
     else:
         verdict = Verdict.HEALTHY
+        busiest = max(states, key=lambda t: t.busy or 0.0, default=None)
+        if (latest.uptime_s is not None and latest.uptime_s < YOUNG_JOB_S and busiest
+                and (busiest.busy or 0.0) >= BUSY_HOT):
+            notes.append(
+                f"the job is {latest.uptime_s:.0f} s old and {busiest.name} is busy "
+                f"{100 * (busiest.busy or 0):.0f}%: backpressure shows only once the buffers "
+                "before it have filled, so this healthy verdict is provisional"
+            )
+            confidence = "medium" if confidence == "high" else confidence
+    for f in findings:
+        if f.is_bottleneck and f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) and not any(
+            e.metric in ("flame_samples", "busy_thread_samples") for e in f.evidence
+        ):
+            notes.append(
+                f"on-CPU or off-CPU for {f.vertex_name} rests on JVM CPU time only (no flame "
+                "graph or thread dump yet), which a shared host blurs"
+            )
+            confidence = "medium" if confidence == "high" else confidence
     return Diagnosis(
         job_id=latest.job_id, job_name=graph.name, job_state=latest.job_state, t=latest.t,
         window_s=span, uptime_s=latest.uptime_s, verdict=verdict, confidence=confidence,
