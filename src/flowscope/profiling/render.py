@@ -144,7 +144,8 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
         parts.append(Text(f"skipped {part}: {why}", style="yellow"))
     st = report.stats
     parts.append(Text(
-        f"{st.requests} requests in {st.wall_s:.1f} s (diagnosis {st.diagnose_polls} polls, "
+        f"{st.requests} requests in {st.wall_s:.1f} s (diagnosis {st.diagnose_polls} polls / "
+        f"{st.diagnose_requests} requests in {st.diagnose_s:.1f} s, "
         f"flame graph {st.flame_requests} requests / {st.flame_wait_s:.1f} s, thread dumps "
         f"{st.thread_dumps} in {st.thread_dump_s:.1f} s, {st.thread_samples} task samples)",
         style="dim"))

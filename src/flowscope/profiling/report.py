@@ -51,9 +51,10 @@ class FlameProfile:
 class ProfileStats:
     """What the profile cost: requests to the REST API and wall time (s)."""
 
-    requests: int = 0
+    requests: int = 0  # all of them, the diagnosis's included
     wall_s: float = 0.0
     diagnose_polls: int = 0
+    diagnose_requests: int = 0
     diagnose_s: float = 0.0
     flame_requests: int = 0
     flame_wait_s: float = 0.0

@@ -236,6 +236,7 @@ def profile_live(
         graph, samples, d = sample_until_confident(
             session, interval_s=interval_s, max_duration_s=diagnose_s)
         stats = ProfileStats(requests=session.source.requests, diagnose_polls=len(samples),
+                             diagnose_requests=session.source.requests,
                              diagnose_s=time.time() - start)
         say("profiling ...")
         report = profile_job(session.source, graph, samples, d, vertex=vertex,
