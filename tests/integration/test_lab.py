@@ -38,7 +38,11 @@ def test_ctrl_c_stops_the_cluster():
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # the test failed before Ctrl-C: still clean up the lab
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     assert not processes_of(workdir), "Flink processes survived Ctrl-C"
     assert not os.path.exists(workdir)
