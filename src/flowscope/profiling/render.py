@@ -61,7 +61,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
                 parts.append(_flame_table(view))
         ops = f.on_cpu.operators if f.work.kind != "off-cpu" else f.off_cpu.operators
         if len(ops) > 1 or verbose:
-            for o in ops:
+            for o in ops if verbose else [o for o in ops if o.share >= 0.01]:
                 parts.append(Text(f"  {o.operator}: {_pct(o.share)} of samples"
                                   + (f", {o.top_method}" if o.top_method else "")
                                   + f" ({o.matched_by})", style="dim"))
@@ -126,7 +126,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
             parts.append(Text(f"  {n}"))
         for how in lat.how_to_enable:
             parts.append(Text(f"  enable: {how}", style="cyan"))
-        shown = lat.caveats if (verbose or lat.hops or lat.how_to_enable) else []
+        shown = lat.caveats if (verbose or lat.hops) else []
         for c in shown:
             parts.append(Text(f"  caveat: {c}", style="dim"))
 

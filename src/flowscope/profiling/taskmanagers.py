@@ -96,8 +96,9 @@ def _statements(t: TaskManagerLoad) -> list[str]:
         if t.cores_used < OFF_CPU_SHARE * t.busy_sum:
             out.append(
                 f"{len(t.busy_subtasks)} busy subtask(s) ({t.busy_sum:.1f} cores' worth of busy "
-                f"time) but the JVM used {t.cores_used:.2f} cores: the busy time is mostly "
-                "off-CPU (waiting on I/O, sleeps or locks)"
+                f"time) but the JVM used {t.cores_used:.2f} cores: the busy threads wait off the "
+                "CPU (I/O, sleeps, locks) or for a core on an oversubscribed host; the flame "
+                "graph tells which"
             )
         else:
             out.append(
