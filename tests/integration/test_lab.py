@@ -46,3 +46,27 @@ def test_ctrl_c_stops_the_cluster():
                 proc.kill()
     assert not processes_of(workdir), "Flink processes survived Ctrl-C"
     assert not os.path.exists(workdir)
+
+
+SCRIPT = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))  # a test runner's or driver's handler
+from flowscope.lab.cluster import LocalCluster
+c = LocalCluster()
+c.start()
+print(c.workdir, flush=True)
+time.sleep(300)
+"""
+
+
+def test_sigterm_stops_the_cluster_and_keeps_the_previous_handler():
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        workdir = proc.stdout.readline().strip()
+        assert workdir and processes_of(workdir)
+        proc.terminate()
+        assert proc.wait(timeout=60) == 3  # the handler that was there first still ran
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not processes_of(workdir), "Flink processes survived SIGTERM"

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -184,6 +185,7 @@ class LocalCluster:
         say = progress or (lambda _msg: None)
         say(f"starting Flink {flink_version(home)} on {self.url} (work dir {self.workdir})")
         _ACTIVE.append(self)
+        _watch_sigterm()
         self._started = True
         try:
             self._launch(home)
@@ -334,15 +336,33 @@ def _stop_all() -> None:
         cluster.stop(grace_s=5.0)
 
 
+_PREVIOUS_SIGTERM: object = signal.SIG_DFL
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    """Stop every cluster, then do what the previous handler did (exit, by default)."""
     _stop_all()
-    raise SystemExit(128 + signum)
+    previous = _PREVIOUS_SIGTERM
+    if callable(previous):
+        previous(signum, frame)
+    elif previous != signal.SIG_IGN:
+        raise SystemExit(128 + signum)
+
+
+def _watch_sigterm() -> None:
+    """Stop clusters on SIGTERM too. Installed when a cluster starts (not at import: a test
+    runner or browser driver may set its own handler first), chaining to that handler."""
+    global _PREVIOUS_SIGTERM
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm:
+        return
+    _PREVIOUS_SIGTERM = current if current is not None else signal.SIG_DFL
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 atexit.register(_stop_all)
-with contextlib.suppress(ValueError):  # not in the main thread
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @contextlib.contextmanager
