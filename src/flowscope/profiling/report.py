@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ from flowscope.profiling.flamegraph import (
 )
 from flowscope.profiling.taskmanagers import TaskManagerLoad
 from flowscope.profiling.threaddump import ThreadDumpReport
+from flowscope.render.jsonout import json_safe
 
 SCHEMA = "flowscope.profile/1"
 
@@ -192,16 +192,6 @@ def _chain(name: str) -> list[str]:
     return [p for p in name.split(" -> ") if p]
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 6)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def to_dict(report: ProfileReport) -> dict[str, Any]:
     """The profile as plain JSON-able data (schema flowscope.profile/1)."""
     body = dataclasses.asdict(report)
@@ -212,7 +202,7 @@ def to_dict(report: ProfileReport) -> dict[str, Any]:
             raw["agrees"] = t.agrees
         for s, raw in zip(report.threads.subtasks, body["threads"]["subtasks"], strict=True):
             raw["agrees"] = s.agrees
-    return {"schema": SCHEMA, **_clean(body)}
+    return {"schema": SCHEMA, **json_safe(body)}
 
 
 def render_json(report: ProfileReport) -> str:

@@ -15,20 +15,22 @@ from flowscope.analysis.findings import Diagnosis
 SCHEMA = "flowscope.diagnosis/1"
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """Plain data ready for strict JSON: NaN and infinities become null, floats are rounded to
+    6 decimals, tuples become lists, keys become strings."""
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, 6)
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
 def to_dict(d: Diagnosis) -> dict[str, Any]:
     body = dataclasses.asdict(d)
     body["bottlenecks"] = [f.vertex_name for f in d.bottlenecks]
-    return {"schema": SCHEMA, **_clean(body)}
+    return {"schema": SCHEMA, **json_safe(body)}
 
 
 def render(d: Diagnosis) -> str:
