@@ -104,7 +104,7 @@ def record_all(chosen: list[Scenario], args: argparse.Namespace) -> int:
             cluster.rest_port = int(args.url.rsplit(":", 1)[1])
         else:
             cluster = stack.enter_context(
-                running_cluster(ClusterSpec(slots_per_taskmanager=8), progress=print)
+                running_cluster(ClusterSpec(slots_per_taskmanager=10), progress=print)
             )
         runner = ScenarioRunner(cluster)
         stack.callback(runner.close)

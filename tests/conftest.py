@@ -33,7 +33,7 @@ def lab_cluster() -> Iterator[object]:
         cluster.rest_port = int(url.rsplit(":", 1)[1])
         yield cluster
         return
-    cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=8, latency_interval_ms=1000))
+    cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=10, latency_interval_ms=1000))
     cluster.start(timeout_s=120)
     try:
         yield cluster

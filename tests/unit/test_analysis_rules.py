@@ -88,3 +88,18 @@ def test_throughput_facts_on_real_data():
     assert 50 < facts["enrich"].record_bytes_in < 90
     assert 0 < facts["enrich"].buffer_fill <= 1
     assert facts["Source: gen"].true_rate_per_subtask is None
+
+
+def test_low_buffer_fill_is_reported_but_the_job_is_healthy():
+    """buffer timeout 0 on the real cluster: one 66-byte record per network buffer."""
+    graph, samples = load_recording(fixture_path("low-fill"))
+    d = diagnose(graph, samples)
+    assert d.verdict.value == "healthy"
+    low = [f for f in d.findings if f.cause == Cause.LOW_BUFFER_FILL]
+    assert {f.vertex_name for f in low} == {"parse", "enrich", "out: Writer"}
+    per_buffer = next(e.value for e in low[0].evidence if e.metric == "bytes_per_remote_buffer")
+    assert 60 <= per_buffer <= 80
+    assert "execution.buffer-timeout" in low[0].actions[0].config
+    # a normal job at a similar rate fills its buffers through the timeout: no finding
+    graph, samples = load_recording(fixture_path("skew"))
+    assert not [f for f in diagnose(graph, samples).findings if f.cause == Cause.LOW_BUFFER_FILL]

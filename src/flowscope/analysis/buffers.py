@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowscope.analysis.findings import TaskState
+from flowscope.analysis.findings import Action, Cause, Evidence, Finding, TaskState
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
@@ -18,6 +18,8 @@ from flowscope.model import JobGraph
 # a pool whose mean over the window is at least this full counts as high.
 HIGH = 0.5
 SEGMENT_BYTES = 32 * 1024  # taskmanager.memory.segment-size default
+LOW_FILL = 0.25  # network buffers under this share full are "low fill"
+MANY_BUFFERS_PER_S = 500.0  # ... and only matter at this many buffers per second
 
 
 @dataclass
@@ -47,6 +49,7 @@ class ThroughputFacts:
     remote_share_in: float | None  # share of input bytes that crossed the network
     bytes_per_remote_buffer: float | None  # fill of the network buffers received
     buffer_fill: float | None  # bytes_per_remote_buffer / segment size
+    remote_buffers_per_s: float | None  # network buffers received per second, all subtasks
     true_rate_per_subtask: float | None  # records per busy second
 
 
@@ -113,6 +116,40 @@ def buffer_readings(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]
     return out
 
 
+def low_fill_findings(facts: list[ThroughputFacts], window_s: float) -> list[Finding]:
+    """Many nearly empty network buffers: the output flusher (execution.buffer-timeout) sends
+    them before they fill. Cheap at low rates (it buys latency); at high rates each buffer
+    costs a network round of its own. Informational: the job may still keep up."""
+    out = []
+    for t in facts:
+        if (t.buffer_fill is None or t.remote_buffers_per_s is None
+                or t.buffer_fill >= LOW_FILL or t.remote_buffers_per_s < MANY_BUFFERS_PER_S):
+            continue
+        out.append(Finding(
+            Cause.LOW_BUFFER_FILL, None, t.vertex,
+            f"{t.vertex} receives {t.remote_buffers_per_s:.0f} network buffers/s holding "
+            f"{t.bytes_per_remote_buffer or 0:.0f} bytes each ({100 * t.buffer_fill:.1f}% of "
+            f"a {SEGMENT_BYTES // 1024} KiB buffer): they are flushed by the buffer timeout "
+            "long before they fill, which costs throughput",
+            is_bottleneck=False,
+            evidence=[
+                Evidence(t.vertex, "bytes_per_remote_buffer", round(t.bytes_per_remote_buffer
+                                                                      or 0, 1), "bytes",
+                         window_s, "numBytesInRemote / numBuffersInRemote"),
+                Evidence(t.vertex, "remote_buffers_per_s", round(t.remote_buffers_per_s, 1),
+                         "buffers/s", window_s, "each one a network transfer of its own"),
+                Evidence(t.vertex, "record_bytes_in", round(t.record_bytes_in or 0, 1),
+                         "bytes", window_s, "average serialised record"),
+            ],
+            actions=[Action(
+                "If throughput matters more than a few milliseconds of latency, raise the "
+                "buffer timeout (or stop flushing after every record) so buffers fill up.",
+                config={"execution.buffer-timeout": "100 ms (Flink's default), or more"},
+            )],
+        ))
+    return out
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -129,7 +166,8 @@ def throughput_facts(graph: JobGraph, tasks: dict[str, TaskState],
 
         remote = total("bytes_in_remote_per_s")
         local = total("bytes_in_local_per_s")
-        per_buffer = _ratio(remote, total("buffers_in_remote_per_s"))
+        buffers = total("buffers_in_remote_per_s")
+        per_buffer = _ratio(remote, buffers)
         out.append(ThroughputFacts(
             vertex=v.name,
             record_bytes_in=_ratio(total("bytes_in_per_s"), total("records_in_per_s")),
@@ -137,6 +175,7 @@ def throughput_facts(graph: JobGraph, tasks: dict[str, TaskState],
             remote_share_in=_ratio(remote, (remote or 0.0) + (local or 0.0)),
             bytes_per_remote_buffer=per_buffer,
             buffer_fill=per_buffer / SEGMENT_BYTES if per_buffer is not None else None,
+            remote_buffers_per_s=buffers,
             true_rate_per_subtask=tasks[v.id].true_rate_per_subtask,
         ))
     return out

@@ -165,10 +165,12 @@ def diagnose(
                 "graph or thread dump yet), which a shared host blurs"
             )
             confidence = "medium" if confidence == "high" else confidence
+    throughput = buffers.throughput_facts(graph, tasks, windows)
+    findings.extend(buffers.low_fill_findings(throughput, span))
     return Diagnosis(
         job_id=latest.job_id, job_name=graph.name, job_state=latest.job_state, t=latest.t,
         window_s=span, uptime_s=latest.uptime_s, verdict=verdict, confidence=confidence,
         tasks=states, findings=findings, notes=notes,
         buffers=buffers.buffer_readings(graph, windows),
-        throughput=buffers.throughput_facts(graph, tasks, windows),
+        throughput=throughput,
     )

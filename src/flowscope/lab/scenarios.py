@@ -114,6 +114,11 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck="Source: gen", cause="network", needs_netns=True,
         ),
         Scenario(
+            "low-fill", "buffer timeout 0: every record leaves in a network buffer of its own",
+            {"rate": "3000", "buffer-timeout-ms": "0"},
+            bottleneck=None, cause="low-buffer-fill",
+        ),
+        Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
             {"rows-per-second": "2000"},
             bottleneck=None, cause="unmeasurable", kind="sql",

@@ -40,6 +40,7 @@ import org.apache.flink.util.Collector;
  *   window-cost=0         per-element cost when a window fires, micros[:sleep]
  *   checkpoint-ms=10000   checkpoint interval (0 = off)
  *   enrich-parallelism=0  parallelism of enrich (0 = default)
+ *   buffer-timeout-ms     execution.buffer-timeout (0 = flush after every record)
  * </pre>
  */
 public class Scenario {
@@ -69,11 +70,13 @@ public class Scenario {
         Work windowCost = Work.parse(a.get("window-cost"));
         long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "10000"));
         int enrichParallelism = Integer.parseInt(a.getOrDefault("enrich-parallelism", "0"));
+        long bufferTimeoutMs = Long.parseLong(a.getOrDefault("buffer-timeout-ms", "-2"));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
         if (!chain) env.disableOperatorChaining();
         if (checkpointMs > 0) env.enableCheckpointing(checkpointMs);
+        if (bufferTimeoutMs >= -1) env.setBufferTimeout(bufferTimeoutMs);
 
         DataStream<Event> events = source(env, "gen", rate, keys, skew, payload, 1);
         DataStream<Event> out;
