@@ -41,6 +41,9 @@ class Quantity(StrEnum):
     IN_FLOATING_USAGE = "in_floating_usage"
     OUT_POOL_USAGE = "out_pool_usage"
     MAILBOX_QUEUE_SIZE = "mailbox_queue_size"
+    # 1 when Flink marks the subtask's I/O counters complete (`*-complete` in the vertex
+    # details), 0 when some were not reported yet.
+    IO_COMPLETE = "io_complete"
 
 
 class TmQuantity(StrEnum):

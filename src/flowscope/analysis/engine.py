@@ -81,6 +81,13 @@ def diagnose(
         )
     if "gauges" in bases and "counters" in bases:
         notes.append("some subtasks lack counter deltas; their ratios are Flink's 60 s averages")
+    incomplete = [f"{graph.vertex(vid).name}[{s.index}]" for vid, subs in latest.subtasks.items()
+                  for s in subs if s.get("io_complete") == 0.0]
+    if incomplete:
+        notes.append(f"Flink marks the I/O counters of {', '.join(incomplete[:4])}"
+                     + (f" and {len(incomplete) - 4} more" if len(incomplete) > 4 else "")
+                     + " as incomplete (not all reported yet)")
+        confidence = "medium" if confidence == "high" else confidence
     restarts = {s.attempt for subs in latest.subtasks.values() for s in subs}
     if max(restarts, default=0) > 0:
         notes.append(f"the job has restarted (attempt {max(restarts)}): only the current "

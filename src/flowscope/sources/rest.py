@@ -30,6 +30,7 @@ from flowscope.model import (
     CheckpointStats,
     Edge,
     JobGraph,
+    Quantity,
     Sample,
     SubtaskSample,
     TaskManagerSample,
@@ -456,6 +457,9 @@ def _subtasks_from_detail(vertex_id: str, detail: dict[str, Any]) -> list[Subtas
             v = names.parse_value(metrics.get(fieldname))
             if v is not None:
                 values[q.value] = v
+        flags = [v for k, v in metrics.items() if k.endswith("-complete")]
+        if flags:
+            values[Quantity.IO_COMPLETE.value] = 1.0 if all(f is True for f in flags) else 0.0
         host = str(st.get("endpoint") or st.get("host") or "")
         samples.append(
             SubtaskSample(
