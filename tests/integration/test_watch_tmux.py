@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from flowscope.recording import Recording
 from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -92,7 +93,9 @@ def test_watch_shows_view_and_q_quits_cleanly(pane: Pane):
     for task in ("Source: gen", "parse", "enrich ◀ data-skew", "out: Writer"):
         assert task in view, view
     assert "bottleneck enrich (data-skew)" in view
-    assert "where it has been:" in view and "poll 60" in view
+    with Recording(fixture_path("skew")) as rec:
+        polls = len(rec.polls())
+    assert "where it has been:" in view and f"poll {polls}" in view
     pane.send("p")
     assert "PAUSED" in pane.wait_for(lambda s: "PAUSED" in s, 10)
     pane.send("p")

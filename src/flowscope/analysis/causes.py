@@ -297,6 +297,16 @@ def non_root_findings(
     out: list[Finding] = []
     any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
     network = _network_exchanges(graph, tasks, windows, roots)
+    # A receiver that also reads from a bottleneck waits for its checkpoint barriers on that
+    # slow input; meanwhile its other inputs are blocked (aligned checkpoints), so their senders
+    # look backpressured by an idle receiver, as behind a slow network. Not the network.
+    for sender, receivers in list(network.items()):
+        behind = [(r, u) for r in receivers for u in graph.upstream(r.vertex_id)
+                  if u != sender and (u in roots or roots_above(graph, u, roots))]
+        if behind:
+            del network[sender]
+            if (tasks[sender].backpressured or 0) > HIGH_THRESHOLD:
+                out.append(_alignment_finding(graph, tasks[sender], behind, window_s))
     for v in graph.vertices:
         t = tasks[v.id]
         # Exchanges that cross one slow link hold each other back (each receiver is itself a
@@ -350,6 +360,36 @@ def non_root_findings(
                                 "or speed up the external system it reads from.")],
             ))
     return out
+
+
+def roots_above(graph: JobGraph, vid: str, roots: list[str]) -> bool:
+    return bool(set(roots) & _ancestors(graph, vid))
+
+
+def _alignment_finding(
+    graph: JobGraph, sender: TaskState, behind: list[tuple[TaskState, str]], window_s: float
+) -> Finding:
+    receiver, slow = behind[0]
+    slow_name = graph.vertex(slow).name
+    return Finding(
+        Cause.TRANSIENT, sender.vertex_id, sender.name,
+        f"{sender.name} is backpressured {_pct(sender.backpressured)} while {receiver.name} "
+        f"idles: {receiver.name} also reads from the slow branch through {slow_name}, and "
+        "while it aligns checkpoint barriers behind that input its other inputs are blocked. "
+        "This follows from the bottleneck; it is not a bottleneck of its own",
+        is_bottleneck=False,
+        evidence=[
+            Evidence(sender.name, "backpressured_ratio", _round(sender.backpressured), "ratio",
+                     window_s, "blocked while the receiver aligns barriers"),
+            Evidence(receiver.name, "busy_ratio", _round(receiver.busy), "ratio", window_s,
+                     "the receiver is not the limit"),
+        ],
+        actions=[Action(
+            "Remove the bottleneck on the other branch; unaligned checkpoints stop one slow "
+            "input from blocking the others during checkpoints.",
+            config={"execution.checkpointing.unaligned.enabled": "true"},
+        )],
+    )
 
 
 def _network_exchanges(
