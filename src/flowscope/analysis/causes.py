@@ -300,13 +300,10 @@ def non_root_findings(
     # A receiver that also reads from a bottleneck waits for its checkpoint barriers on that
     # slow input; meanwhile its other inputs are blocked (aligned checkpoints), so their senders
     # look backpressured by an idle receiver, as behind a slow network. Not the network.
-    for sender, receivers in list(network.items()):
-        behind = [(r, u) for r in receivers for u in graph.upstream(r.vertex_id)
-                  if u != sender and (u in roots or roots_above(graph, u, roots))]
-        if behind:
-            del network[sender]
-            if (tasks[sender].backpressured or 0) > HIGH_THRESHOLD:
-                out.append(_alignment_finding(graph, tasks[sender], behind, window_s))
+    for sender, behind in aligning_behind(graph, network, roots).items():
+        del network[sender]
+        if (tasks[sender].backpressured or 0) > HIGH_THRESHOLD:
+            out.append(_alignment_finding(graph, tasks[sender], behind, window_s))
     for v in graph.vertices:
         t = tasks[v.id]
         # Exchanges that cross one slow link hold each other back (each receiver is itself a
@@ -362,8 +359,18 @@ def non_root_findings(
     return out
 
 
-def roots_above(graph: JobGraph, vid: str, roots: list[str]) -> bool:
-    return bool(set(roots) & _ancestors(graph, vid))
+def aligning_behind(
+    graph: JobGraph, network: dict[str, list[TaskState]], roots: list[str]
+) -> dict[str, list[tuple[TaskState, str]]]:
+    """Senders whose receiver also reads from a located bottleneck (directly or further up):
+    sender id -> [(receiver, the upstream vertex on the slow side)]."""
+    out: dict[str, list[tuple[TaskState, str]]] = {}
+    for sender, receivers in network.items():
+        behind = [(r, u) for r in receivers for u in graph.upstream(r.vertex_id)
+                  if u != sender and (u in roots or set(roots) & _ancestors(graph, u))]
+        if behind:
+            out[sender] = behind
+    return out
 
 
 def _alignment_finding(

@@ -196,8 +196,10 @@ class FlinkRestSource:
 
     # -- graph --------------------------------------------------------------------------------
 
-    def graph(self, job_id: str, job: dict[str, Any] | None = None) -> JobGraph:
+    def graph(self, job_id: str, job: dict[str, Any] | None = None,
+              now: float | None = None) -> JobGraph:
         """The job graph; re-read only when the vertices change (e.g. a rescale)."""
+        now = self.clock() if now is None else now
         job = job if job is not None else self.get(f"/jobs/{job_id}")
         key = tuple((v["id"], v.get("parallelism")) for v in job.get("vertices", []))
         cached = self._graphs.get(job_id)
@@ -217,7 +219,7 @@ class FlinkRestSource:
                 )
         vertices = []
         for v in job.get("vertices", []):
-            vnames = self._vertex_names(job_id, v["id"], force=True)
+            vnames = self._vertex_names(job_id, v["id"], force=True, now=now)
             vertices.append(
                 Vertex(
                     id=v["id"],
@@ -231,9 +233,12 @@ class FlinkRestSource:
         self._graphs[job_id] = (key, graph)
         return graph
 
-    def _vertex_names(self, job_id: str, vertex_id: str, force: bool = False) -> _VertexNames:
+    def _vertex_names(self, job_id: str, vertex_id: str, force: bool = False,
+                      now: float | None = None) -> _VertexNames:
         known = self._names.get((job_id, vertex_id))
-        now = self.clock()
+        # Decisions follow the poll's time, not the wall clock mid-poll, so that a replay of
+        # a recording makes exactly the requests the live poll made.
+        now = self.clock() if now is None else now
         if known and not force and known.complete and now - known.listed_at < self.relist_s:
             return known
         if known and not force and now - known.listed_at < min(5.0, self.relist_s):
@@ -277,7 +282,7 @@ class FlinkRestSource:
         `flamegraphs` (the first request starts Flink's sampling; later polls collect it)."""
         t = self.clock()
         job = self.get(f"/jobs/{job_id}")
-        graph = self.graph(job_id, job)
+        graph = self.graph(job_id, job, t)
         subtasks: dict[str, list[SubtaskSample]] = {}
         latency: dict[str, dict[str, float]] = {}
         warnings: list[str] = []
@@ -285,7 +290,8 @@ class FlinkRestSource:
         # Vertices are read concurrently (a few at a time): against a remote JobManager the
         # round trips, not the JobManager, bound a poll.
         for vertex, (samples, lat, warn) in zip(
-            graph.vertices, self._map(lambda v: self._poll_vertex(job_id, v), graph.vertices),
+            graph.vertices,
+            self._map(lambda v: self._poll_vertex(job_id, v, t), graph.vertices),
             strict=True,
         ):
             subtasks[vertex.id] = samples
@@ -348,12 +354,12 @@ class FlinkRestSource:
         return list(self._pool.map(fn, items))
 
     def _poll_vertex(
-        self, job_id: str, vertex: Vertex
+        self, job_id: str, vertex: Vertex, now: float
     ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str]]:
         """One vertex's subtasks: the detail (counters, attempt, TaskManager) and the gauges."""
         detail = self.get(f"/jobs/{job_id}/vertices/{vertex.id}")
         samples = _subtasks_from_detail(vertex.id, detail)
-        vnames = self._vertex_names(job_id, vertex.id)
+        vnames = self._vertex_names(job_id, vertex.id, now=now)
         wanted = _wanted_metrics(vnames, samples)
         values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
         by_index = {s.index: s for s in samples}
