@@ -86,10 +86,6 @@ class Vertex:
     # Operator names within the chain, as they appear in operator metric names.
     operators: tuple[str, ...] = ()
 
-    @property
-    def is_source(self) -> bool:
-        return self.name.startswith("Source:")
-
 
 @dataclass(frozen=True)
 class JobGraph:

@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,10 +279,6 @@ class RecordedTransport(httpx.BaseTransport):
         status, content = found
         return httpx.Response(status, content=content, request=request,
                               headers={"content-type": "application/json"})
-
-
-def iter_polls(recording: Recording, job_id: str | None) -> Iterator[PollInfo]:
-    yield from recording.polls(job_id)
 
 
 def file_size(path: Path) -> int:

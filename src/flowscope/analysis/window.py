@@ -50,7 +50,6 @@ class SubtaskWindow:
     in_exclusive_usage: float | None = None
     in_floating_usage: float | None = None
     out_pool_usage: float | None = None
-    records_in_total: float | None = None
     operators_records_in_per_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -156,7 +155,6 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     else:
         w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
         w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
-    w.records_in_total = last.finite(Q.RECORDS_IN)
     soft = _mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
     hard = _mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
     w.soft_backpressured = soft / 1000.0 if soft is not None else None
