@@ -103,8 +103,8 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck="enrich orders", cause="off-cpu",
         ),
         Scenario(
-            "gc", "enrich allocates 128 KiB per record and keeps 280 MiB alive: GC takes over",
-            {"rate": "3000", "alloc-kb": "128", "retain-mb": "280"},
+            "gc", "enrich allocates 384 KiB per record and keeps 280 MiB alive: GC takes over",
+            {"rate": "3000", "alloc-kb": "384", "retain-mb": "280"},
             bottleneck="enrich", cause="gc-pressure", cpu_heavy=True,
         ),
         Scenario(
