@@ -20,6 +20,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 
@@ -233,26 +234,25 @@ class Recording:
                 f"{self.path}: the stored response to {path} at poll {poll_id} is corrupt"
             ) from None
 
+    def _paths_at(self, poll_id: int, like: str) -> list[str]:
+        """Paths matching a LIKE pattern requested with exactly this poll."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT p.path FROM paths p JOIN responses r ON r.path_id = p.id "
+                "WHERE r.poll_id = ? AND p.path LIKE ? ORDER BY p.path",
+                (poll_id, like),
+            ).fetchall()
+        return [path for (path,) in rows]
+
     def thread_dumps_at(self, poll_id: int) -> list[str]:
         """TaskManager ids whose thread dump was taken with exactly this poll."""
-        from urllib.parse import unquote
-
-        rows = self._conn.execute(
-            "SELECT p.path FROM paths p JOIN responses r ON r.path_id = p.id "
-            "WHERE r.poll_id = ? AND p.path LIKE '/taskmanagers/%/thread-dump' ORDER BY p.path",
-            (poll_id,),
-        )
-        return [unquote(path.split("/")[2]) for (path,) in rows]
+        return [unquote(p.split("/")[2])
+                for p in self._paths_at(poll_id, "/taskmanagers/%/thread-dump")]
 
     def flamegraphs_at(self, poll_id: int) -> list[str]:
         """Vertex ids whose flame graphs were read with exactly this poll."""
-        rows = self._conn.execute(
-            "SELECT p.path FROM paths p JOIN responses r ON r.path_id = p.id "
-            "WHERE r.poll_id = ? AND p.path LIKE '/jobs/%/vertices/%/flamegraph?type=on_cpu' "
-            "ORDER BY p.path",
-            (poll_id,),
-        )
-        return [path.split("/")[4] for (path,) in rows]
+        return [p.split("/")[4]
+                for p in self._paths_at(poll_id, "/jobs/%/vertices/%/flamegraph?type=on_cpu")]
 
     def close(self) -> None:
         self._conn.close()

@@ -48,6 +48,13 @@ SATURATED = 0.8  # busy + backpressured share of samples at which a receiver is 
 MAX_SAMPLES = 100
 
 
+def levels_agree(sampled: Level, measured: Level) -> bool | None:
+    """Whether the sampled level matches Flink's time metrics; None when either is unknown."""
+    if Level.UNKNOWN in (sampled, measured):
+        return None
+    return sampled == measured
+
+
 @dataclass(frozen=True)
 class ThreadSample:
     """One task thread in one thread dump."""
@@ -123,9 +130,7 @@ class SubtaskSampling:
 
     @property
     def agrees(self) -> bool | None:
-        if self.metric_level == Level.UNKNOWN or self.level == Level.UNKNOWN:
-            return None
-        return self.level == self.metric_level
+        return levels_agree(self.level, self.metric_level)
 
 
 @dataclass
@@ -142,9 +147,7 @@ class TaskSampling:
 
     @property
     def agrees(self) -> bool | None:
-        if self.metric_level == Level.UNKNOWN or self.level == Level.UNKNOWN:
-            return None
-        return self.level == self.metric_level
+        return levels_agree(self.level, self.metric_level)
 
 
 @dataclass
