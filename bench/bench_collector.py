@@ -23,10 +23,10 @@ import statistics
 import time
 from urllib.parse import quote
 
+from flowscope.flink import metric_names as names
+from flowscope.flink.rest import FlinkRestSource
 from flowscope.lab.cluster import ClusterSpec, LocalCluster, running_cluster
 from flowscope.lab.scenarios import ScenarioRunner
-from flowscope.sources import metric_names as names
-from flowscope.sources.rest import FlinkRestSource
 
 
 def per_subtask_poll(src: FlinkRestSource, job_id: str, tms: list[str]) -> None:

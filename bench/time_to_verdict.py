@@ -19,8 +19,8 @@ from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis, Verdict
-from flowscope.api import StopRule, load_recording, stacks_wanted
 from flowscope.lab.scenarios import SCENARIOS, Scenario
+from flowscope.sampling import StopRule, load_recording, stacks_wanted
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 

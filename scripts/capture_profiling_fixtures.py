@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from flowscope.flink.rest import FlinkRestSource
 from flowscope.lab.cluster import (
     ClusterSpec,
     LabError,
@@ -52,8 +53,7 @@ from flowscope.lab.cluster import (
     running_cluster,
 )
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
-from flowscope.profiling.run import ProfileOptions, profile_live
-from flowscope.sources.rest import FlinkRestSource
+from flowscope.profiler import ProfileOptions, profile_live
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "profiling"
 DEFAULT = ("compute-bound", "chained", "off-cpu", "healthy")

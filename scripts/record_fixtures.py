@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
-from flowscope.api import apply_stack_requests
 from flowscope.lab.cluster import ClusterSpec, LocalCluster, running_cluster
 from flowscope.lab.netcluster import running_netns_cluster
 from flowscope.lab.scenarios import SCENARIOS, Scenario, ScenarioRunner
-from flowscope.session import LiveSession
+from flowscope.sampling import LiveSession, apply_stack_requests
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 

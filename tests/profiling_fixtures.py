@@ -116,7 +116,7 @@ def replay_polls(capture: Capture) -> Replayed:
     """The diagnosis polls of a captured run, through the real collector (each poll asks for
     the same thread dumps and flame graphs as the live one did), and a source for the profile
     requests that followed them."""
-    from flowscope.sources.rest import FlinkRestSource
+    from flowscope.flink.rest import FlinkRestSource
 
     cut = int(capture.meta["profile_from"])
     polls, profile = capture.responses[:cut], capture.responses[cut:]

@@ -5,15 +5,19 @@
     d = flowscope.diagnose_recording("run.fsrec")             # a recording
     for f in d.bottlenecks:
         print(f.vertex_name, f.cause, f.summary)
+
+The stages, in the order data flows: flink/ reads the REST API, recording stores polls,
+analysis/ decides (pure), render/ and web/ draw, sampling drives the live loop, cli/ holds
+the commands.
 """
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Diagnosis, Finding, Level, Verdict
 from flowscope.api import diagnose_live, diagnose_recording, load_recording
 from flowscope.errors import FlowscopeError
+from flowscope.flink.rest import FlinkRestSource
 from flowscope.recording import Recorder, Recording
-from flowscope.session import LiveSession, ReplaySession
-from flowscope.sources.rest import FlinkRestSource
+from flowscope.sampling import LiveSession, ReplaySession
 
 __version__ = "0.1.0"
 

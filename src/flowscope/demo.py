@@ -6,21 +6,18 @@ import time
 
 from rich.console import Console
 
-from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Diagnosis, Verdict
-from flowscope.api import StopRule, apply_stack_requests
+from flowscope.analysis.findings import Confidence, Diagnosis, Verdict
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
-from flowscope.model import Sample
 from flowscope.render import jsonout, terminal
-from flowscope.session import LiveSession
+from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
 
 def is_correct(d: Diagnosis, scenario_name: str) -> bool:
     """Does the diagnosis name the scenario's injected bottleneck and cause?"""
     s = SCENARIOS[scenario_name]
-    if d.confidence == "low":
+    if d.confidence == Confidence.LOW:
         return False
     if s.bottleneck is None:
         return d.verdict == Verdict.HEALTHY
@@ -45,24 +42,21 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
             runner.wait_running(job_id)
             t_job = time.monotonic()
             session = LiveSession(cluster.url, job_id)
-            samples: list[Sample] = []
             first_correct: float | None = None
-            d: Diagnosis | None = None
-            rule = StopRule()
             try:
                 with err.status("waiting for the job's metrics ...") as status:
-                    for graph, sample in session.samples(interval_s=1.0, duration_s=timeout_s):
-                        samples.append(sample)
-                        d = diagnose(graph, samples)
+
+                    def show(p: Progress) -> None:
+                        nonlocal first_correct
                         up = time.monotonic() - t_job
-                        status.update(_progress_line(d, up))
-                        if is_correct(d, scenario) and first_correct is None:
+                        status.update(_progress_line(p.diagnosis, up))
+                        if first_correct is None and is_correct(p.diagnosis, scenario):
                             first_correct = up
-                        if rule.done(d, apply_stack_requests(session, d)):
-                            break
+
+                    _, _, d = sample_until_confident(session, max_duration_s=timeout_s,
+                                                     on_progress=show)
             finally:
                 session.close()
-            assert d is not None
             if as_json:
                 out.print_json(jsonout.render(d))
             else:
@@ -82,7 +76,7 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
 
 
 def _progress_line(d: Diagnosis, up: float) -> str:
-    if d.confidence == "low":
+    if d.confidence == Confidence.LOW:
         why = d.notes[0] if d.notes else "waiting for metrics"
         return f"job up {up:.0f} s: {why[:90]} ..."
     where = ", ".join(f"{f.vertex_name} ({f.cause})" for f in d.bottlenecks) or "no bottleneck"

@@ -8,12 +8,13 @@ counts as counts). NaN means Flink reported NaN; a missing key means Flink did n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 
 class Quantity(StrEnum):
-    """Per-subtask quantities flowscope reads; flowscope.sources.metric_names maps them to Flink."""
+    """Per-subtask quantities flowscope reads; flowscope.flink.metric_names maps them to Flink."""
 
     # Counters, accumulated since the subtask (attempt) started.
     BUSY_MS = "busy_ms"
@@ -121,6 +122,25 @@ class JobGraph:
     def sinks(self) -> list[Vertex]:
         return [v for v in self.vertices if not self.outputs(v.id)]
 
+    def ancestors(self, vertex_id: str) -> set[str]:
+        """Every vertex with a path to `vertex_id`."""
+        return self._reach(self.upstream, vertex_id)
+
+    def descendants(self, vertex_id: str) -> set[str]:
+        """Every vertex reachable from `vertex_id`."""
+        return self._reach(self.downstream, vertex_id)
+
+    @staticmethod
+    def _reach(step: Callable[[str], list[str]], vertex_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(step(vertex_id))
+        while todo:
+            v = todo.pop()
+            if v not in seen:
+                seen.add(v)
+                todo.extend(step(v))
+        return seen
+
     def topological(self) -> list[Vertex]:
         """Vertices from sources to sinks (stable for equal depth)."""
         depth: dict[str, int] = {}
@@ -133,6 +153,50 @@ class JobGraph:
 
         order = {v.id: i for i, v in enumerate(self.vertices)}
         return sorted(self.vertices, key=lambda v: (d(v.id), order[v.id]))
+
+
+# Flame graph `endTimestamp` values that are states, not times.
+FLAME_DISABLED, FLAME_TERMINATED, FLAME_WAITING = -2, -1, -3
+
+
+@dataclass(frozen=True)
+class FlameGraph:
+    """One flame graph view of a vertex, flattened into stacks (outermost frame first).
+
+    Flink samples every subtask's task thread `rest.flamegraph.num-samples` times; `on_cpu`
+    keeps RUNNABLE threads, `off_cpu` WAITING / TIMED_WAITING / BLOCKED ones. `error` is set
+    when the view could not be read (the cluster's one-line answer).
+    """
+
+    kind: str  # "on_cpu" | "off_cpu" | "full"
+    end_timestamp_ms: int
+    total: int  # thread samples in this view
+    stacks: tuple[tuple[tuple[str, ...], int], ...]  # (frames, samples ending there)
+    error: str = ""
+
+    @property
+    def status(self) -> str:
+        """"ready", "disabled", "terminated", "waiting" (no sample yet), "error" or
+        "unknown"."""
+        if self.error:
+            return "error"
+        if self.end_timestamp_ms > 0:
+            return "ready"
+        return {FLAME_DISABLED: "disabled", FLAME_TERMINATED: "terminated",
+                FLAME_WAITING: "waiting"}.get(self.end_timestamp_ms, "unknown")
+
+
+@dataclass(frozen=True)
+class ThreadSample:
+    """One task thread in one thread dump of a TaskManager."""
+
+    task: str  # the vertex name
+    subtask: int  # 0-based
+    parallelism: int
+    attempt: int
+    state: str  # RUNNABLE, WAITING, TIMED_WAITING, BLOCKED, ...
+    frames: tuple[str, ...]  # `class.method`, innermost first
+    taskmanager_id: str = ""
 
 
 @dataclass
@@ -193,12 +257,12 @@ class Sample:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     # Names Flink reported as present but which we could not parse, for the confidence notes.
     warnings: list[str] = field(default_factory=list)
-    # Raw /taskmanagers/:id/thread-dump responses taken with this poll, by TaskManager id
-    # (only when the diagnosis asked for them: they tell on-CPU from off-CPU busy time).
-    thread_dumps: dict[str, object] = field(default_factory=dict)
-    # Raw flame graph responses taken with this poll: vertex id -> {"on_cpu": ..., "off_cpu": ...}
-    # (only when asked for; Flink samples the vertex's own task threads, job by job).
-    flamegraphs: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Task threads of the thread dumps taken with this poll, by TaskManager id (only when
+    # the diagnosis asked for them: they tell on-CPU from off-CPU busy time).
+    thread_dumps: dict[str, list[ThreadSample]] = field(default_factory=dict)
+    # Flame graphs taken with this poll: vertex id -> {"on_cpu": ..., "off_cpu": ...} (only
+    # when asked for; Flink samples the vertex's own task threads, job by job).
+    flamegraphs: dict[str, dict[str, FlameGraph]] = field(default_factory=dict)
 
     @property
     def uptime_s(self) -> float | None:

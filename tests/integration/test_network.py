@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from flowscope.analysis.causes import IN_POOL_LOW
+from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Diagnosis, Verdict
 from flowscope.api import load_recording
 from flowscope.lab.netns import CappedLink, LinkSpec, netns_supported
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
-from flowscope.session import LiveSession
+from flowscope.sampling import LiveSession
 
 pytestmark = pytest.mark.cluster
 

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from flowscope.analysis.findings import Level
-from flowscope.profiling.report import ProfileReport
-from flowscope.profiling.run import ProfileOptions, profile_live
+from flowscope.analysis.profile import ProfileReport
+from flowscope.profiler import ProfileOptions, profile_live
 
 pytestmark = pytest.mark.cluster
 

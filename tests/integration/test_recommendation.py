@@ -9,8 +9,7 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Verdict
-from flowscope.api import apply_stack_requests
-from flowscope.session import LiveSession
+from flowscope.sampling import LiveSession, apply_stack_requests
 
 pytestmark = pytest.mark.cluster
 RATE = 1500  # the scenario's source rate

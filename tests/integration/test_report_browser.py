@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flowscope.api import load_recording
-from flowscope.render.report_cli import build_report, write_report
+from flowscope.api import build_report, load_recording, write_report
 from tests.conftest import fixture_path
 
 CHROMIUM = "/usr/bin/chromium"

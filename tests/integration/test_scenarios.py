@@ -18,9 +18,8 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis, Verdict
-from flowscope.api import StopRule, apply_stack_requests, load_recording
 from flowscope.lab.scenarios import SCENARIOS, Scenario
-from flowscope.session import LiveSession
+from flowscope.sampling import LiveSession, StopRule, apply_stack_requests, load_recording
 
 pytestmark = pytest.mark.cluster
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from flowscope.analysis.tracking import build_state
 from flowscope.api import load_recording
-from flowscope.render.watch import build_state
 
 pytestmark = pytest.mark.cluster
 
@@ -62,5 +62,5 @@ def test_watch_follows_a_live_skew_job_and_records_it(lab_cluster, runner, tmp_p
     # Every poll the view saw is in the recording, and it replays to the same bottleneck.
     graph, samples = load_recording(rec)
     assert len(samples) >= 10
-    assert [(n, c) for n, c, _ in build_state(graph, samples).findings] == [
+    assert [(f.vertex_name, f.cause) for f in build_state(graph, samples).findings] == [
         ("enrich", "data-skew")]

@@ -108,7 +108,7 @@ def test_low_buffer_fill_is_reported_but_the_job_is_healthy():
 def test_a_join_waiting_on_barriers_behind_the_slow_branch_is_not_the_network():
     """The fast branch's sender reads backpressured while the join idles: the join aligns
     checkpoint barriers behind the slow branch (recorded at 150 s of the join scenario)."""
-    from flowscope.analysis import causes
+    from flowscope.analysis import network as rules
     from flowscope.analysis.locate import locate, task_states
     from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
 
@@ -116,10 +116,10 @@ def test_a_join_waiting_on_barriers_behind_the_slow_branch_is_not_the_network():
     windows = subtask_windows(distinct_snapshots(window_samples(samples, 60)))
     tasks = {t.vertex_id: t for t in task_states(graph, windows)}
     roots = locate(graph, tasks)
-    network = causes._network_exchanges(graph, tasks, windows, roots)
+    network = rules._network_exchanges(graph, tasks, windows, roots)
     parse_users = graph.by_name("parse users").id
     assert parse_users in network  # it looks like a slow link ...
-    behind = causes.aligning_behind(graph, network, roots)
+    behind = rules.aligning_behind(graph, network, roots)
     assert [graph.vertex(u).name for _, u in behind[parse_users]] == ["enrich orders"]
     d = diagnose(graph, samples)  # ... but it is not reported as one
     assert [(f.vertex_name, f.cause) for f in d.bottlenecks] == [("enrich orders", Cause.OFF_CPU)]

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from flowscope.errors import FlinkApiError, FlinkUnreachable, JobNotFound
+from flowscope.flink import metric_names as names
+from flowscope.flink.rest import MAX_QUERY_CHARS, FlinkRestSource, _chunks
 from flowscope.model import Quantity
 from flowscope.recording import RecordedTransport, Recording
-from flowscope.session import ReplaySession
-from flowscope.sources import metric_names as names
-from flowscope.sources.rest import MAX_QUERY_CHARS, FlinkRestSource, _chunks
+from flowscope.sampling import ReplaySession
 from tests.conftest import fixture_path
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.latency import analyse_latency, buffer_timeout, parse_key
 from flowscope.api import load_recording
-from flowscope.profiling.collect import fetch_cluster_config
-from flowscope.profiling.run import ProfileOptions, profile_job
+from flowscope.flink.ondemand import fetch_cluster_config
+from flowscope.profiler import ProfileOptions, profile_job
 from tests.conftest import fixture_path
 from tests.profiling_fixtures import ReplayTransport, load, replay_polls
 
@@ -60,7 +60,7 @@ def test_without_markers_it_says_how_to_enable_them():
 
 def test_cluster_config_is_read_from_the_jobmanager():
     cap = load("healthy")
-    from flowscope.sources.rest import FlinkRestSource
+    from flowscope.flink.rest import FlinkRestSource
 
     source = FlinkRestSource("http://replay", transport=ReplayTransport(
         [r for r in cap.profile if r[0] == "/jobmanager/config"]))

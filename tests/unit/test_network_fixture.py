@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.analysis.causes import IN_POOL_LOW
+from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import LOW_THRESHOLD, Cause, Verdict
 from flowscope.api import load_recording

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flowscope.profiling.checkpoints import SLOW_BARRIER_MS, checkpoint_evidence
-from flowscope.profiling.collect import fetch_checkpoints
+from flowscope.analysis.checkpoints import SLOW_BARRIER_MS, checkpoint_evidence
+from flowscope.flink.ondemand import fetch_checkpoints
 from tests.profiling_fixtures import load, replay_polls
 
 

@@ -6,13 +6,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from flowscope.profiling.collect import (
+from flowscope.flink.ondemand import (
     ProfilingUnavailable,
     fetch_checkpoints,
     fetch_flamegraphs,
     sample_thread_dumps,
 )
-from flowscope.sources.rest import FlinkRestSource
+from flowscope.flink.rest import FlinkRestSource
 from tests.profiling_fixtures import ReplayTransport, load
 
 

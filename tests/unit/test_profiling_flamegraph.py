@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.profiling.flamegraph import (
-    FlameGraph,
-    is_user,
-    method_of,
-    operator_for_class,
-    parse_flamegraph,
-    split_work,
-    summarise,
-)
+from flowscope.analysis.cpu import split_work
+from flowscope.analysis.flame import is_user, method_of, operator_for_class, summarise
+from flowscope.flink.stacks import parse_flamegraph
+from flowscope.model import FlameGraph
 from tests.profiling_fixtures import load
 
 

@@ -11,9 +11,8 @@ from rich.console import Console
 from flowscope.analysis.engine import diagnose
 from flowscope.cli import main
 from flowscope.errors import FlowscopeError
-from flowscope.profiling.render import render
-from flowscope.profiling.report import SCHEMA, render_json, to_dict
-from flowscope.profiling.run import ProfileOptions, profile_job
+from flowscope.profiler import ProfileOptions, profile_job
+from flowscope.render.profile import SCHEMA, render, render_json, to_dict
 from tests.conftest import fixture_path
 from tests.profiling_fixtures import load, replay_polls
 

@@ -6,8 +6,9 @@ import copy
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Level
-from flowscope.profiling.run import recent_backpressure
-from flowscope.profiling.threaddump import analyse_thread_dumps, parse_thread_dump
+from flowscope.analysis.profile import recent_backpressure
+from flowscope.analysis.threads import analyse_thread_dumps, thread_kind
+from flowscope.flink.stacks import parse_thread_dump
 from tests.profiling_fixtures import load, replay_polls
 
 
@@ -39,9 +40,9 @@ def test_task_threads_are_parsed_from_a_real_dump():
         assert t.frames[-1] == "java.lang.Thread.run"  # module prefix (java.base@17/) removed
         assert not any(f.startswith("app//") or "@" in f for f in t.frames)
     enrich = next(t for t in threads if t.task == "enrich")
-    assert enrich.kind == "busy" and enrich.state == "RUNNABLE"
+    assert thread_kind(enrich) == "busy" and enrich.state == "RUNNABLE"
     parse = next(t for t in threads if t.task == "parse")
-    assert parse.kind == "waiting"  # soft backpressure: a mailbox wait, no LocalBufferPool
+    assert thread_kind(parse) == "waiting"  # soft backpressure: a mailbox wait, no LocalBufferPool
 
 
 def test_compute_bound_levels_agree_with_time_metrics():

@@ -11,7 +11,7 @@ from flowscope.analysis.engine import diagnose
 from flowscope.api import load_recording
 from flowscope.errors import RecordingError
 from flowscope.recording import Recorder, Recording
-from flowscope.session import ReplaySession
+from flowscope.sampling import ReplaySession
 from tests.conftest import fixture_path
 
 

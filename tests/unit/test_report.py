@@ -17,9 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from flowscope.analysis.engine import diagnose
-from flowscope.api import load_recording
+from flowscope.api import build_report, default_output, load_recording
 from flowscope.cli import main
-from flowscope.render.report_cli import build_report, default_output
 from tests.conftest import FIXTURES, fixture_path
 
 RECORDINGS = sorted(p.stem for p in FIXTURES.glob("*.fsrec"))

@@ -11,17 +11,11 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from flowscope.analysis.findings import Verdict
+from flowscope.analysis.tracking import Watcher, build_state
 from flowscope.api import load_recording
 from flowscope.cli import main
 from flowscope.model import JobGraph, Sample
-from flowscope.render.watch import (
-    Watcher,
-    build_state,
-    render,
-    render_lines,
-    sparkline,
-    where_it_has_been,
-)
+from flowscope.render.watch import render, render_lines, sparkline, where_it_has_been
 from tests.conftest import fixture_path
 
 
@@ -41,7 +35,7 @@ def test_skew_state_names_enrich_data_skew():
     graph, samples = _load("skew")
     st = build_state(graph, samples)
     assert st.verdict == Verdict.BACKPRESSURED
-    assert [(name, cause) for name, cause, _ in st.findings] == [("enrich", "data-skew")]
+    assert [(f.vertex_name, f.cause) for f in st.findings] == [("enrich", "data-skew")]
     causes = {t.name: t.cause for t in st.tasks}
     assert causes["enrich"] == "data-skew"
     assert [n for n, c in causes.items() if c] == ["enrich"]
@@ -79,7 +73,7 @@ def test_bottleneck_change_is_recorded_through_time():
     arrived = next(m for m in st.moves if m.label == "enrich (data-skew)")
     # Before that poll, the view had not (yet) named enrich.
     before = build_state(graph, [s for s in samples if s.t < arrived.t])
-    assert ("enrich", "data-skew") not in [(n, c) for n, c, _ in before.findings]
+    assert ("enrich", "data-skew") not in [(f.vertex_name, f.cause) for f in before.findings]
     assert arrived.t > samples[0].t
 
 

@@ -8,9 +8,15 @@ judged. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flowscope.analysis.findings import Action, Cause, Evidence, Finding, TaskState
+from flowscope.analysis.findings import (
+    Action,
+    BufferReading,
+    Cause,
+    Evidence,
+    Finding,
+    TaskState,
+    ThroughputFacts,
+)
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
@@ -20,37 +26,6 @@ HIGH = 0.5
 SEGMENT_BYTES = 32 * 1024  # taskmanager.memory.segment-size default
 LOW_FILL = 0.25  # network buffers under this share full are "low fill"
 MANY_BUFFERS_PER_S = 500.0  # ... and only matter at this many buffers per second
-
-
-@dataclass
-class BufferReading:
-    """One subtask read through the 2019 post's two tables. `*_sign` is ok / warning / error."""
-
-    vertex: str
-    subtask: int
-    in_pool_usage: float | None
-    out_pool_usage: float | None
-    floating_usage: float | None
-    exclusive_usage: float | None
-    upstream_out_pool_high: bool
-    pool_sign: str
-    pool_meaning: str
-    channels_sign: str | None
-    channels_meaning: str | None
-
-
-@dataclass
-class ThroughputFacts:
-    """Per task, over the window (bytes and records per second from counter deltas)."""
-
-    vertex: str
-    record_bytes_in: float | None  # average serialised size of an incoming record
-    record_bytes_out: float | None
-    remote_share_in: float | None  # share of input bytes that crossed the network
-    bytes_per_remote_buffer: float | None  # fill of the network buffers received
-    buffer_fill: float | None  # bytes_per_remote_buffer / segment size
-    remote_buffers_per_s: float | None  # network buffers received per second, all subtasks
-    true_rate_per_subtask: float | None  # records per busy second
 
 
 def _high(v: float | None) -> bool:

@@ -6,46 +6,41 @@ import math
 import statistics
 from collections.abc import Callable
 
-from flowscope.analysis.cpu import CpuSplit
+from flowscope.analysis.cpu import jvm_cpu_is_off_cpu, work_of
 from flowscope.analysis.findings import (
-    HIGH_THRESHOLD,
+    BUSY_HOT,
+    FLAME_GRAPH,
     LOW_THRESHOLD,
     Action,
     Cause,
+    CpuSplit,
     Evidence,
     Finding,
+    StackUnavailable,
+    TaskManagerFacts,
     TaskState,
+    Work,
 )
+from flowscope.analysis.numbers import finite_mean, pct, rounded
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
-HOT = 0.5  # a subtask busy at least this share of the time is "hot"
-RELATIVE_HOT = 0.75  # ... and at least this share of the hottest subtask's busy time
+# A subtask busy at least BUSY_HOT and this share of the hottest subtask's busy time is hot.
+RELATIVE_HOT = 0.75
 SKEW_RATIO = 1.5  # the hottest subtask receives this many times its peers' records: skew
 SLOW_COST_RATIO = 1.8  # busy time per record this many times the peers': a slow instance
 GC_MS_PER_S = 100.0  # 10% of the time in GC
-# TaskManager JVM CPU below this share of its busy subtasks' busy time: the time is off-CPU.
-# A JVM also runs other subtasks and its own threads, so on-CPU work shows well above this;
-# a spinning thread on a saturated host still gets most of a core.
-OFF_CPU_SHARE = 0.6
 SOURCE_BUSY = 0.9
-# Remote input buffers below this share in use: the receiver keeps up with what arrives. A
-# receiver that holds its senders back fills them (the 2019 post: ~100%).
-IN_POOL_LOW = 0.5
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
-
+NO_FACTS = TaskManagerFacts()
 
 def classify(
     graph: JobGraph,
     tasks: dict[str, TaskState],
     task: TaskState,
     subs: list[SubtaskWindow],
-    tms: dict[str, dict[str, float]],
+    tms: dict[str, TaskManagerFacts],
     window_s: float,
-    cpu: CpuSplit | str | None = None,
+    cpu: CpuSplit | StackUnavailable | None = None,
 ) -> Finding:
     """Name the cause of one located bottleneck. `cpu` splits its busy stack samples into
     on-CPU and off-CPU (from flame graphs or thread dumps), or says why there are none."""
@@ -53,7 +48,7 @@ def classify(
     # Hot relative to the hottest subtask: on a shared host a peer may read 50% busy from
     # noisy neighbours while the real bottleneck subtask reads 99%.
     top = max((s.busy or 0.0) for s in measured) if measured else 0.0
-    bar = max(HOT, RELATIVE_HOT * top)
+    bar = max(BUSY_HOT, RELATIVE_HOT * top)
     hot = [s for s in measured if (s.busy or 0) >= bar]
     cool = [s for s in measured if (s.busy or 0) < bar]
     ev = [
@@ -62,7 +57,7 @@ def classify(
     ]
     for u in graph.upstream(task.vertex_id):
         up = tasks[u]
-        ev.append(Evidence(up.name, "backpressured_ratio", _round(up.backpressured),
+        ev.append(Evidence(up.name, "backpressured_ratio", rounded(up.backpressured),
                            "ratio", window_s, "the input is held back by this task"))
     hot_idx = [s.index for s in hot]
     hot_tms = sorted({s.taskmanager_id for s in hot})
@@ -84,20 +79,20 @@ def classify(
         for s in sorted(measured, key=lambda s: -(s.busy or 0))[:4]:
             per = cost.get(s.index)
             ev.append(Evidence(f"{task.name}[{s.index}]", "records_in_per_s",
-                               _round(s.records_in_per_s), "records/s", window_s,
-                               f"busy {_pct(s.busy)} on {s.taskmanager_id or '?'}"
+                               rounded(s.records_in_per_s), "records/s", window_s,
+                               f"busy {pct(s.busy)} on {s.taskmanager_id or '?'}"
                                + (f", {1000 * per:.2f} ms busy per record" if per else "")))
     if skewed:
-        hot_in = _mean([s.records_in_per_s for s in hot]) or 0.0
-        cool_in = _mean([s.records_in_per_s for s in cool]) or 0.0
+        hot_in = finite_mean([s.records_in_per_s for s in hot]) or 0.0
+        cool_in = finite_mean([s.records_in_per_s for s in cool]) or 0.0
         ratio = hot_in / cool_in if cool_in else math.inf
         share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
         finding.cause = Cause.DATA_SKEW
         finding.summary = (
             f"{task.name} is the bottleneck: data skew. Subtask(s) "
             f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
-            f"({share:.0%} of the input) and are busy {_pct(max(s.busy or 0 for s in hot))}; "
-            f"the others are busy {_pct(max(s.busy or 0 for s in cool))}"
+            f"({share:.0%} of the input) and are busy {pct(max(s.busy or 0 for s in hot))}; "
+            f"the others are busy {pct(max(s.busy or 0 for s in cool))}"
         )
         finding.actions.append(Action(
             "Spread the hot keys: salt them (key + random suffix, then merge) or "
@@ -121,17 +116,17 @@ def classify(
             + "the busy time per record of their peers on "
             + (f"{rec_ratio:.1f}x " if rec_ratio is not None else "about as many ")
             + "the records, and are busy "
-            f"{_pct(max(s.busy or 0 for s in slow_subs))}"
+            f"{pct(max(s.busy or 0 for s in slow_subs))}"
         )
         for tm in finding.taskmanagers:
-            info = tms.get(tm, {})
-            if "cores_used" in info:
+            info = tms.get(tm, NO_FACTS)
+            if info.cores_used is not None:
                 ev.append(Evidence(f"TaskManager {tm}", "cores_used",
-                                   round(info["cores_used"], 2), "cores", window_s,
+                                   round(info.cores_used, 2), "cores", window_s,
                                    "CPU the TaskManager's JVM used"))
-            if "gc_ms_per_s" in info:
+            if info.gc_ms_per_s is not None:
                 ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
-                                   round(info["gc_ms_per_s"], 1), "ms/s", window_s,
+                                   round(info.gc_ms_per_s, 1), "ms/s", window_s,
                                    "time in garbage collection"))
         finding.actions.append(Action(
             f"Look at the host of {where}: CPU steal, GC, a noisy neighbour, a slow disk; "
@@ -144,7 +139,7 @@ def classify(
     busy_by_tm: dict[str, float] = {}
     for s in hot:
         busy_by_tm[s.taskmanager_id] = busy_by_tm.get(s.taskmanager_id, 0.0) + (s.busy or 0)
-    gc = {tm: tms.get(tm, {}).get("gc_ms_per_s") for tm in hot_tms}
+    gc = {tm: tms.get(tm, NO_FACTS).gc_ms_per_s for tm in hot_tms}
     gc_hot = {tm: v for tm, v in gc.items() if v is not None and v >= GC_MS_PER_S}
     if gc_hot:
         finding.cause = Cause.GC_PRESSURE
@@ -162,21 +157,22 @@ def classify(
         ))
         return finding
 
-    if isinstance(cpu, str):
-        ev.append(Evidence(task.name, "flamegraph", cpu, "", window_s,
+    finding.cpu = cpu
+    if isinstance(cpu, StackUnavailable):
+        ev.append(Evidence(task.name, "flamegraph", cpu.reason, "", window_s,
                            "flame graphs could not be read; thread dumps are used instead"))
-    elif cpu is not None:
+    elif cpu is not None and work_of(cpu) != Work.WAITING:
         on, off = cpu.on_cpu, cpu.off_cpu
         where = f" (most often in {cpu.top_frame})" if cpu.top_frame else ""
-        metric = "flame_samples" if cpu.source == "flame graph" else "busy_thread_samples"
+        metric = "flame_samples" if cpu.source == FLAME_GRAPH else "busy_thread_samples"
         ev.append(Evidence(task.name, metric, on + off, "samples", window_s,
                            f"{cpu.source} of its task threads while busy: {on} on CPU, "
                            f"{off} waiting off-CPU{where}"))
-        if off >= on:
+        if work_of(cpu) == Work.OFF_CPU:
             finding.cause = Cause.OFF_CPU
             finding.summary = (
                 f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
-                f"{_pct(task.busy)}, and {off} of {on + off} stack samples ({cpu.source}) caught "
+                f"{pct(task.busy)}, and {off} of {on + off} stack samples ({cpu.source}) caught "
                 f"them waiting (sleeping, parked, in I/O){where}, not computing"
             )
             finding.actions.append(Action(
@@ -188,7 +184,7 @@ def classify(
             finding.cause = Cause.COMPUTE_BOUND
             finding.summary = (
                 f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are "
-                f"busy (max {_pct(task.busy)}) and {on} of {on + off} stack samples "
+                f"busy (max {pct(task.busy)}) and {on} of {on + off} stack samples "
                 f"({cpu.source}) caught them computing{where}"
             )
             finding.actions.append(Action(
@@ -197,7 +193,7 @@ def classify(
             ))
         return finding
 
-    used = [tms.get(tm, {}).get("cores_used") for tm in busy_by_tm]
+    used = [tms.get(tm, NO_FACTS).cores_used for tm in busy_by_tm]
     if all(u is not None for u in used) and busy_by_tm:
         cores = sum(u for u in used if u is not None)
         busy_cores = sum(busy_by_tm.values())
@@ -207,20 +203,20 @@ def classify(
             f"the subtasks there are busy {busy_cores:.2f} core-equivalents; on-CPU work would "
             "use about as many cores",
         ))
-        host_cores = {tm: tms.get(tm, {}).get("cpu_cores") for tm in tms}
+        host_cores = {tm: info.cpu_cores for tm, info in tms.items()}
         if all(host_cores.values()) and host_cores:
             # TaskManagers on one host report the same hardware; count each host once.
-            total = sum(info.get("cores_used", 0.0) for info in tms.values())
+            total = sum(info.cores_used or 0.0 for info in tms.values())
             hardware = max(v for v in host_cores.values() if v)
             if total >= 0.85 * hardware and len(tms) * hardware > 0:
                 ev.append(Evidence("TaskManagers", "cores_used_total", round(total, 2), "cores",
                                    window_s, f"the host has {hardware:.0f} cores: it is "
                                    "saturated, so on-CPU subtasks get less than a core each"))
-        if cores < OFF_CPU_SHARE * busy_cores:
+        if jvm_cpu_is_off_cpu(cores, busy_cores):
             finding.cause = Cause.OFF_CPU
             finding.summary = (
                 f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
-                f"{_pct(task.busy)} but their TaskManagers use only {cores:.2f} cores for "
+                f"{pct(task.busy)} but their TaskManagers use only {cores:.2f} cores for "
                 f"{busy_cores:.1f} busy subtasks: the time goes to waiting (I/O, sleeps, locks)"
             )
             finding.actions.append(Action(
@@ -232,7 +228,7 @@ def classify(
     finding.cause = Cause.COMPUTE_BOUND
     finding.summary = (
         f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are busy "
-        f"(max {_pct(task.busy)}) while its input is backpressured"
+        f"(max {pct(task.busy)}) while its input is backpressured"
     )
     finding.actions.append(Action(
         "Scale this vertex out (see the parallelism below), or make the hot code cheaper "
@@ -245,13 +241,13 @@ def gc_finding(
     graph: JobGraph,
     tasks: dict[str, TaskState],
     windows: dict[str, list[SubtaskWindow]],
-    tms: dict[str, dict[str, float]],
+    tms: dict[str, TaskManagerFacts],
     window_s: float,
 ) -> Finding | None:
     """GC that slows a whole TaskManager: stop-the-world pauses stall every task on it, the
     sources included, so the job falls behind without any task being backpressured."""
-    hot = {tm: info["gc_ms_per_s"] for tm, info in tms.items()
-           if info.get("gc_ms_per_s", 0.0) >= GC_MS_PER_S}
+    hot = {tm: info.gc_ms_per_s for tm, info in tms.items()
+           if info.gc_ms_per_s is not None and info.gc_ms_per_s >= GC_MS_PER_S}
     if not hot:
         return None
     on_hot = [(s.busy or 0.0, graph.vertex(vid).name, vid)
@@ -264,9 +260,9 @@ def gc_finding(
         ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(ms, 1), "ms/s", window_s,
                            "time in garbage collection per second (collector threads add up, "
                            "so it can pass 1000)"))
-        if info.get("heap_max_bytes"):
+        if info.heap_max_bytes:
             ev.append(Evidence(f"TaskManager {tm}", "heap_used_ratio",
-                               round(info.get("heap_used_bytes", 0) / info["heap_max_bytes"], 3),
+                               round((info.heap_used_bytes or 0.0) / info.heap_max_bytes, 3),
                                "ratio", window_s, "a nearly full heap makes every GC costlier"))
     vid, name = (busiest[2], busiest[1]) if busiest else (None, None)
     return Finding(
@@ -293,27 +289,12 @@ def non_root_findings(
     roots: list[str],
     window_s: float,
 ) -> list[Finding]:
-    """Findings that are not a busy bottleneck: network limits, source-bound, unmeasurable."""
+    """Findings that are not a busy bottleneck: unmeasurable busy time, a task at capacity
+    before backpressure shows, a source-bound job. (Network limits: analysis.network.)"""
     out: list[Finding] = []
     any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
-    network = _network_exchanges(graph, tasks, windows, roots)
-    # A receiver that also reads from a bottleneck waits for its checkpoint barriers on that
-    # slow input; meanwhile its other inputs are blocked (aligned checkpoints), so their senders
-    # look backpressured by an idle receiver, as behind a slow network. Not the network.
-    for sender, behind in aligning_behind(graph, network, roots).items():
-        del network[sender]
-        if (tasks[sender].backpressured or 0) > HIGH_THRESHOLD:
-            out.append(_alignment_finding(graph, tasks[sender], behind, window_s))
     for v in graph.vertices:
         t = tasks[v.id]
-        # Exchanges that cross one slow link hold each other back (each receiver is itself a
-        # backpressured sender, and which of them reads HIGH varies from run to run): report
-        # the chain once, at its first sender, when any sender in it is backpressured HIGH.
-        if v.id in network and not network.keys() & _ancestors(graph, v.id):
-            downs = _descendants(graph, v.id)
-            also = [(tasks[o], rs) for o, rs in network.items() if o in downs]
-            if any((x.backpressured or 0) > HIGH_THRESHOLD for x, _ in [(t, []), *also]):
-                out.append(_network_finding(graph, t, network[v.id], windows, window_s, also))
         # Busy = NaN: Flink cannot measure this task's busy time.
         subs = windows.get(v.id, [])
         if subs and all(s.busy is None for s in subs) and any(s.basis != "startup" for s in subs):
@@ -326,7 +307,7 @@ def non_root_findings(
                 is_bottleneck=False,
                 evidence=[Evidence(v.name, "busyTimeMsPerSecond", "NaN", "ms/s", window_s,
                                    "no busy time reported"),
-                          Evidence(v.name, "backpressured_ratio", _round(t.backpressured),
+                          Evidence(v.name, "backpressured_ratio", rounded(t.backpressured),
                                    "ratio", window_s, "time blocked by downstream")],
             ))
         # Saturated before any backpressure shows: buffers are still filling, or the input
@@ -335,10 +316,10 @@ def non_root_findings(
                 and not any_bp):
             out.append(Finding(
                 Cause.NEAR_CAPACITY, v.id, v.name,
-                f"{v.name} is busy {_pct(t.busy)} but nothing upstream is backpressured yet: it "
+                f"{v.name} is busy {pct(t.busy)} but nothing upstream is backpressured yet: it "
                 "runs at capacity, and backpressure follows as soon as the buffers before it fill",
                 is_bottleneck=False,
-                evidence=[Evidence(v.name, "busy_ratio", _round(t.busy), "ratio", window_s,
+                evidence=[Evidence(v.name, "busy_ratio", rounded(t.busy), "ratio", window_s,
                                    "max over subtasks")],
                 actions=[Action("Give it headroom before the input grows (see its true "
                                 "processing rate), or watch it: `flowscope watch`.")],
@@ -348,162 +329,15 @@ def non_root_findings(
         if not graph.inputs(v.id) and (t.busy or 0) >= SOURCE_BUSY and not any_bp:
             out.append(Finding(
                 Cause.SOURCE_BOUND, v.id, v.name,
-                f"{v.name} is busy {_pct(t.busy)} and nothing is backpressured: the job is "
+                f"{v.name} is busy {pct(t.busy)} and nothing is backpressured: the job is "
                 "limited by how fast the source reads or produces",
                 is_bottleneck=False,
-                evidence=[Evidence(v.name, "busy_ratio", _round(t.busy), "ratio", window_s,
+                evidence=[Evidence(v.name, "busy_ratio", rounded(t.busy), "ratio", window_s,
                                    "the source's own time")],
                 actions=[Action("Scale the source (more partitions/splits and parallelism) "
                                 "or speed up the external system it reads from.")],
             ))
     return out
-
-
-def aligning_behind(
-    graph: JobGraph, network: dict[str, list[TaskState]], roots: list[str]
-) -> dict[str, list[tuple[TaskState, str]]]:
-    """Senders whose receiver also reads from a located bottleneck (directly or further up):
-    sender id -> [(receiver, the upstream vertex on the slow side)]."""
-    out: dict[str, list[tuple[TaskState, str]]] = {}
-    for sender, receivers in network.items():
-        behind = [(r, u) for r in receivers for u in graph.upstream(r.vertex_id)
-                  if u != sender and (u in roots or set(roots) & _ancestors(graph, u))]
-        if behind:
-            out[sender] = behind
-    return out
-
-
-def _alignment_finding(
-    graph: JobGraph, sender: TaskState, behind: list[tuple[TaskState, str]], window_s: float
-) -> Finding:
-    receiver, slow = behind[0]
-    slow_name = graph.vertex(slow).name
-    return Finding(
-        Cause.TRANSIENT, sender.vertex_id, sender.name,
-        f"{sender.name} is backpressured {_pct(sender.backpressured)} while {receiver.name} "
-        f"idles: {receiver.name} also reads from the slow branch through {slow_name}, and "
-        "while it aligns checkpoint barriers behind that input its other inputs are blocked. "
-        "This follows from the bottleneck; it is not a bottleneck of its own",
-        is_bottleneck=False,
-        evidence=[
-            Evidence(sender.name, "backpressured_ratio", _round(sender.backpressured), "ratio",
-                     window_s, "blocked while the receiver aligns barriers"),
-            Evidence(receiver.name, "busy_ratio", _round(receiver.busy), "ratio", window_s,
-                     "the receiver is not the limit"),
-        ],
-        actions=[Action(
-            "Remove the bottleneck on the other branch; unaligned checkpoints stop one slow "
-            "input from blocking the others during checkpoints.",
-            config={"execution.checkpointing.unaligned.enabled": "true"},
-        )],
-    )
-
-
-def _network_exchanges(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    roots: list[str],
-) -> dict[str, list[TaskState]]:
-    """Senders (vertex id -> receivers) whose data is stuck between them and their receivers:
-    the sender is backpressured while the receivers are not busy and do not hold it back (not
-    backpressured, or their remote input buffers are mostly free)."""
-    out: dict[str, list[TaskState]] = {}
-    for v in graph.vertices:
-        t = tasks[v.id]
-        downs = graph.downstream(v.id)
-        if (t.backpressured or 0) <= LOW_THRESHOLD or not downs or any(d in roots for d in downs):
-            continue
-        receivers = [tasks[d] for d in downs]
-        if all((r.busy or 0) < HOT and (
-            (r.backpressured or 0) <= LOW_THRESHOLD
-            or _inputs_drained(windows.get(r.vertex_id, []))
-        ) for r in receivers):
-            out[v.id] = receivers
-    return out
-
-
-def _inputs_drained(subs: list[SubtaskWindow]) -> bool:
-    """The task's remote input buffers are mostly free while remote data arrives: it is not
-    what holds its senders back, even if its own output is backpressured.
-
-    Only remote channels count in inPoolUsage (local ones read 0), hence the remote bytes. The
-    mean over subtasks, because one subtask's gauge swings with the link's bursts (0.05 to 0.55
-    within one task on a capped link) while a task that holds its senders back reads ~0.6-0.9."""
-    pool = _mean([s.in_pool_usage for s in subs])
-    remote = _sum([s.bytes_in_remote_per_s for s in subs])
-    return bool(remote) and pool is not None and pool < IN_POOL_LOW
-
-
-def _ancestors(graph: JobGraph, vid: str) -> set[str]:
-    return _reach(graph.upstream, vid)
-
-
-def _descendants(graph: JobGraph, vid: str) -> set[str]:
-    return _reach(graph.downstream, vid)
-
-
-def _reach(step: Callable[[str], list[str]], vid: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(step(vid))
-    while todo:
-        d = todo.pop()
-        if d not in seen:
-            seen.add(d)
-            todo.extend(step(d))
-    return seen
-
-
-def _network_finding(
-    graph: JobGraph,
-    sender: TaskState,
-    receivers: list[TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    window_s: float,
-    also: list[tuple[TaskState, list[TaskState]]] | None = None,
-) -> Finding:
-    out_pool = _mean([s.out_pool_usage for s in windows.get(sender.vertex_id, [])])
-    in_pool = _mean([s.in_pool_usage for r in receivers for s in windows.get(r.vertex_id, [])])
-    remote = _sum([s.bytes_in_remote_per_s for r in receivers
-                   for s in windows.get(r.vertex_id, [])])
-    names = ", ".join(r.name for r in receivers)
-    ev = [
-        Evidence(sender.name, "backpressured_ratio", _round(sender.backpressured), "ratio",
-                 window_s, "the sender waits for output buffers"),
-        Evidence(sender.name, "out_pool_usage", _round(out_pool), "ratio", window_s,
-                 "1.0: all output buffers are full"),
-        Evidence(names, "in_pool_usage", _round(in_pool), "ratio", window_s,
-                 "low: receivers have free buffers, so they are not the limit"),
-        Evidence(names, "busy_ratio", _round(max((r.busy or 0) for r in receivers)), "ratio",
-                 window_s, "receivers are not busy"),
-    ]
-    if remote is not None:
-        ev.append(Evidence(names, "bytes_in_remote_per_s", round(remote), "bytes/s", window_s,
-                           "throughput over the network"))
-    for other, rs in also or []:
-        ev.append(Evidence(
-            f"{other.name} -> {', '.join(r.name for r in rs)}", "out_pool_usage",
-            _round(_mean([s.out_pool_usage for s in windows.get(other.vertex_id, [])])),
-            "ratio", window_s, f"backpressured {_pct(other.backpressured)} the same way "
-            "further down: the exchanges share the network"))
-    tms = sorted({s.taskmanager_id for t in [sender, *receivers]
-                  for s in windows.get(t.vertex_id, []) if s.taskmanager_id})
-    more = f" (and {len(also)} more exchange(s) downstream)" if also else ""
-    return Finding(
-        Cause.NETWORK, sender.vertex_id, sender.name,
-        f"the exchange {sender.name} -> {names}{more} is the bottleneck: the sender is "
-        f"backpressured {_pct(sender.backpressured)} with output buffers "
-        f"{_pct(out_pool)} full while the receivers are idle with input buffers "
-        f"{_pct(in_pool)} used: network bandwidth or the credit round trip limits it",
-        taskmanagers=tms,
-        evidence=ev,
-        actions=[Action(
-            "Check the network between the TaskManagers (bandwidth, latency). If the link is "
-            "not saturated, the credit round trip is the limit: raise buffers per channel.",
-            config={"taskmanager.network.memory.buffers-per-channel": "4",
-                    "taskmanager.network.memory.floating-buffers-per-gate": "16"},
-        )],
-    )
 
 
 def _ratio_to_peers(
@@ -520,20 +354,6 @@ def _ratio_to_peers(
         return None
     median = statistics.median(theirs)
     return mine / median if median > 0 else math.inf
-
-
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) / len(vals) if vals else None
-
-
-def _sum(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) if vals else None
-
-
-def _round(v: float | None, nd: int = 3) -> float | str:
-    return "n/a" if v is None else round(v, nd)
 
 
 def _list(idx: list[int]) -> str:

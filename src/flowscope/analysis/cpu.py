@@ -1,15 +1,22 @@
-"""On-CPU or off-CPU: what a busy task's threads are doing, from stack samples. Pure.
+"""On-CPU or off-CPU: the one rule for what a busy task's threads are doing. Pure.
 
 A task is busy while it processes records, whether it computes or waits inside user code
-(a sleep, a lock, a remote call). The TaskManager's JVM CPU time cannot tell the two apart on
-a shared host, so stack samples decide:
+(a sleep, a lock, a remote call). `diagnose` (compute-bound vs off-CPU) and `profile` (the
+flame graph's verdict) both decide with `work_of`, over the same counts:
 
-1. Flink's flame graphs (`rest.flamegraph.enabled`): Flink samples the vertex's own task
-   threads, so the samples belong to this job only. The on-CPU view counts RUNNABLE samples;
-   the off-CPU view counts the rest, minus waits in the mailbox (idle or backpressured).
-2. Thread dumps of the TaskManagers: task threads are named `<vertex> (<i>/<n>)#<attempt>`,
-   which does not name the job; a thread whose name occurs twice in one dump (two jobs with
-   equal vertex names) is dropped rather than guessed.
+- work samples: stack samples of the task's threads that were neither waiting in the task
+  mailbox (idle or soft backpressure) nor blocked requesting an output buffer (hard
+  backpressure); on-CPU ones were RUNNABLE outside native I/O, off-CPU ones waited;
+- next to no work samples (< WAITING_SHARE of all): the task was waiting, not working;
+- otherwise off-CPU when at least half of the work samples waited, else on-CPU.
+
+Stack samples come from Flink's flame graphs (`rest.flamegraph.enabled`: Flink samples the
+vertex's own task threads, so they belong to this job only) or, where those cannot be read,
+from thread dumps of the TaskManagers (a thread whose name occurs twice in one dump, two jobs
+with equal vertex names, is dropped rather than guessed).
+
+Without stack samples the TaskManagers' JVM CPU time is the fallback (`jvm_cpu_is_off_cpu`);
+it cannot tell a waiting thread from one starved of a core on a shared host.
 """
 
 from __future__ import annotations
@@ -18,107 +25,138 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flowscope.analysis.findings import (
+    FLAME_GRAPH,
+    THREAD_DUMPS,
+    CpuSplit,
+    StackUnavailable,
+    Work,
+)
+from flowscope.analysis.flame import FlameSummary, is_user, summarise
+from flowscope.analysis.threads import thread_kind, thread_on_cpu
 from flowscope.model import JobGraph, Sample
-from flowscope.profiling.flamegraph import parse_flamegraph, summarise
-from flowscope.profiling.threaddump import ThreadSample, parse_thread_dump
 
-# Frames of native I/O: the JVM reports such a thread RUNNABLE although it waits off-CPU.
-NATIVE_IO = ("socketRead", "SocketDispatcher.read", "EPoll.wait", "EPollPort", "poll0",
-             "FileDispatcherImpl.read", "readBytes")
-BUFFER_WAIT = ("requestMemorySegmentBlocking", "requestBufferBuilderBlocking")
+WAITING_SHARE = 0.05  # work samples below this share of all: the task was waiting
+# Work samples on CPU within this band read as "mixed" (said, not a class of its own).
+MIXED_BAND = (0.3, 0.7)
 MIN_FLAME_SAMPLES = 10
 MIN_THREAD_SAMPLES = 6
+# TaskManager JVM CPU below this share of its busy subtasks' busy time: the time is off-CPU.
+# A JVM also runs other subtasks and its own threads, so on-CPU work shows well above this;
+# a spinning thread on a saturated host still gets most of a core.
+OFF_CPU_SHARE = 0.6
 
 
-@dataclass(frozen=True)
-class CpuSplit:
-    """Busy-time stack samples of one task: how many ran on a CPU and how many waited."""
+def work_of(split: CpuSplit) -> Work:
+    """The rule: waiting, off-CPU or on-CPU (see the module docstring)."""
+    total = split.samples + split.waiting
+    if not total or split.samples < WAITING_SHARE * total:
+        return Work.WAITING
+    return Work.OFF_CPU if split.off_cpu >= split.on_cpu else Work.ON_CPU
 
-    on_cpu: int
-    off_cpu: int
-    source: str  # "flame graph" | "thread dumps"
-    top_frame: str | None  # the user method seen most often
+
+def is_mixed(split: CpuSplit) -> bool:
+    """Neither clearly on- nor off-CPU: a share of on-CPU work samples inside MIXED_BAND."""
+    share = 1.0 - split.off_share
+    return bool(split.samples) and MIXED_BAND[0] < share < MIXED_BAND[1]
+
+
+def jvm_cpu_is_off_cpu(cores_used: float, busy_cores: float) -> bool:
+    """The fallback without stack samples: does the JVM use too little CPU for the busy time
+    of its subtasks (`busy_cores`: the sum of their busy ratios) to be on-CPU work?"""
+    return cores_used < OFF_CPU_SHARE * busy_cores
+
+
+def split_summaries(on: FlameSummary, off: FlameSummary) -> CpuSplit:
+    """The work samples of a vertex's on_cpu and off_cpu flame graph views."""
+    on_work = max(on.samples - on.mailbox_samples - on.buffer_wait_samples, 0)
+    off_work = max(off.samples - off.mailbox_samples - off.buffer_wait_samples, 0)
+    hot = on.hot_frames if on_work >= off_work else off.hot_frames
+    # Where the time is spent: the user frame that is most often the innermost one.
+    inner = max(hot, key=lambda h: h.self_samples, default=None)
+    waiting = (on.mailbox_samples + on.buffer_wait_samples + off.mailbox_samples
+               + off.buffer_wait_samples)
+    return CpuSplit(on_work, off_work, FLAME_GRAPH, inner.method if inner else None, waiting)
+
+
+@dataclass
+class WorkSplit:
+    """A profile's view of on-CPU versus blocking work of a vertex: the rule's class with
+    the counts behind it, and the user-code samples of each view."""
+
+    on_cpu_user: int  # samples with user code on the stack, thread RUNNABLE
+    off_cpu_user: int  # ... thread WAITING / TIMED_WAITING / BLOCKED
+    on_cpu_samples: int
+    off_cpu_samples: int
+    mailbox_samples: int  # waiting in the mailbox: idle or soft backpressure
+    kind: Work
+    split: CpuSplit
 
     @property
-    def samples(self) -> int:
-        return self.on_cpu + self.off_cpu
+    def on_cpu_share(self) -> float | None:
+        """Share of user samples that were on CPU, 0..1 (None without user samples)."""
+        total = self.on_cpu_user + self.off_cpu_user
+        return self.on_cpu_user / total if total else None
 
-    @property
-    def off_share(self) -> float:
-        return self.off_cpu / self.samples if self.samples else 0.0
+
+def split_work(on: FlameSummary, off: FlameSummary) -> WorkSplit:
+    """Tell on-CPU work (computation) from blocking work (I/O, sleeps, locks)."""
+    split = split_summaries(on, off)
+    return WorkSplit(on.user_samples, off.user_samples, on.samples, off.samples,
+                     on.mailbox_samples + off.mailbox_samples, work_of(split), split)
 
 
 def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
-                     vertex_name: str) -> CpuSplit | str | None:
-    """The newest ready flame-graph pair of a vertex as a split; a string says why there is
-    none ("disabled", an error); None when none was taken."""
+                     vertex_name: str) -> CpuSplit | StackUnavailable | None:
+    """The newest ready flame-graph pair of a vertex as a split; StackUnavailable says why
+    there is none (disabled, an error); None when none was taken."""
     for s in reversed(samples):
         views = s.flamegraphs.get(vertex_id)
         if not views:
             continue
-        if any(isinstance(v, dict) and "error" in v for v in views.values()):
-            return next(str(v["error"]) for v in views.values()
-                        if isinstance(v, dict) and "error" in v)
-        on = parse_flamegraph(views.get("on_cpu"), "on_cpu")
-        off = parse_flamegraph(views.get("off_cpu"), "off_cpu")
+        failed = next((v for v in views.values() if v.status == "error"), None)
+        if failed is not None:
+            return StackUnavailable(FLAME_GRAPH, failed.error)
+        on, off = views.get("on_cpu"), views.get("off_cpu")
+        if on is None or off is None:
+            continue
         if "disabled" in (on.status, off.status):
-            return "disabled"
+            return StackUnavailable(FLAME_GRAPH, "disabled")
         if on.status != "ready" or off.status != "ready":
             continue  # Flink is still sampling: an older poll may hold a finished sample
-        on_sum = summarise(on, vertex_name, vertex_id)
-        off_sum = summarise(off, vertex_name, vertex_id)
-        off_work = off_sum.samples - off_sum.mailbox_samples - _buffer_waits(off)
-        hot = (on_sum.hot_frames if on_sum.samples >= off_work else off_sum.hot_frames)
-        # Where the time is spent: the user frame that is most often the innermost one.
-        inner = max(hot, key=lambda h: h.self_samples, default=None)
-        split = CpuSplit(on_sum.samples, max(off_work, 0), "flame graph",
-                         inner.method if inner else None)
+        split = split_summaries(summarise(on, vertex_name, vertex_id),
+                                summarise(off, vertex_name, vertex_id))
         return split if split.samples >= MIN_FLAME_SAMPLES else None
     return None
-
-
-def _buffer_waits(graph: object) -> int:
-    stacks = getattr(graph, "stacks", ())
-    return sum(n for frames, n in stacks if any(w in f for f in frames for w in BUFFER_WAIT))
 
 
 def from_thread_dumps(samples: Sequence[Sample], graph: JobGraph,
                       vertex_id: str) -> CpuSplit | None:
     """Busy samples of a vertex's task threads from the TaskManagers' thread dumps."""
     name = graph.vertex(vertex_id).name
-    on = off = 0
+    on = off = waiting = 0
     frames: Counter[str] = Counter()
     for s in samples:
         if not s.thread_dumps:
             continue
         where = {(st.index, st.attempt): st.taskmanager_id for st in s.subtasks.get(vertex_id, [])}
-        for tm, body in s.thread_dumps.items():
-            threads = parse_thread_dump(body, tm)
+        for tm, threads in s.thread_dumps.items():
             names = Counter((t.task, t.subtask, t.attempt) for t in threads)
             for t in threads:
                 if (t.task != name or names[(t.task, t.subtask, t.attempt)] != 1
                         or where.get((t.subtask, t.attempt)) != tm):
                     continue  # another vertex, an ambiguous name, or not this job's subtask
-                if t.kind != "busy":
+                if thread_kind(t) != "busy":
+                    waiting += 1
                     continue
-                if _running(t):
+                if thread_on_cpu(t):
                     on += 1
                 else:
                     off += 1
-                user = next((f for f in t.frames if _is_user(f)), None)
+                user = next((f for f in t.frames if is_user(f)), None)
                 if user:
                     frames[user] += 1
     if on + off < MIN_THREAD_SAMPLES:
         return None
-    return CpuSplit(on, off, "thread dumps", frames.most_common(1)[0][0] if frames else None)
-
-
-def _running(t: ThreadSample) -> bool:
-    native_io = any(n in f for f in t.frames[:3] for n in NATIVE_IO)
-    return t.state == "RUNNABLE" and not native_io
-
-
-def _is_user(frame: str) -> bool:
-    from flowscope.profiling.flamegraph import is_user
-
-    return is_user(frame)
+    return CpuSplit(on, off, THREAD_DUMPS, frames.most_common(1)[0][0] if frames else None,
+                    waiting)

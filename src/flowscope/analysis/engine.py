@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowscope.analysis import buffers, capacity, causes, cpu, temporal
+from flowscope.analysis import buffers, capacity, causes, cpu, network, temporal
 from flowscope.analysis.findings import (
+    BUSY_HOT,
     Cause,
+    Confidence,
+    CpuSplit,
     Diagnosis,
     Evidence,
     Finding,
     Level,
     Verdict,
+    Work,
 )
-from flowscope.analysis.locate import BUSY_HOT, locate, task_states
+from flowscope.analysis.locate import locate, task_states
 from flowscope.analysis.window import (
     distinct_snapshots,
     subtask_windows,
@@ -57,23 +61,23 @@ def diagnose(
     span = max((w.span_s for ws in windows.values() for w in ws if w.basis == "counters"),
                default=0.0)
 
-    confidence = "high"
+    confidence = Confidence.HIGH
     bases = {w.basis for ws in windows.values() for w in ws}
     if latest.job_state != "RUNNING":
         notes.append(f"the job is {latest.job_state}, not RUNNING: nothing to diagnose")
         return Diagnosis(latest.job_id, graph.name, latest.job_state, latest.t, span,
-                         latest.uptime_s, Verdict.UNKNOWN, "low", states, [], notes)
+                         latest.uptime_s, Verdict.UNKNOWN, Confidence.LOW, states, [], notes)
     if "startup" in bases or "none" in bases:
-        confidence = "low"
+        confidence = Confidence.LOW
         notes.append(
             "some subtasks still report Flink's start-up values (busy 1000 / idle 0 / "
             "backpressured 0): their time metrics are not meaningful yet"
         )
     if latest.uptime_s is not None and latest.uptime_s < MIN_UPTIME_S:
-        confidence = "low"
+        confidence = Confidence.LOW
         notes.append(f"the job has run only {latest.uptime_s:.0f} s: too young to judge")
     elif span < MIN_WINDOW_S:
-        confidence = "low" if span == 0 else "medium"
+        confidence = Confidence.LOW if span == 0 else Confidence.MEDIUM
         notes.append(
             f"counters cover only {span:.0f} s (the JobManager refreshes metrics about every "
             "10 s); ratios come from Flink's 60 s gauges" if span == 0 else
@@ -87,7 +91,7 @@ def diagnose(
         notes.append(f"Flink marks the I/O counters of {', '.join(incomplete[:4])}"
                      + (f" and {len(incomplete) - 4} more" if len(incomplete) > 4 else "")
                      + " as incomplete (not all reported yet)")
-        confidence = "medium" if confidence == "high" else confidence
+        confidence = confidence.at_most(Confidence.MEDIUM)
     restarts = {s.attempt for subs in latest.subtasks.values() for s in subs}
     if max(restarts, default=0) > 0:
         notes.append(f"the job has restarted (attempt {max(restarts)}): only the current "
@@ -107,7 +111,7 @@ def diagnose(
     for r in roots:
         name = graph.vertex(r).name
         split = cpu.from_flamegraphs(in_window, r, name)
-        if not isinstance(split, cpu.CpuSplit):
+        if not isinstance(split, CpuSplit):
             split = cpu.from_thread_dumps(in_window, graph, r) or split
         findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span, split))
     temporal.annotate(findings, view, graph)
@@ -117,13 +121,14 @@ def diagnose(
         notes.append(f"the bottleneck changed between {names} within the last "
                      f"{view.span_s:.0f} s: watching longer tells a moving bottleneck from a "
                      "one-off change")
-        confidence = "medium" if confidence == "high" else confidence
+        confidence = confidence.at_most(Confidence.MEDIUM)
     for r in roots:
         missing = [w.index for w in windows[r] if w.busy is not None and w.records_in_per_s is None]
         if missing:
             notes.append(f"record rates of {graph.vertex(r).name} subtask(s) "
                          f"{', '.join(map(str, missing))} are not known yet: the cause may change")
-            confidence = "medium" if confidence == "high" else confidence
+            confidence = confidence.at_most(Confidence.MEDIUM)
+    findings.extend(network.network_findings(graph, tasks, windows, roots, span))
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
     if not any(f.is_bottleneck for f in findings):
         gc = causes.gc_finding(graph, tasks, windows, tms, span)
@@ -132,7 +137,7 @@ def diagnose(
     capacity.recommend(graph, tasks, windows, findings, target_rate, span)
 
     backpressured = any(t.level in (Level.LOW, Level.HIGH) for t in states)
-    if confidence == "low" and not roots:
+    if confidence == Confidence.LOW and not roots:
         verdict = Verdict.UNKNOWN
     elif roots or any(f.is_bottleneck for f in findings):
         verdict = Verdict.BACKPRESSURED
@@ -151,7 +156,7 @@ def diagnose(
                 ],
             )
         )
-        confidence = "medium" if confidence == "high" else confidence
+        confidence = confidence.at_most(Confidence.MEDIUM)
     else:
         verdict = Verdict.HEALTHY
         busiest = max(states, key=lambda t: t.busy or 0.0, default=None)
@@ -162,16 +167,16 @@ def diagnose(
                 f"{100 * (busiest.busy or 0):.0f}%: backpressure shows only once the buffers "
                 "before it have filled, so this healthy verdict is provisional"
             )
-            confidence = "medium" if confidence == "high" else confidence
+            confidence = confidence.at_most(Confidence.MEDIUM)
     for f in findings:
-        if f.is_bottleneck and f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) and not any(
-            e.metric in ("flame_samples", "busy_thread_samples") for e in f.evidence
+        if f.is_bottleneck and f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) and not (
+            isinstance(f.cpu, CpuSplit) and cpu.work_of(f.cpu) != Work.WAITING
         ):
             notes.append(
                 f"on-CPU or off-CPU for {f.vertex_name} rests on JVM CPU time only (no flame "
                 "graph or thread dump yet), which a shared host blurs"
             )
-            confidence = "medium" if confidence == "high" else confidence
+            confidence = confidence.at_most(Confidence.MEDIUM)
     throughput = buffers.throughput_facts(graph, tasks, windows)
     findings.extend(buffers.low_fill_findings(throughput, span))
     return Diagnosis(

@@ -3,25 +3,16 @@ sources of backpressure. Pure."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
-from flowscope.analysis.findings import LOW_THRESHOLD, SubtaskState, TaskState, level_of
+from flowscope.analysis.findings import (
+    BUSY_HOT,
+    LOW_THRESHOLD,
+    SubtaskState,
+    TaskState,
+    level_of,
+)
+from flowscope.analysis.numbers import finite_max, finite_sum
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
-
-# A task whose busiest subtask is busy at least this share of the time can be a bottleneck.
-BUSY_HOT = 0.5
-
-
-def _max(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return max(vals) if vals else None
-
-
-def _sum(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) if vals else None
 
 
 def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> list[TaskState]:
@@ -29,7 +20,7 @@ def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> lis
     out = []
     for v in graph.topological():
         subs = windows.get(v.id, [])
-        bp = _max([s.backpressured for s in subs])
+        bp = finite_max([s.backpressured for s in subs])
         rates = [s.true_rate for s in subs if s.true_rate is not None]
         out.append(
             TaskState(
@@ -37,12 +28,12 @@ def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> lis
                 name=v.name,
                 parallelism=v.parallelism,
                 max_parallelism=v.max_parallelism,
-                busy=_max([s.busy for s in subs]),
+                busy=finite_max([s.busy for s in subs]),
                 backpressured=bp,
-                idle=_max([s.idle for s in subs]),
+                idle=finite_max([s.idle for s in subs]),
                 level=level_of(bp),
-                records_in_per_s=_sum([s.records_in_per_s for s in subs]),
-                records_out_per_s=_sum([s.records_out_per_s for s in subs]),
+                records_in_per_s=finite_sum([s.records_in_per_s for s in subs]),
+                records_out_per_s=finite_sum([s.records_out_per_s for s in subs]),
                 true_rate_per_subtask=(sum(rates) / len(rates)) if rates else None,
                 subtasks=[
                     SubtaskState(
@@ -90,19 +81,8 @@ def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
     final = []
     for r in roots:
         if (tasks[r].backpressured or 0.0) > LOW_THRESHOLD and any(
-            d in roots for d in _descendants(graph, r)
+            d in roots for d in graph.descendants(r)
         ):
             continue
         final.append(r)
     return final
-
-
-def _descendants(graph: JobGraph, vid: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(graph.downstream(vid))
-    while todo:
-        d = todo.pop()
-        if d not in seen:
-            seen.add(d)
-            todo.extend(graph.downstream(d))
-    return seen

@@ -150,6 +150,5 @@ def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> No
         ))
         if since and not since[-1] and share < TRANSIENT_SHARE:
             f.is_bottleneck = False
-            f.summary = (f"transient: {f.summary} (only in {share:.0%} of the intervals; "
-                         "usually nothing to do)")
+            f.transient_share, f.transient_of = share, f.cause
             f.cause = Cause.TRANSIENT

@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from flowscope.analysis.findings import TaskManagerFacts
+from flowscope.analysis.numbers import finite_mean
 from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample
+from flowscope.model import TmQuantity as TmQ
 
 # Flink reports busy 1000 / idle 0 / backpressured 0 until its time gauges have data. A task
 # that is busy all the time reads the same, so this only counts where counters cannot tell.
@@ -65,11 +68,6 @@ def _delta(a: SubtaskSample, b: SubtaskSample, q: Q) -> float | None:
     if va is None or vb is None:
         return None
     return vb - va
-
-
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) / len(vals) if vals else None
 
 
 def _is_startup_artifact(s: SubtaskSample) -> bool:
@@ -155,14 +153,14 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     else:
         w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
         w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
-    soft = _mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
-    hard = _mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
+    soft = finite_mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
+    hard = finite_mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
     w.soft_backpressured = soft / 1000.0 if soft is not None else None
     w.hard_backpressured = hard / 1000.0 if hard is not None else None
-    w.in_pool_usage = _mean([s.get(Q.IN_POOL_USAGE) for s in series])
-    w.in_exclusive_usage = _mean([s.get(Q.IN_EXCLUSIVE_USAGE) for s in series])
-    w.in_floating_usage = _mean([s.get(Q.IN_FLOATING_USAGE) for s in series])
-    w.out_pool_usage = _mean([s.get(Q.OUT_POOL_USAGE) for s in series])
+    w.in_pool_usage = finite_mean([s.get(Q.IN_POOL_USAGE) for s in series])
+    w.in_exclusive_usage = finite_mean([s.get(Q.IN_EXCLUSIVE_USAGE) for s in series])
+    w.in_floating_usage = finite_mean([s.get(Q.IN_FLOATING_USAGE) for s in series])
+    w.out_pool_usage = finite_mean([s.get(Q.OUT_POOL_USAGE) for s in series])
     return w
 
 
@@ -202,46 +200,45 @@ def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
     newest attempt's samples are used)."""
     if not samples:
         return {}
-    out: dict[str, list[SubtaskWindow]] = {}
-    latest = samples[-1]
-    for vid, subs in latest.subtasks.items():
-        windows = []
-        for st in subs:
-            series = [
-                s2
-                for s in samples
-                for s2 in s.subtasks.get(vid, [])
-                if s2.index == st.index and s2.attempt == st.attempt
-            ]
-            windows.append(subtask_window(series or [st]))
-        out[vid] = windows
-    return out
+    # One pass over every sample: each subtask's series, so the cost grows with samples x
+    # subtasks, not with the square of a vertex's parallelism.
+    series: dict[tuple[str, int, int], list[SubtaskSample]] = {}
+    for s in samples:
+        for vid, subs in s.subtasks.items():
+            for st in subs:
+                series.setdefault((vid, st.index, st.attempt), []).append(st)
+    return {
+        vid: [subtask_window(series.get((vid, st.index, st.attempt)) or [st]) for st in subs]
+        for vid, subs in samples[-1].subtasks.items()
+    }
 
 
-def taskmanager_rates(samples: list[Sample]) -> dict[str, dict[str, float]]:
+def taskmanager_rates(samples: list[Sample]) -> dict[str, TaskManagerFacts]:
     """Per TaskManager over the window: cores used (JVM CPU time), GC ms per second, heap."""
     if not samples:
         return {}
     last = samples[-1]
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, TaskManagerFacts] = {}
     for tm_id, tm in last.taskmanagers.items():
-        info: dict[str, float] = {}
+        cores_used = gc_ms_per_s = None
         # The JobManager's snapshot time is unknown: use the polls at which the values changed.
-        changes = _change_points(samples, tm_id, "cpu_time_ns")
+        changes = _change_points(samples, tm_id, TmQ.CPU_TIME_NS)
         if len(changes) >= 2:
             span = _snapshot_span(samples, tm_id, changes[0], changes[-1])
             if span >= MIN_COUNTER_SPAN_S:
-                info["cores_used"] = max(changes[-1][1] - changes[0][1], 0.0) / 1e9 / span
-        gc = _change_points(samples, tm_id, "gc_time_ms")
+                cores_used = max(changes[-1][1] - changes[0][1], 0.0) / 1e9 / span
+        gc = _change_points(samples, tm_id, TmQ.GC_TIME_MS)
         gc_span = _snapshot_span(samples, tm_id, gc[0], gc[-1]) if len(gc) >= 2 else 0.0
         if gc_span >= MIN_COUNTER_SPAN_S:
-            info["gc_ms_per_s"] = max(gc[-1][1] - gc[0][1], 0.0) / gc_span
-        elif "gc_ms_per_s" in tm.values:
-            info["gc_ms_per_s"] = tm.values["gc_ms_per_s"]
-        for key in ("cpu_load", "heap_used_bytes", "heap_max_bytes", "old_gc_count", "cpu_cores"):
-            if key in tm.values:
-                info[key] = tm.values[key]
-        out[tm_id] = info
+            gc_ms_per_s = max(gc[-1][1] - gc[0][1], 0.0) / gc_span
+        else:
+            gc_ms_per_s = tm.values.get(TmQ.GC_MS_PER_S)
+        v = tm.values
+        out[tm_id] = TaskManagerFacts(
+            cores_used=cores_used, gc_ms_per_s=gc_ms_per_s, cpu_load=v.get(TmQ.CPU_LOAD),
+            heap_used_bytes=v.get(TmQ.HEAP_USED), heap_max_bytes=v.get(TmQ.HEAP_MAX),
+            old_gc_count=v.get(TmQ.OLD_GC_COUNT), cpu_cores=v.get(TmQ.CPU_CORES),
+        )
     return out
 
 

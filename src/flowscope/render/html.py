@@ -19,7 +19,7 @@ from importlib import resources
 from flowscope.analysis.findings import Diagnosis, Evidence, Finding
 from flowscope.analysis.timeline import TimelineStep
 from flowscope.model import JobGraph
-from flowscope.render import html_tasks
+from flowscope.render import html_tasks, wording
 from flowscope.render.colours import (
     BACKPRESSURED_FILL,
     BUSY_FILL,
@@ -68,11 +68,11 @@ def _header(d: Diagnosis, meta: ReportMeta) -> str:
     bottlenecks = d.bottlenecks
     if bottlenecks:
         summary = "; ".join(
-            f"<b>{esc(f.vertex_name or 'job')}</b> ({esc(f.cause)}): {esc(f.summary)}"
+            f"<b>{esc(f.vertex_name or 'job')}</b> ({esc(f.cause)}): {esc(wording.summary(f))}"
             for f in bottlenecks
         )
     elif d.findings:
-        summary = esc(d.findings[0].summary)
+        summary = esc(wording.summary(d.findings[0]))
     else:
         summary = {"healthy": "No backpressure: no task is holding its inputs back.",
                    "unknown": "Could not tell yet: see the notes."}.get(d.verdict.value, "")
@@ -124,7 +124,7 @@ def _finding(f: Finding) -> str:
     parts = [f'<div class="{cls}" data-cause="{esc(f.cause)}">',
              f'<div><span class="cause">{esc(f.cause)}</span> · <b>{where}</b>'
              f"{' · bottleneck' if f.is_bottleneck else ''}</div>",
-             f"<div>{esc(f.summary)}</div>"]
+             f"<div>{esc(wording.summary(f))}</div>"]
     if f.subtasks:
         parts.append(f'<div class="muted">subtasks {esc(", ".join(map(str, f.subtasks)))}</div>')
     if f.taskmanagers:

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from flowscope.analysis.findings import Diagnosis
+from flowscope.render import wording
 
 SCHEMA = "flowscope.diagnosis/1"
 
@@ -30,6 +31,11 @@ def json_safe(value: Any) -> Any:
 def to_dict(d: Diagnosis) -> dict[str, Any]:
     body = dataclasses.asdict(d)
     body["bottlenecks"] = [f.vertex_name for f in d.bottlenecks]
+    for finding, f in zip(body["findings"], d.findings, strict=True):
+        finding["summary"] = wording.summary(f)
+        # Evidence says the rest: the stack samples behind on-/off-CPU are in it already.
+        for key in ("cpu", "transient_share", "transient_of"):
+            finding.pop(key, None)
     return {"schema": SCHEMA, **json_safe(body)}
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowscope.analysis.findings import Diagnosis, Level, TaskState, Verdict
+from flowscope.render import wording
 
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
                Level.UNKNOWN: "dim"}
@@ -83,7 +84,7 @@ def render(d: Diagnosis, verbose: bool = False) -> Group:
         marker, colour = ("● ", "red") if f.is_bottleneck else ("○ ", "yellow")
         title = Text(marker, style=colour)
         title.append(f"{f.cause}", style="bold")
-        title.append(f"  {f.summary}")
+        title.append(f"  {wording.summary(f)}")
         parts.append(title)
         for a in f.actions:
             parts.append(Text.from_markup(f"  [bold]→[/bold] {escape(a.text)}"))

@@ -24,10 +24,10 @@ from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
 from flowscope.errors import FlowscopeError, RecordingError
+from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import Recording
-from flowscope.session import LiveSession
-from flowscope.sources.rest import FlinkRestSource, JobSummary
+from flowscope.sampling import LiveSession, load_recording
 
 # Jobs of a live cluster are looked up again this often (seconds), to follow new submissions.
 REDISCOVER_S = 15.0
@@ -232,8 +232,6 @@ class Hub:
 
     def add_recording(self, path: str | Path, job: str | None = None) -> SourceInfo:
         """Load every job of a recording (or the one `job` selects)."""
-        from flowscope.api import load_recording
-
         info = SourceInfo(f"r{len(self.sources)}", "recording", Path(path).name)
         with Recording(path) as rec:
             job_ids = rec.job_ids()

@@ -1,16 +1,12 @@
 """Flame graphs of a job vertex, summarised: where the task threads spend their samples.
 
 Flink builds a vertex's flame graph from `rest.flamegraph.num-samples` stack samples (default
-100, `rest.flamegraph.delay-between-samples` 50 ms apart) of every subtask's task thread. Each
-node is a frame `class.method:line`; its `value` counts the samples whose stack passes through
-it; the children of `root` are the outermost frames. `type=on_cpu` keeps threads that were
-RUNNABLE (or NEW), `off_cpu` those WAITING, TIMED_WAITING or BLOCKED; `full` keeps both. The
-three types are views of one sample: same `endTimestamp`.
+100, `rest.flamegraph.delay-between-samples` 50 ms apart) of every subtask's task thread
+(parsed by flowscope.flink.stacks). `type=on_cpu` keeps threads that were RUNNABLE (or NEW),
+`off_cpu` those WAITING, TIMED_WAITING or BLOCKED; `full` keeps both. The three types are
+views of one sample: same `endTimestamp`.
 
-`endTimestamp` also carries the state: -1 the vertex has terminated, -2 flame graphs are
-disabled (`rest.flamegraph.enabled: false`), -3 the first samples are still being taken.
-
-Pure: functions take the parsed response and return dataclasses.
+Pure: flame graphs in, dataclasses out.
 """
 
 from __future__ import annotations
@@ -19,7 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from flowscope.model import FlameGraph
 
 # Frames of the JVM, Flink and common libraries: what remains is the job's own code.
 FRAMEWORK_PREFIXES = (
@@ -32,6 +29,14 @@ FRAMEWORK_PREFIXES = (
 # The task thread waits here when it has nothing to do: no input (idle) or, since the
 # mailbox model (Flink 1.10), no output buffer (soft backpressure). The stack is the same.
 MAILBOX_WAIT = "org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailboxImpl.take"
+# LocalBufferPool (1.x and 2.x) methods that block the task thread until an output buffer is
+# free: hard backpressure, seen directly on the stack.
+BLOCKING_BUFFER_METHODS = frozenset({
+    "requestMemorySegmentBlocking", "requestBufferBuilderBlocking", "requestBufferBlocking",
+})
+# Frames of native I/O: the JVM reports such a thread RUNNABLE although it waits off-CPU.
+NATIVE_IO = ("socketRead", "SocketDispatcher.read", "EPoll.wait", "EPollPort", "poll0",
+             "FileDispatcherImpl.read", "readBytes")
 # Each of these frames hands a record to the next operator of a chain.
 CHAIN_HOPS = frozenset({
     "org.apache.flink.streaming.runtime.tasks.ChainingOutput.pushToOperator",
@@ -49,58 +54,25 @@ PYTHON_PROCESS_PREFIXES = (
 )
 PYTHON_OPERATOR_PREFIX = "org.apache.flink.streaming.api.operators.python."
 
-DISABLED, TERMINATED, WAITING = -2, -1, -3
-# Below this share of samples in user code the vertex is doing next to nothing.
-WAITING_SHARE = 0.05
-ON_CPU_SHARE = 0.7  # user samples on CPU at least this share: on-CPU work
-OFF_CPU_SHARE = 0.3  # ... at most this share: blocking (off-CPU) work
 # Words Flink adds to operator names itself ("Source: gen", "out: Writer"): they name no class.
 _GENERIC_WORDS = frozenset({"source", "sink", "writer", "committer"})
-
-
-@dataclass(frozen=True)
-class FlameGraph:
-    """One flame graph response, flattened into stacks (outermost frame first)."""
-
-    kind: str  # "on_cpu" | "off_cpu" | "full"
-    end_timestamp_ms: int
-    total: int  # thread samples in this view
-    stacks: tuple[tuple[tuple[str, ...], int], ...]  # (frames, samples ending there)
-
-    @property
-    def status(self) -> str:
-        """"ready", "disabled", "terminated", "waiting" (no sample yet) or "unknown"."""
-        if self.end_timestamp_ms > 0:
-            return "ready"
-        return {DISABLED: "disabled", TERMINATED: "terminated", WAITING: "waiting"}.get(
-            self.end_timestamp_ms, "unknown"
-        )
-
-
-def parse_flamegraph(body: Any, kind: str) -> FlameGraph:
-    """A flame graph REST response -> FlameGraph. Tolerates a missing or empty `data`."""
-    body = body if isinstance(body, dict) else {}
-    end = int(body.get("endTimestamp", WAITING) or WAITING)
-    root = body.get("data") or {}
-    stacks: list[tuple[tuple[str, ...], int]] = []
-    # Flame graphs are deep (100+ frames): walk with a stack, not recursion.
-    todo: list[tuple[dict[str, Any], tuple[str, ...]]] = [(root, ())] if root else []
-    while todo:
-        node, path = todo.pop()
-        children = node.get("children") or []
-        value = int(node.get("value", 0) or 0)
-        below = sum(int(c.get("value", 0) or 0) for c in children)
-        if value > below and path:
-            stacks.append((path, value - below))
-        for child in children:
-            todo.append((child, (*path, str(child.get("name", "?")))))
-    return FlameGraph(kind, end, int(root.get("value", 0) or 0) if root else 0, tuple(stacks))
 
 
 def method_of(frame: str) -> str:
     """`com.acme.Enricher.lookup:44` -> `com.acme.Enricher.lookup` (lines differ per call)."""
     name, sep, line = frame.rpartition(":")
     return name if sep and line.lstrip("-").isdigit() else frame
+
+
+def is_buffer_wait(method: str) -> bool:
+    """Is this frame (`class.method`) a task thread blocked requesting an output buffer?"""
+    cls, _, name = method_of(method).rpartition(".")
+    return name in BLOCKING_BUFFER_METHODS and cls.endswith("BufferPool")
+
+
+def is_native_io(frames: Sequence[str]) -> bool:
+    """Does the innermost part of a stack wait in native I/O (RUNNABLE, yet off-CPU)?"""
+    return any(n in f for f in frames[:3] for n in NATIVE_IO)
 
 
 def class_of(method: str) -> str:
@@ -191,6 +163,7 @@ class FlameSummary:
     samples: int  # thread samples in this view
     user_samples: int  # samples with job code (or a Python UDF) on the stack
     mailbox_samples: int  # samples waiting in the task mailbox (idle or soft backpressure)
+    buffer_wait_samples: int  # samples blocked requesting an output buffer (hard backpressure)
     hot_frames: list[HotFrame]
     operators: list[OperatorTime]
     python: PythonTime | None
@@ -220,12 +193,14 @@ def summarise(
     op_how: dict[str, str] = {}
     py_samples: Counter[str] = Counter()
     py_frames: Counter[str] = Counter()
-    user = mailbox = 0
+    user = mailbox = buffer_waits = 0
     for frames, n in graph.stacks:
         methods = [method_of(f) for f in frames]
         if MAILBOX_WAIT in methods:
             mailbox += n
             continue
+        if any(is_buffer_wait(m) for m in methods):
+            buffer_waits += n
         users = [m for m in methods if is_user(m)]
         mode = python_mode(methods)
         if mode:
@@ -276,7 +251,7 @@ def summarise(
     if graph.status != "ready":
         notes.append(f"flame graph {graph.status}")
     return FlameSummary(vertex_id, vertex_name, graph.kind, graph.end_timestamp_ms, total,
-                        user, mailbox, hot, ops, python, notes)
+                        user, mailbox, buffer_waits, hot, ops, python, notes)
 
 
 def _depths(graph: FlameGraph, method: str) -> list[int]:
@@ -318,35 +293,3 @@ def _attribute(
         if hops < len(chain):
             return chain[hops], "chain position"
     return None, ""
-
-
-@dataclass
-class WorkSplit:
-    """On-CPU versus blocking work of a vertex, from its on_cpu and off_cpu views."""
-
-    on_cpu_user: int  # samples with user code on the stack, thread RUNNABLE
-    off_cpu_user: int  # ... thread WAITING / TIMED_WAITING / BLOCKED
-    on_cpu_samples: int
-    off_cpu_samples: int
-    mailbox_samples: int  # waiting in the mailbox: idle or soft backpressure
-    kind: str  # "on-cpu" | "off-cpu" | "mixed" | "waiting" (next to no user code ran)
-
-    @property
-    def on_cpu_share(self) -> float | None:
-        """Share of user samples that were on CPU, 0..1 (None without user samples)."""
-        total = self.on_cpu_user + self.off_cpu_user
-        return self.on_cpu_user / total if total else None
-
-
-def split_work(on: FlameSummary, off: FlameSummary) -> WorkSplit:
-    """Tell on-CPU work (computation) from blocking work (I/O, sleeps, locks)."""
-    total = on.samples + off.samples
-    user = on.user_samples + off.user_samples
-    if not total or user < WAITING_SHARE * total:
-        kind = "waiting"
-    else:
-        on_share = on.user_samples / user
-        kind = ("on-cpu" if on_share >= ON_CPU_SHARE else
-                "off-cpu" if on_share <= OFF_CPU_SHARE else "mixed")
-    return WorkSplit(on.user_samples, off.user_samples, on.samples, off.samples,
-                     on.mailbox_samples + off.mailbox_samples, kind)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from flowscope.cli import _err_console, _headers, friendly_errors, source_options
-from flowscope.profiling.collect import MAX_THREAD_DUMP_SAMPLES, MAX_THREAD_DUMP_SECONDS
-from flowscope.profiling.run import PARTS
+from flowscope.cli.common import err_console, friendly_errors, headers_of, source_options
+from flowscope.flink.ondemand import MAX_THREAD_DUMP_SAMPLES, MAX_THREAD_DUMP_SECONDS
+from flowscope.profiler import PARTS
 
 
 @click.command()
@@ -50,9 +50,8 @@ def profile(url: str, job: str | None, headers: tuple[str, ...], from_file: str 
     """
     from rich.console import Console
 
-    from flowscope.profiling import render
-    from flowscope.profiling.report import render_json
-    from flowscope.profiling.run import ProfileOptions, profile_live, profile_recording
+    from flowscope.profiler import ProfileOptions, profile_live, profile_recording
+    from flowscope.render import profile as render
 
     if from_file:
         report = profile_recording(from_file, job, vertex=vertex)
@@ -61,13 +60,13 @@ def profile(url: str, job: str | None, headers: tuple[str, ...], from_file: str 
             flame_timeout_s=flame_timeout, thread_samples=samples, thread_delay_s=delay,
             thread_max_s=max_time, parts=tuple(p for p in PARTS if p not in skip),
         )
-        err = _err_console()
+        err = err_console()
         with err.status("profiling ...", spinner="dots") as status:
             report = profile_live(
-                url, job, headers=_headers(headers), vertex=vertex, diagnose_s=diagnose_time,
+                url, job, headers=headers_of(headers), vertex=vertex, diagnose_s=diagnose_time,
                 options=options, on_stage=None if as_json else status.update,
             )
     if as_json:
-        click.echo(render_json(report))
+        click.echo(render.render_json(report))
     else:
         render.print_profile(report, Console(), verbose=verbose)

@@ -11,7 +11,7 @@ import signal
 
 import click
 
-from flowscope.cli import DEFAULT_URL, _err_console, _headers, friendly_errors
+from flowscope.cli.common import DEFAULT_URL, err_console, friendly_errors, headers_of
 from flowscope.errors import FlowscopeError
 
 DEFAULT_PORT = 8484
@@ -71,14 +71,14 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
             "pip install 'flowscope[web]'"
         ) from None
 
-    err = _err_console()
+    err = err_console()
     if not urls and not from_files:
         urls = (os.environ.get("FLOWSCOPE_URL") or DEFAULT_URL,)
     hub = Hub(window_s=window, history=max(2, int(history / interval) + 1),
               interval_s=interval)
     for path in from_files:
         hub.add_recording(path, job)
-    extra = _headers(headers)
+    extra = headers_of(headers)
     for url in urls:
         hub.add_live(url, job, extra)
     loopback = host in LOOPBACK_HOSTS

@@ -1,4 +1,5 @@
-"""Reads the on-demand endpoints: flame graphs, thread dumps, checkpoint details, config.
+"""Reads the on-demand endpoints of a profile: flame graphs, thread dumps, checkpoint details,
+the cluster's configuration.
 
 Every wait is bounded (a deadline and a sample cap) and every request goes through
 `FlinkRestSource.get`, so errors are one-line FlowscopeErrors and `source.requests` counts them.
@@ -16,8 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from flowscope.errors import FlinkApiError, FlowscopeError, JobNotFound
-from flowscope.profiling.flamegraph import FlameGraph, parse_flamegraph
-from flowscope.sources.rest import FlinkRestSource
+from flowscope.flink.rest import FlinkRestSource
+from flowscope.flink.stacks import parse_flamegraph, parse_thread_dump
+from flowscope.model import FlameGraph, ThreadSample
 
 MAX_THREAD_DUMP_SAMPLES = 100
 MAX_THREAD_DUMP_SECONDS = 120.0
@@ -105,9 +107,9 @@ def fetch_flamegraphs(
 
 @dataclass
 class ThreadDumps:
-    """Raw thread dumps: per round, (TaskManager id, response)."""
+    """Thread dumps: per round, (TaskManager id, its task threads)."""
 
-    rounds: list[list[tuple[str, Any]]]
+    rounds: list[list[tuple[str, list[ThreadSample]]]]
     times: list[float]  # epoch seconds at the start of each round
     requests: int
     duration_s: float
@@ -141,7 +143,7 @@ def sample_thread_dumps(
     before = source.requests
     live = list(dict.fromkeys(taskmanagers))
     failed: list[str] = []
-    rounds: list[list[tuple[str, Any]]] = []
+    rounds: list[list[tuple[str, list[ThreadSample]]]] = []
     times: list[float] = []
     stopped_by = "samples"
     for i in range(samples):
@@ -151,10 +153,11 @@ def sample_thread_dumps(
         if i and delay_s:
             sleep(delay_s)
         times.append(clock())
-        this: list[tuple[str, Any]] = []
+        this: list[tuple[str, list[ThreadSample]]] = []
         for tm in list(live):
             try:
-                this.append((tm, source.get(f"/taskmanagers/{quote(tm, safe='')}/thread-dump")))
+                body = source.get(f"/taskmanagers/{quote(tm, safe='')}/thread-dump")
+                this.append((tm, parse_thread_dump(body, tm)))
             except FlinkApiError:
                 live.remove(tm)
                 failed.append(tm)
@@ -203,17 +206,6 @@ def fetch_checkpoints(
             # Flink keeps a bounded history; a checkpoint can drop out between requests.
             continue
     return CheckpointData(overview, details, subtasks)
-
-
-def fresh_latency(source: FlinkRestSource, job_id: str) -> dict[str, dict[str, float]]:
-    """One more poll with every vertex's metric names listed again: latency histograms
-    appear only once the first markers arrive, after the collector listed the names (it
-    lists again only every `relist_s`, 60 s). Costs one poll plus one request per vertex."""
-    relist, source.relist_s = source.relist_s, 0.0
-    try:
-        return source.poll(job_id)[1].latency
-    finally:
-        source.relist_s = relist
 
 
 def fetch_cluster_config(source: FlinkRestSource) -> dict[str, str]:

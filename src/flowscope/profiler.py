@@ -1,4 +1,6 @@
-"""Profiles a live job: a quick diagnosis to find the vertex, then the on-demand endpoints.
+"""Profiles a live job: a quick diagnosis to find the vertex, then the on-demand endpoints
+(flowscope.flink.ondemand), analysed by flowscope.analysis (flame, threads, taskmanagers,
+latency, checkpoints, profile).
 
     report = profile_live("http://localhost:8081", job="flowscope-chained")
 
@@ -16,24 +18,26 @@ from dataclasses import dataclass
 
 import httpx
 
+from flowscope.analysis.checkpoints import checkpoint_evidence
 from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.flame import summarise
 from flowscope.analysis.latency import analyse_latency
-from flowscope.analysis.window import distinct_snapshots, subtask_windows
-from flowscope.errors import FlowscopeError
-from flowscope.model import JobGraph, Sample
-from flowscope.profiling import collect
-from flowscope.profiling.checkpoints import checkpoint_evidence
-from flowscope.profiling.flamegraph import summarise
-from flowscope.profiling.report import (
+from flowscope.analysis.profile import (
     ProfileReport,
     ProfileStats,
     ProfileTarget,
+    TargetNotFound,
+    choose_target,
     conclude,
     flame_profile,
+    recent_backpressure,
 )
-from flowscope.profiling.taskmanagers import correlate
-from flowscope.profiling.threaddump import analyse_thread_dumps, parse_thread_dump
-from flowscope.sources.rest import FlinkRestSource
+from flowscope.analysis.taskmanagers import correlate
+from flowscope.analysis.threads import analyse_thread_dumps
+from flowscope.errors import FlowscopeError
+from flowscope.flink import ondemand
+from flowscope.flink.rest import FlinkRestSource
+from flowscope.model import JobGraph, Sample
 
 PARTS = ("flame", "threads", "checkpoints", "latency", "taskmanagers")
 
@@ -49,56 +53,6 @@ class ProfileOptions:
     parts: Sequence[str] = PARTS
 
 
-def choose_target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> ProfileTarget:
-    """The vertex to profile: `vertex` (id, exact or unique partial name), else the first
-    located bottleneck, else the busiest task."""
-    if vertex:
-        for v in graph.vertices:
-            if vertex in (v.id, v.name):
-                return ProfileTarget(v.id, v.name, "--vertex", _cause_of(diagnosis, v.id))
-        partial = [v for v in graph.vertices if vertex.lower() in v.name.lower()]
-        if len(partial) == 1:
-            v = partial[0]
-            return ProfileTarget(v.id, v.name, "--vertex", _cause_of(diagnosis, v.id))
-        names = ", ".join(repr(v.name) for v in (partial or graph.vertices))
-        raise FlowscopeError(
-            f"--vertex {vertex!r} matches {len(partial) or 'no'} vertices; choose from {names}"
-        )
-    for f in diagnosis.bottlenecks:
-        if f.vertex_id:
-            return ProfileTarget(f.vertex_id, f.vertex_name or f.vertex_id, "bottleneck",
-                                 str(f.cause))
-    busiest = max(diagnosis.tasks, key=lambda t: t.busy or 0.0, default=None)
-    if busiest is None:
-        v = graph.vertices[0]
-        return ProfileTarget(v.id, v.name, "first vertex")
-    return ProfileTarget(busiest.vertex_id, busiest.name, "busiest task")
-
-
-RECENT_S = 20.0  # time metrics compared with thread dumps: the last ~two metric refreshes
-
-
-def recent_backpressure(
-    samples: Sequence[Sample], diagnosis: Diagnosis
-) -> tuple[dict[tuple[str, int], float | None], float]:
-    """Per subtask the backpressured ratio (0..1) from counters over the newest RECENT_S
-    seconds of distinct metric snapshots: the time metrics closest to the thread dumps that
-    follow. A subtask without counter deltas there keeps the diagnosis's value. Returns the
-    ratios and the span (s) they cover."""
-    distinct = distinct_snapshots(list(samples))
-    recent = [s for s in distinct if distinct and s.t >= distinct[-1].t - RECENT_S]
-    out: dict[tuple[str, int], float | None] = {
-        (t.vertex_id, s.index): s.backpressured for t in diagnosis.tasks for s in t.subtasks}
-    spans = []
-    if len(recent) >= 2:
-        for vid, ws in subtask_windows(recent).items():
-            for w in ws:
-                if w.basis == "counters":
-                    out[(vid, w.index)] = w.backpressured
-                    spans.append(w.span_s)
-    return out, (max(spans) if spans else diagnosis.window_s)
-
-
 def _float(text: str | None) -> float:
     try:
         return float(text or 0)
@@ -106,8 +60,11 @@ def _float(text: str | None) -> float:
         return 0.0
 
 
-def _cause_of(diagnosis: Diagnosis, vertex_id: str) -> str | None:
-    return next((str(f.cause) for f in diagnosis.bottlenecks if f.vertex_id == vertex_id), None)
+def _target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> ProfileTarget:
+    try:
+        return choose_target(graph, diagnosis, vertex)
+    except TargetNotFound as exc:
+        raise FlowscopeError(str(exc)) from None
 
 
 def profile_job(
@@ -127,7 +84,7 @@ def profile_job(
     stats = stats or ProfileStats()
     start = clock()
     requests_before = source.requests
-    target = choose_target(graph, diagnosis, vertex)
+    target = _target(graph, diagnosis, vertex)
     report = ProfileReport(
         job_id=graph.job_id, job_name=graph.name, t=start, verdict=str(diagnosis.verdict),
         bottlenecks=[f"{f.vertex_name} ({f.cause})" for f in diagnosis.bottlenecks],
@@ -137,7 +94,7 @@ def profile_job(
 
     if "flame" in opts.parts:
         try:
-            fg = collect.fetch_flamegraphs(source, graph.job_id, target.vertex_id,
+            fg = ondemand.fetch_flamegraphs(source, graph.job_id, target.vertex_id,
                                            timeout_s=opts.flame_timeout_s, clock=clock,
                                            sleep=sleep)
             v = graph.vertex(target.vertex_id)
@@ -156,11 +113,10 @@ def profile_job(
             report.skipped["threads"] = "no subtask of the job is placed on a TaskManager"
         else:
             try:
-                dumps = collect.sample_thread_dumps(
+                dumps = ondemand.sample_thread_dumps(
                     source, tms, samples=opts.thread_samples, delay_s=opts.thread_delay_s,
                     max_duration_s=opts.thread_max_s, clock=clock, sleep=sleep)
-                rounds = [[th for tm, body in r for th in parse_thread_dump(body, tm)]
-                          for r in dumps.rounds]
+                rounds = [[th for _, threads in r for th in threads] for r in dumps.rounds]
                 metric, metric_s = recent_backpressure(samples, diagnosis)
                 report.threads = analyse_thread_dumps(
                     graph, rounds, round_times=dumps.times, metric_backpressured=metric,
@@ -185,18 +141,18 @@ def profile_job(
     config: dict[str, str] = {}
     if "latency" in opts.parts:
         try:
-            config = collect.fetch_cluster_config(source)
+            config = ondemand.fetch_cluster_config(source)
         except FlowscopeError as exc:
             report.skipped["config"] = str(exc)
         latency = latest.latency if latest else {}
         if _float(config.get("metrics.latency.interval")) > 0:
             # Histograms appear as markers arrive, after the diagnosis listed metric names.
-            latency = collect.fresh_latency(source, graph.job_id) or latency
+            latency = source.fresh_latency(graph.job_id) or latency
         report.latency = analyse_latency(graph, latency, config)
 
     if "checkpoints" in opts.parts:
         try:
-            cps = collect.fetch_checkpoints(source, graph.job_id,
+            cps = ondemand.fetch_checkpoints(source, graph.job_id,
                                             [v.id for v in graph.topological()])
             report.checkpoints = checkpoint_evidence(graph, cps.details, cps.subtasks)
             if not cps.details:
@@ -225,8 +181,7 @@ def profile_live(
 ) -> ProfileReport:
     """Diagnose a running job until confident (at most `diagnose_s` seconds), then profile the
     bottleneck (or `vertex`)."""
-    from flowscope.api import sample_until_confident
-    from flowscope.session import LiveSession
+    from flowscope.sampling import LiveSession, sample_until_confident
 
     say = on_stage or (lambda _m: None)
     start = time.time()
@@ -253,11 +208,11 @@ def profile_recording(
     """The parts of a profile a recording can give: TaskManager correlation and latency
     markers. Flame graphs, thread dumps and checkpoint details need a live cluster."""
     from flowscope.analysis.engine import diagnose
-    from flowscope.api import load_recording
+    from flowscope.sampling import load_recording
 
     graph, samples = load_recording(path, job)
     d = diagnose(graph, samples, window_s=window_s)
-    target = choose_target(graph, d, vertex)
+    target = _target(graph, d, vertex)
     report = ProfileReport(
         job_id=graph.job_id, job_name=graph.name, t=samples[-1].t, verdict=str(d.verdict),
         bottlenecks=[f"{f.vertex_name} ({f.cause})" for f in d.bottlenecks], target=target,

@@ -26,17 +26,20 @@ from urllib.parse import quote
 import httpx
 
 from flowscope.errors import FlinkApiError, FlinkUnreachable, JobNotFound
+from flowscope.flink import metric_names as names
+from flowscope.flink.stacks import failed_flamegraph, parse_flamegraph, parse_thread_dump
 from flowscope.model import (
     CheckpointStats,
     Edge,
+    FlameGraph,
     JobGraph,
     Quantity,
     Sample,
     SubtaskSample,
     TaskManagerSample,
+    ThreadSample,
     Vertex,
 )
-from flowscope.sources import metric_names as names
 
 # Requests in flight at once while polling: enough to hide round trips, few enough to be kind
 # to a busy JobManager.
@@ -314,20 +317,22 @@ class FlinkRestSource:
         for tm_id, tm in taskmanagers.items():
             if tm_id in self._tm_cores:
                 tm.values["cpu_cores"] = self._tm_cores[tm_id]
-        dumps: dict[str, object] = {}
+        dumps: dict[str, list[ThreadSample]] = {}
         for tm_id in thread_dumps:
             try:
-                dumps[tm_id] = self.get(f"/taskmanagers/{quote(tm_id, safe='')}/thread-dump")
+                body = self.get(f"/taskmanagers/{quote(tm_id, safe='')}/thread-dump")
             except FlinkApiError:
                 continue  # a TaskManager that left; the sample stands without it
-        flames: dict[str, dict[str, object]] = {}
+            dumps[tm_id] = parse_thread_dump(body, tm_id)
+        flames: dict[str, dict[str, FlameGraph]] = {}
         for vid in flamegraphs:
-            views: dict[str, object] = {}
+            views: dict[str, FlameGraph] = {}
             for kind in ("on_cpu", "off_cpu"):
                 try:
-                    views[kind] = self.get(f"/jobs/{job_id}/vertices/{vid}/flamegraph?type={kind}")
+                    views[kind] = parse_flamegraph(
+                        self.get(f"/jobs/{job_id}/vertices/{vid}/flamegraph?type={kind}"), kind)
                 except FlinkApiError as exc:
-                    views[kind] = {"error": str(exc)}
+                    views[kind] = failed_flamegraph(kind, str(exc))
             flames[vid] = views
         timestamps = job.get("timestamps") or {}
         running_ms = timestamps.get("RUNNING") or job.get("start-time")
@@ -431,6 +436,17 @@ class FlinkRestSource:
         )
 
     # -- convenience --------------------------------------------------------------------------
+
+    def fresh_latency(self, job_id: str) -> dict[str, dict[str, float]]:
+        """One more poll with every vertex's metric names listed again: latency histograms
+        appear only once the first markers arrive, after the names were listed (they are
+        listed again only every `relist_s`, 60 s). Costs one poll plus one request per
+        vertex."""
+        relist, self.relist_s = self.relist_s, 0.0
+        try:
+            return self.poll(job_id)[1].latency
+        finally:
+            self.relist_s = relist
 
     def overview(self) -> dict[str, Any]:
         body = self.get("/overview")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flowscope.analysis.causes import GC_MS_PER_S, OFF_CPU_SHARE
-from flowscope.analysis.findings import TaskState
+from flowscope.analysis.causes import GC_MS_PER_S
+from flowscope.analysis.cpu import jvm_cpu_is_off_cpu
+from flowscope.analysis.findings import BUSY_HOT, TaskManagerFacts, TaskState
 from flowscope.analysis.window import taskmanager_rates
 from flowscope.model import JobGraph, Sample
 
-BUSY = 0.5  # a subtask busy at least this share of the time counts as busy
 HEAP_FULL = 0.9
 
 
@@ -32,7 +32,7 @@ class TaskManagerLoad:
     heap_used_bytes: float | None
     heap_max_bytes: float | None
     subtasks: list[str]  # "enrich[0]", ... of this job
-    busy_subtasks: list[str]  # those busy >= BUSY
+    busy_subtasks: list[str]  # those busy >= BUSY_HOT
     busy_sum: float  # sum of busy ratios of this job's subtasks here (cores' worth of work)
     statements: list[str] = field(default_factory=list)
 
@@ -70,14 +70,14 @@ def correlate(
     out = []
     for tm_id in sorted(set(placed) | set(latest.taskmanagers)):
         tm = latest.taskmanagers.get(tm_id)
-        info = rates.get(tm_id, {})
+        info = rates.get(tm_id, TaskManagerFacts())
         here = placed.get(tm_id, [])
-        busy = [name for name, b in here if b is not None and b >= BUSY]
+        busy = [name for name, b in here if b is not None and b >= BUSY_HOT]
         load = TaskManagerLoad(
             id=tm_id, host=(tm.host if tm and tm.host else hosts.get(tm_id, "")),
-            cpu_load=info.get("cpu_load"), cores_used=info.get("cores_used"),
-            gc_ms_per_s=info.get("gc_ms_per_s"), heap_used_bytes=info.get("heap_used_bytes"),
-            heap_max_bytes=info.get("heap_max_bytes"), subtasks=[n for n, _ in here],
+            cpu_load=info.cpu_load, cores_used=info.cores_used,
+            gc_ms_per_s=info.gc_ms_per_s, heap_used_bytes=info.heap_used_bytes,
+            heap_max_bytes=info.heap_max_bytes, subtasks=[n for n, _ in here],
             busy_subtasks=busy, busy_sum=sum(b for _, b in here if b is not None),
         )
         load.statements = _statements(load)
@@ -93,7 +93,7 @@ def _statements(t: TaskManagerLoad) -> list[str]:
     if t.heap_share is not None and t.heap_share >= HEAP_FULL:
         out.append(f"heap {t.heap_share:.0%} full")
     if t.busy_subtasks and t.cores_used is not None:
-        if t.cores_used < OFF_CPU_SHARE * t.busy_sum:
+        if jvm_cpu_is_off_cpu(t.cores_used, t.busy_sum):
             out.append(
                 f"{len(t.busy_subtasks)} busy subtask(s) ({t.busy_sum:.1f} cores' worth of busy "
                 f"time) but the JVM used {t.cores_used:.2f} cores: the busy threads wait off the "

@@ -17,32 +17,18 @@ and a subtask's waiting samples count as backpressure when a subtask it sends to
 waits for output only when a receiver does not keep up. That attribution is an inference;
 the report says so and compares the resulting level with Flink's time metrics.
 
-Pure: thread dumps in, dataclasses out. Task threads are named
-`<vertex name> (<subtask + 1>/<parallelism>)#<attempt>`.
+Pure: task threads (parsed by flowscope.flink.stacks) in, dataclasses out.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from flowscope.analysis.findings import Level, level_of
-from flowscope.model import JobGraph
+from flowscope.analysis.flame import MAILBOX_WAIT, is_buffer_wait, is_native_io
+from flowscope.model import JobGraph, ThreadSample
 
-TASK_THREAD = re.compile(r"^(?P<task>.+) \((?P<sub>\d+)/(?P<par>\d+)\)#(?P<attempt>\d+)$")
-# Threads a task starts for itself carry its name after one of these.
-HELPER_THREADS = ("OutputFlusher for ", "System Time Trigger for ", "Time Trigger for ",
-                  "Legacy Source Thread - ", "Source Data Fetcher for ", "Timer for ")
-_STATE = re.compile(r"\bId=\d+\s+([A-Z_]+)")
-# `java.base@17.0.15/java.lang.Thread.run(Thread.java:840)`, `app//org.apache...`
-_MODULE = re.compile(r"^(?:app//|[\w.]+(?:@[\w.\-+]+)?/)")
-MAILBOX_WAIT = "org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailboxImpl.take"
-# LocalBufferPool (1.x and 2.x) methods that block the task thread until a buffer is free.
-BLOCKING_BUFFER_METHODS = frozenset({
-    "requestMemorySegmentBlocking", "requestBufferBuilderBlocking", "requestBufferBlocking",
-})
 WAIT_STATES = frozenset({"WAITING", "TIMED_WAITING", "BLOCKED"})
 SATURATED = 0.8  # busy + backpressured share of samples at which a receiver is saturated
 MAX_SAMPLES = 100
@@ -55,58 +41,20 @@ def levels_agree(sampled: Level, measured: Level) -> bool | None:
     return sampled == measured
 
 
-@dataclass(frozen=True)
-class ThreadSample:
-    """One task thread in one thread dump."""
-
-    task: str  # the vertex name
-    subtask: int  # 0-based
-    parallelism: int
-    attempt: int
-    state: str  # RUNNABLE, WAITING, TIMED_WAITING, BLOCKED, ...
-    frames: tuple[str, ...]  # `class.method`, innermost first
-    taskmanager_id: str = ""
-
-    @property
-    def kind(self) -> str:
-        """"hard", "waiting" or "busy" (see the module docstring)."""
-        for f in self.frames:
-            cls, _, method = f.rpartition(".")
-            if method in BLOCKING_BUFFER_METHODS and cls.endswith("BufferPool"):
-                return "hard"
-        if self.state in WAIT_STATES and MAILBOX_WAIT in self.frames:
-            return "waiting"
-        return "busy"
+def thread_kind(t: ThreadSample) -> str:
+    """"hard" (blocked requesting an output buffer), "waiting" (in the mailbox: idle or soft
+    backpressure) or "busy" (working on records, on or off CPU)."""
+    if any(is_buffer_wait(f) for f in t.frames):
+        return "hard"
+    if t.state in WAIT_STATES and MAILBOX_WAIT in t.frames:
+        return "waiting"
+    return "busy"
 
 
-def parse_frame(line: str) -> str | None:
-    """`\\tat app//org.x.Y.m(Y.java:12)` -> `org.x.Y.m`; None for lock lines."""
-    text = line.strip()
-    if not text.startswith("at "):
-        return None
-    text = text[3:].split("(", 1)[0].strip()
-    return _MODULE.sub("", text, count=1)
-
-
-def parse_thread_dump(body: Any, taskmanager_id: str = "") -> list[ThreadSample]:
-    """The task threads of one `/taskmanagers/:id/thread-dump` response."""
-    out: list[ThreadSample] = []
-    infos = body.get("threadInfos", []) if isinstance(body, dict) else []
-    for info in infos:
-        name = str(info.get("threadName", ""))
-        m = TASK_THREAD.match(name)
-        if not m or name.startswith(HELPER_THREADS):
-            continue
-        text = str(info.get("stringifiedThreadInfo", ""))
-        lines = text.splitlines()
-        state_m = _STATE.search(lines[0]) if lines else None
-        frames = tuple(f for f in (parse_frame(line) for line in lines[1:]) if f)
-        out.append(ThreadSample(
-            task=m["task"], subtask=int(m["sub"]) - 1, parallelism=int(m["par"]),
-            attempt=int(m["attempt"]), state=state_m.group(1) if state_m else "",
-            frames=frames, taskmanager_id=taskmanager_id,
-        ))
-    return out
+def thread_on_cpu(t: ThreadSample) -> bool:
+    """A busy thread that runs on a CPU: RUNNABLE and not inside native I/O (which the JVM
+    reports as RUNNABLE although the thread waits)."""
+    return t.state == "RUNNABLE" and not is_native_io(t.frames)
 
 
 @dataclass
@@ -223,10 +171,10 @@ def analyse_thread_dumps(
             c = counts.setdefault(key, _Counts())
             c.n += 1
             c.tm = th.taskmanager_id or c.tm
-            kind = th.kind
+            kind = thread_kind(th)
             if kind == "busy":
                 c.busy += 1
-                c.on_cpu += th.state == "RUNNABLE"
+                c.on_cpu += thread_on_cpu(th)
             elif kind == "hard":
                 c.hard += 1
             else:

@@ -1,21 +1,24 @@
-"""A profile for a terminal: conclusions first, then each part's table. Prints, never decides."""
+"""A profile for a terminal (conclusions first, then each part's table) and as JSON
+(schema flowscope.profile/1). Prints, never decides."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from flowscope.analysis.findings import Level
-from flowscope.profiling.flamegraph import FlameSummary
-from flowscope.profiling.report import ProfileReport
+from flowscope.analysis.findings import Work
+from flowscope.analysis.flame import FlameSummary
+from flowscope.analysis.numbers import pct as _pct
+from flowscope.analysis.profile import ProfileReport
+from flowscope.render.jsonout import json_safe
+from flowscope.render.terminal import LEVEL_STYLE
 
-LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
-               Level.UNKNOWN: "dim"}
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
+SCHEMA = "flowscope.profile/1"
 
 
 def _ms(x: float | None) -> str:
@@ -59,7 +62,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
         for view in (f.on_cpu, f.off_cpu):
             if view.hot_frames:
                 parts.append(_flame_table(view))
-        ops = f.on_cpu.operators if f.work.kind != "off-cpu" else f.off_cpu.operators
+        ops = f.on_cpu.operators if f.work.kind != Work.OFF_CPU else f.off_cpu.operators
         if len(ops) > 1 or verbose:
             for o in ops if verbose else [o for o in ops if o.share >= 0.01]:
                 parts.append(Text(f"  {o.operator}: {_pct(o.share)} of samples"
@@ -155,3 +158,21 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
 def print_profile(report: ProfileReport, console: Console | None = None,
                   verbose: bool = False) -> None:
     (console or Console()).print(render(report, verbose))
+
+
+def to_dict(report: ProfileReport) -> dict[str, Any]:
+    """The profile as plain JSON-able data (schema flowscope.profile/1)."""
+    body = dataclasses.asdict(report)
+    if report.flame is not None:
+        body["flame"]["work"]["on_cpu_share"] = report.flame.work.on_cpu_share
+        del body["flame"]["work"]["split"]  # the counts behind `kind`, in its own fields
+    if report.threads is not None:
+        for t, raw in zip(report.threads.tasks, body["threads"]["tasks"], strict=True):
+            raw["agrees"] = t.agrees
+        for s, raw in zip(report.threads.subtasks, body["threads"]["subtasks"], strict=True):
+            raw["agrees"] = s.agrees
+    return {"schema": SCHEMA, **json_safe(body)}
+
+
+def render_json(report: ProfileReport) -> str:
+    return json.dumps(to_dict(report), indent=2, allow_nan=False)

@@ -7,27 +7,22 @@ print the statements; they never decide.
 
 from __future__ import annotations
 
-import dataclasses
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from flowscope.analysis.causes import OFF_CPU_SHARE
+from flowscope.analysis.checkpoints import CheckpointEvidence
+from flowscope.analysis.cpu import WorkSplit, is_mixed, jvm_cpu_is_off_cpu, split_work
+from flowscope.analysis.findings import Diagnosis, Work
+from flowscope.analysis.flame import FlameSummary, HotFrame, class_of, operator_for_class
 from flowscope.analysis.latency import LatencyReport
-from flowscope.profiling.checkpoints import CheckpointEvidence
-from flowscope.profiling.flamegraph import (
-    FlameSummary,
-    HotFrame,
-    WorkSplit,
-    class_of,
-    operator_for_class,
-    split_work,
-)
-from flowscope.profiling.taskmanagers import TaskManagerLoad
-from flowscope.profiling.threaddump import ThreadDumpReport
-from flowscope.render.jsonout import json_safe
+from flowscope.analysis.taskmanagers import TaskManagerLoad
+from flowscope.analysis.threads import ThreadDumpReport
+from flowscope.analysis.window import distinct_snapshots, subtask_windows
+from flowscope.model import JobGraph, Sample
 
-SCHEMA = "flowscope.profile/1"
+
+class TargetNotFound(ValueError):
+    """`--vertex` matches no vertex, or several."""
 
 
 @dataclass
@@ -93,9 +88,9 @@ def conclude(report: ProfileReport) -> list[str]:
     f, target = report.flame, report.target
     if f is not None and target is not None:
         name = target.vertex_name
-        main = f.on_cpu if f.work.kind != "off-cpu" else f.off_cpu
+        main = f.on_cpu if f.work.kind != Work.OFF_CPU else f.off_cpu
         both = f.on_cpu.samples + f.off_cpu.samples
-        if f.work.kind == "waiting":
+        if f.work.kind == Work.WAITING:
             out.append(
                 f"{name} ran next to no code of its own while sampled "
                 f"({f.work.mailbox_samples} of {both} samples wait in the task mailbox: idle "
@@ -103,9 +98,11 @@ def conclude(report: ProfileReport) -> list[str]:
             )
         elif main.hot_frames:
             hot = _work_frame(main)
-            cpu = ("on CPU" if f.work.kind == "on-cpu" else
-                   "off CPU (blocked: I/O, sleeps, locks)" if f.work.kind == "off-cpu" else
-                   f"partly on CPU ({(f.work.on_cpu_share or 0):.0%} of user samples)")
+            cpu = ("on CPU" if f.work.kind == Work.ON_CPU else
+                   "off CPU (blocked: I/O, sleeps, locks)")
+            if is_mixed(f.work.split):
+                cpu = (f"mostly {cpu.split(' (')[0]} ({1 - f.work.split.off_share:.0%} of the "
+                       "work samples on CPU)")
             out.append(
                 f"{name}: {hot.share:.0%} of its {main.kind.replace('_', '-')} samples are in "
                 f"{hot.method}" + (f" (operator {hot.operator})" if hot.operator else "")
@@ -143,16 +140,16 @@ def conclude(report: ProfileReport) -> list[str]:
         for t in tms:
             if t.cores_used is None:
                 continue
-            on_cpu = t.cores_used >= OFF_CPU_SHARE * max(t.busy_sum, 1e-9)
+            on_cpu = not jvm_cpu_is_off_cpu(t.cores_used, max(t.busy_sum, 1e-9))
             said = (f"TaskManager {t.id}: JVM CPU {t.cores_used:.2f} cores for "
                     f"{t.busy_sum:.1f} cores' worth of busy subtasks")
-            if f.work.kind == "on-cpu" and not on_cpu:
+            if f.work.kind == Work.ON_CPU and not on_cpu:
                 # Java reports a thread waiting for a core as RUNNABLE.
                 out.append(said + ": the threads are RUNNABLE but get little CPU, so the "
                            "host's cores are oversubscribed (other processes, container CPU "
                            "limits or throttling)")
-            elif f.work.kind in ("on-cpu", "off-cpu"):
-                agree = "agrees" if (f.work.kind == "on-cpu") == on_cpu else "disagrees"
+            elif f.work.kind in (Work.ON_CPU, Work.OFF_CPU):
+                agree = "agrees" if (f.work.kind == Work.ON_CPU) == on_cpu else "disagrees"
                 out.append(said + f" ({agree} with the flame graph: {f.work.kind})")
     th = report.threads
     if th is not None and th.tasks:
@@ -192,18 +189,55 @@ def _chain(name: str) -> list[str]:
     return [p for p in name.split(" -> ") if p]
 
 
-def to_dict(report: ProfileReport) -> dict[str, Any]:
-    """The profile as plain JSON-able data (schema flowscope.profile/1)."""
-    body = dataclasses.asdict(report)
-    if report.flame is not None:
-        body["flame"]["work"]["on_cpu_share"] = report.flame.work.on_cpu_share
-    if report.threads is not None:
-        for t, raw in zip(report.threads.tasks, body["threads"]["tasks"], strict=True):
-            raw["agrees"] = t.agrees
-        for s, raw in zip(report.threads.subtasks, body["threads"]["subtasks"], strict=True):
-            raw["agrees"] = s.agrees
-    return {"schema": SCHEMA, **json_safe(body)}
+def choose_target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> ProfileTarget:
+    """The vertex to profile: `vertex` (id, exact or unique partial name), else the first
+    located bottleneck, else the busiest task."""
+    if vertex:
+        for v in graph.vertices:
+            if vertex in (v.id, v.name):
+                return ProfileTarget(v.id, v.name, "--vertex", _cause_of(diagnosis, v.id))
+        partial = [v for v in graph.vertices if vertex.lower() in v.name.lower()]
+        if len(partial) == 1:
+            v = partial[0]
+            return ProfileTarget(v.id, v.name, "--vertex", _cause_of(diagnosis, v.id))
+        names = ", ".join(repr(v.name) for v in (partial or graph.vertices))
+        raise TargetNotFound(
+            f"--vertex {vertex!r} matches {len(partial) or 'no'} vertices; choose from {names}"
+        )
+    for f in diagnosis.bottlenecks:
+        if f.vertex_id:
+            return ProfileTarget(f.vertex_id, f.vertex_name or f.vertex_id, "bottleneck",
+                                 str(f.cause))
+    busiest = max(diagnosis.tasks, key=lambda t: t.busy or 0.0, default=None)
+    if busiest is None:
+        v = graph.vertices[0]
+        return ProfileTarget(v.id, v.name, "first vertex")
+    return ProfileTarget(busiest.vertex_id, busiest.name, "busiest task")
 
 
-def render_json(report: ProfileReport) -> str:
-    return json.dumps(to_dict(report), indent=2, allow_nan=False)
+RECENT_S = 20.0  # time metrics compared with thread dumps: the last ~two metric refreshes
+
+
+def recent_backpressure(
+    samples: Sequence[Sample], diagnosis: Diagnosis
+) -> tuple[dict[tuple[str, int], float | None], float]:
+    """Per subtask the backpressured ratio (0..1) from counters over the newest RECENT_S
+    seconds of distinct metric snapshots: the time metrics closest to the thread dumps that
+    follow. A subtask without counter deltas there keeps the diagnosis's value. Returns the
+    ratios and the span (s) they cover."""
+    distinct = distinct_snapshots(list(samples))
+    recent = [s for s in distinct if distinct and s.t >= distinct[-1].t - RECENT_S]
+    out: dict[tuple[str, int], float | None] = {
+        (t.vertex_id, s.index): s.backpressured for t in diagnosis.tasks for s in t.subtasks}
+    spans = []
+    if len(recent) >= 2:
+        for vid, ws in subtask_windows(recent).items():
+            for w in ws:
+                if w.basis == "counters":
+                    out[(vid, w.index)] = w.backpressured
+                    spans.append(w.span_s)
+    return out, (max(spans) if spans else diagnosis.window_s)
+
+
+def _cause_of(diagnosis: Diagnosis, vertex_id: str) -> str | None:
+    return next((str(f.cause) for f in diagnosis.bottlenecks if f.vertex_id == vertex_id), None)

@@ -1,0 +1,99 @@
+"""`flowscope diagnose` and `flowscope jobs`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from flowscope.analysis.findings import Diagnosis
+from flowscope.cli.common import (
+    DEFAULT_URL,
+    EXIT_FOR,
+    err_console,
+    friendly_errors,
+    headers_of,
+    source_options,
+)
+
+
+@click.command()
+@source_options
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON "
+              "(schema flowscope.diagnosis/1, see docs/json-schema.md).")
+@click.option("--duration", type=float, default=45.0, show_default=True,
+              help="Longest time to sample a live job, in seconds. Sampling stops earlier "
+                   "once counters cover enough time (usually 10-20 s: Flink refreshes "
+                   "metrics every ~10 s).")
+@click.option("--interval", type=float, default=1.0, show_default=True,
+              help="Seconds between polls of a live job.")
+@click.option("--window", type=float, default=60.0, show_default=True,
+              help="Judge the last WINDOW seconds of samples.")
+@click.option("--target-rate", type=float, default=None,
+              help="Records/s the sources should sustain; sizes the recommended parallelism "
+                   "(default: the rate the sources would emit if nothing held them back).")
+@click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
+              help="Also record the polls to this file.")
+@click.option("--verbose", "-v", is_flag=True, help="Show all evidence.")
+@friendly_errors
+def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
+             as_json: bool, duration: float, interval: float, window: float,
+             target_rate: float | None, record_to: str | None, verbose: bool) -> None:
+    """One verdict for a job: each task's busy / backpressured / idle, the bottleneck(s),
+    the cause with its evidence, and what to do.
+
+    Exit code: 0 healthy, 1 backpressured, 3 could not tell, 4 error.
+    """
+    from flowscope import api
+    from flowscope.render import jsonout, terminal
+
+    if from_file:
+        d = api.diagnose_recording(from_file, job, window_s=window, target_rate=target_rate)
+    else:
+        d = _diagnose_live(url, job, headers_of(headers), duration, interval, window,
+                           target_rate, record_to, quiet=as_json)
+    if as_json:
+        click.echo(jsonout.render(d))
+    else:
+        terminal.print_diagnosis(d, Console(), verbose=verbose)
+    sys.exit(EXIT_FOR[d.verdict])
+
+
+def _diagnose_live(url: str, job: str | None, headers: dict[str, str], duration: float,
+                   interval: float, window: float, target_rate: float | None,
+                   record_to: str | None, quiet: bool) -> Diagnosis:
+    from flowscope.sampling import LiveSession, Progress, sample_until_confident
+
+    err = err_console()
+    session = LiveSession(url, job, headers=headers, record_to=record_to)
+    try:
+        with err.status(f"sampling {session.job.name} ...", spinner="dots") as status:
+
+            def show(p: Progress) -> None:
+                up = f"up {p.uptime_s:.0f} s, " if p.uptime_s is not None else ""
+                status.update(f"sampling {session.job.name}: {p.polls} polls, {up}"
+                              f"counters cover {p.window_s:.0f} s ...")
+
+            _, _, d = sample_until_confident(
+                session, interval_s=interval, max_duration_s=duration, window_s=window,
+                target_rate=target_rate, on_progress=None if quiet else show,
+            )
+        return d
+    finally:
+        session.close()
+
+
+@click.command()
+@click.option("--url", "-u", envvar="FLOWSCOPE_URL", default=DEFAULT_URL, show_default=True,
+              help="Flink REST URL; env FLOWSCOPE_URL.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Extra HTTP header. Repeatable.")
+@friendly_errors
+def jobs(url: str, headers: tuple[str, ...]) -> None:
+    """List the cluster's jobs (running first)."""
+    from flowscope.flink.rest import FlinkRestSource
+
+    with FlinkRestSource(url, headers=headers_of(headers)) as src:
+        for j in src.jobs():
+            click.echo(f"{j.id}  {j.state:<10} {j.name}")

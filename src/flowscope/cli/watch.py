@@ -1,0 +1,102 @@
+"""`flowscope watch`: a live, top-like terminal view of a job that shows the bottleneck move.
+
+The loop: samples from a live job or a recording (flowscope.sampling's feeds) go into a
+`Watcher` (flowscope.analysis.tracking); its state is drawn by flowscope.render.watch, full
+screen on a terminal, as plain lines at each new metric snapshot otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import time
+
+import click
+from rich.console import Console
+
+from flowscope.analysis.engine import DEFAULT_WINDOW_S
+from flowscope.analysis.tracking import Watcher
+from flowscope.cli.common import friendly_errors, headers_of, source_options
+from flowscope.render.keys import Keys, Quit
+from flowscope.render.watch import render, render_lines, where_it_has_been
+from flowscope.sampling import LiveFeed, ReplayFeed
+
+
+def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float | None,
+              replay: bool) -> None:
+    """Drive the view from `feed` until it ends, the user quits, or `duration_s` passes."""
+    from rich.live import Live
+
+    watcher = Watcher(window_s)
+    screen = sys.stdout.isatty()
+    console = Console()
+    started = time.monotonic()
+    # SystemExit unwinds the with-blocks below, so the terminal is restored on `kill` too.
+    old_term = signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+    try:
+        with contextlib.ExitStack() as stack:
+            keys = stack.enter_context(Keys(enabled=screen))
+            live = stack.enter_context(Live(console=console, screen=True, auto_refresh=False,
+                                            transient=True)) if screen else None
+            hint = "q quit · p pause" if keys.active else "Ctrl-C quits"
+
+            def show(paused: bool = False) -> None:
+                if live is not None and watcher.polls:
+                    tag = "PAUSED (p resumes)" if paused else feed.status
+                    live.update(render(watcher.state(), console.width, tag, hint), refresh=True)
+
+            keys.on_pause = show
+            printed = -1
+            try:
+                for graph, sample in feed.items(lambda s: keys.wait(s, replay)):
+                    if sample is not None:
+                        watcher.add(graph, sample)
+                    if not keys.paused:
+                        show()
+                    if live is None and watcher.polls and watcher.snapshots != printed:
+                        printed = watcher.snapshots
+                        click.echo("\n".join(render_lines(watcher.state())))
+                    if duration_s is not None and time.monotonic() - started >= duration_s:
+                        break
+                else:
+                    show()
+                    if live is not None and keys.active:
+                        keys.wait(math.inf, hold_while_paused=True)
+            except (Quit, KeyboardInterrupt):
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        feed.close()
+    if watcher.polls:
+        click.echo(f"where it has been: {where_it_has_been(watcher.state(), last=20)}")
+
+
+@click.command("watch")
+@source_options
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Seconds between polls of a live job.")
+@click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
+              help="Also record the polls of a live job to this file.")
+@click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Replay a --from recording this many times faster than real time; "
+                   "0 replays without delay.")
+@click.option("--window", type=float, default=DEFAULT_WINDOW_S, show_default=True,
+              help="Judge the bottleneck over the last WINDOW seconds.")
+@click.option("--duration", type=float, default=None,
+              help="Stop after this many seconds (default: until q, Ctrl-C, or the end "
+                   "of the recording when not on a terminal).")
+@friendly_errors
+def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
+          interval: float, record_to: str | None, speed: float, window: float,
+          duration: float | None) -> None:
+    """A live, top-like view: each task's busy / backpressured / idle with its recent
+    history, the bottleneck and its cause, and where the bottleneck has been.
+
+    Keys: q quits, p pauses. Not on a terminal (a pipe, CI), it prints a block of plain
+    lines at each new metric snapshot instead, and ends with the recording.
+    """
+    feed = (ReplayFeed(from_file, job, speed) if from_file
+            else LiveFeed(url, job, headers_of(headers), record_to, interval))
+    run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))

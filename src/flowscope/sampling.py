@@ -1,0 +1,297 @@
+"""Sampling a job: the live and replay loops, and when a live diagnosis may stop.
+
+`LiveSession` polls one job of a cluster (recording every poll if asked); `ReplaySession`
+reads a recording through the same collector. Both yield `(graph, sample)` pairs.
+`sample_until_confident` drives a live diagnosis to a verdict that holds (`StopRule`), asking
+for the stack samples the diagnosis still needs. `LiveFeed` / `ReplayFeed` pace the samples
+of a long-running view (`watch`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
+from flowscope.analysis.findings import Cause, Confidence, CpuSplit, Diagnosis, Verdict
+from flowscope.errors import FlowscopeError, RecordingError
+from flowscope.flink.rest import FlinkRestSource, JobSummary
+from flowscope.model import JobGraph, Sample
+from flowscope.recording import RecordedTransport, Recorder, Recording, RecordingTransport
+
+
+class LiveSession:
+    """Polls one job of a live cluster every `interval_s` seconds."""
+
+    def __init__(
+        self,
+        url: str,
+        job: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        record_to: str | Path | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.recorder = Recorder(record_to, url) if record_to else None
+        inner = transport or httpx.HTTPTransport()
+        if self.recorder:
+            inner = RecordingTransport(inner, self.recorder)
+        self.source = FlinkRestSource(url, headers=headers, timeout_s=timeout_s, transport=inner)
+        try:
+            self.job: JobSummary = self.source.select_job(job)
+        except FlowscopeError:
+            self.close()
+            raise
+        # TaskManagers to take a thread dump of with each poll (set by the diagnosis loop).
+        self.thread_dump_tms: list[str] = []
+        # Vertex ids whose flame graphs to read with each poll (also set by the diagnosis loop).
+        self.flamegraph_vertices: list[str] = []
+
+    def poll(self) -> tuple[JobGraph, Sample]:
+        try:
+            graph, sample = self.source.poll(
+                self.job.id, self.thread_dump_tms, self.flamegraph_vertices
+            )
+        except FlowscopeError:
+            if self.recorder:
+                self.recorder.discard_pending()
+            raise
+        if self.recorder:
+            self.recorder.commit_poll(sample.t, self.job.id)
+        return graph, sample
+
+    def samples(
+        self,
+        interval_s: float = 2.0,
+        duration_s: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[tuple[JobGraph, Sample]]:
+        start = time.monotonic()
+        while True:
+            began = time.monotonic()
+            yield self.poll()
+            if duration_s is not None and time.monotonic() - start >= duration_s:
+                return
+            sleep(max(0.0, interval_s - (time.monotonic() - began)))
+
+    def close(self) -> None:
+        self.source.close()
+        if self.recorder:
+            self.recorder.close()
+
+
+class ReplaySession:
+    """Replays a recording of one job through the REST collector."""
+
+    def __init__(self, path: str | Path, job: str | None = None) -> None:
+        self.recording = Recording(path)
+        jobs = self.recording.job_ids()
+        if not jobs:
+            self.recording.close()
+            raise RecordingError(f"{path} holds no polls")
+        if job is None:
+            self.job_id = jobs[-1]
+        else:
+            matches = [j for j in jobs if j.startswith(job)]
+            if len(matches) != 1:
+                self.recording.close()
+                raise RecordingError(
+                    f"{path} holds jobs {', '.join(j[:8] for j in jobs)}; {job!r} matches "
+                    f"{len(matches)}"
+                )
+            self.job_id = matches[0]
+        self.polls = self.recording.polls(self.job_id)
+        self._transport = RecordedTransport(self.recording)
+        self._t = self.polls[0].t
+        self.source = FlinkRestSource(
+            self.polls[0].url or "http://recording", transport=self._transport,
+            clock=lambda: self._t,
+        )
+
+    def samples(self) -> Iterator[tuple[JobGraph, Sample]]:
+        for poll in self.polls:
+            self._transport.poll_id = poll.id
+            self._t = poll.t
+            try:
+                yield self.source.poll(
+                    self.job_id,
+                    self.recording.thread_dumps_at(poll.id),
+                    self.recording.flamegraphs_at(poll.id),
+                )
+            except FlowscopeError as exc:
+                raise RecordingError(
+                    f"{self.recording.path}: poll {poll.id} cannot be replayed: {exc}"
+                ) from None
+
+    def close(self) -> None:
+        self.source.close()
+        self.recording.close()
+
+
+def load_recording(path: str | Path, job: str | None = None) -> tuple[JobGraph, list[Sample]]:
+    """Every sample of one job in a recording, oldest first."""
+    replay = ReplaySession(path, job)
+    try:
+        pairs = list(replay.samples())
+    finally:
+        replay.close()
+    return pairs[-1][0], [s for _, s in pairs]
+
+
+@dataclass
+class Progress:
+    """What a caller can show while samples accumulate."""
+
+    polls: int
+    elapsed_s: float
+    uptime_s: float | None
+    window_s: float
+    diagnosis: Diagnosis
+
+
+@dataclass
+class StackRequests:
+    """Stack samples the next poll should take (see flowscope.analysis.cpu)."""
+
+    flamegraph_vertices: list[str]
+    thread_dump_tms: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.flamegraph_vertices or self.thread_dump_tms)
+
+
+def stacks_wanted(d: Diagnosis) -> StackRequests:
+    """For each bottleneck whose subtasks are all busy and whose busy time is not yet split
+    into on-CPU and off-CPU: its flame graphs, or, when those cannot be read, thread dumps of
+    its TaskManagers."""
+    want = StackRequests([], [])
+    for f in d.bottlenecks:
+        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) or f.vertex_id is None:
+            continue
+        if isinstance(f.cpu, CpuSplit):
+            continue  # split already, by flame graphs or by enough thread dumps
+        if f.cpu is None:
+            want.flamegraph_vertices.append(f.vertex_id)
+            continue
+        want.thread_dump_tms.extend(t for t in f.taskmanagers if t not in want.thread_dump_tms)
+    return want
+
+
+def apply_stack_requests(session: LiveSession, d: Diagnosis) -> bool:
+    """Point the session's next polls at the stack samples the diagnosis still needs."""
+    want = stacks_wanted(d)
+    session.flamegraph_vertices = want.flamegraph_vertices
+    session.thread_dump_tms = want.thread_dump_tms
+    return bool(want)
+
+
+# Two consecutive metric snapshots must agree before a live diagnosis is final.
+STABLE_SNAPSHOTS = 2
+# A job younger than this with a task at capacity is watched on: backpressure follows once the
+# buffers before that task have filled.
+YOUNG_JOB_S = 60.0
+
+
+@dataclass
+class StopRule:
+    """When a live diagnosis may stop sampling: confident, over enough time, with the stack
+    samples it asked for, and the same verdict on consecutive metric snapshots."""
+
+    min_window_s: float = MIN_WINDOW_S
+    _last_window: float = -1.0
+    _signatures: list[tuple[object, ...]] | None = None
+
+    def done(self, d: Diagnosis, pending_stacks: bool) -> bool:
+        if self._signatures is None:
+            self._signatures = []
+        if d.window_s != self._last_window:  # a new snapshot
+            self._last_window = d.window_s
+            self._signatures.append(
+                (d.verdict, tuple((f.vertex_name, f.cause) for f in d.bottlenecks))
+            )
+        recent = self._signatures[-STABLE_SNAPSHOTS:]
+        stable = len(recent) == STABLE_SNAPSHOTS and len(set(recent)) == 1
+        young_at_capacity = (d.uptime_s or 0.0) < YOUNG_JOB_S and any(
+            f.cause == Cause.NEAR_CAPACITY for f in d.findings)
+        return (d.confidence == Confidence.HIGH and d.window_s >= self.min_window_s
+                and d.verdict != Verdict.UNKNOWN and not pending_stacks and stable
+                and not young_at_capacity)
+
+
+def sample_until_confident(
+    session: LiveSession,
+    *,
+    interval_s: float = 1.0,
+    max_duration_s: float = 45.0,
+    window_s: float = DEFAULT_WINDOW_S,
+    target_rate: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    min_window_s: float = MIN_WINDOW_S,
+) -> tuple[JobGraph, list[Sample], Diagnosis]:
+    """Poll until the diagnosis is confident (counters cover `min_window_s`) or time runs out."""
+    start = time.monotonic()
+    samples: list[Sample] = []
+    graph: JobGraph | None = None
+    d: Diagnosis | None = None
+    rule = StopRule(min_window_s)
+    for graph, sample in session.samples(interval_s=interval_s, duration_s=max_duration_s):
+        samples.append(sample)
+        d = diagnose(graph, samples, window_s=window_s, target_rate=target_rate)
+        if on_progress:
+            on_progress(Progress(len(samples), time.monotonic() - start, sample.uptime_s,
+                                 d.window_s, d))
+        if rule.done(d, apply_stack_requests(session, d)):
+            break
+    assert graph is not None and d is not None
+    return graph, samples, d
+
+
+class ReplayFeed:
+    """A recording's samples, paced by their times / `speed` (0: no delay)."""
+
+    def __init__(self, path: str, job: str | None, speed: float) -> None:
+        self.session, self.speed = ReplaySession(path, job), speed
+        self.status = f"replay x{speed:g}" if speed else "replay"
+
+    def items(self, wait: Callable[[float], None]) -> Iterator[tuple[JobGraph, Sample | None]]:
+        prev_t: float | None = None
+        for graph, sample in self.session.samples():
+            if prev_t is not None and self.speed > 0:
+                wait((sample.t - prev_t) / self.speed)
+            prev_t = sample.t
+            yield graph, sample
+        self.status = "end of recording"
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class LiveFeed:
+    """A live job's samples every `interval` s; a failed poll yields None and a status."""
+
+    def __init__(self, url: str, job: str | None, headers: dict[str, str],
+                 record_to: str | None, interval: float) -> None:
+        self.session = LiveSession(url, job, headers=headers, record_to=record_to)
+        self.interval, self.status = interval, ""
+
+    def items(self, wait: Callable[[float], None]) -> Iterator[tuple[JobGraph, Sample | None]]:
+        graph: JobGraph | None = None
+        while True:
+            began = time.monotonic()
+            sample: Sample | None = None
+            try:
+                graph, sample = self.session.poll()
+                self.status = f"live, every {self.interval:g} s"
+            except FlowscopeError as exc:  # keep watching through a hiccup
+                self.status = f"poll failed: {exc}"
+            if graph is not None:
+                yield graph, sample
+            wait(max(0.0, self.interval - (time.monotonic() - began)))
+
+    def close(self) -> None:
+        self.session.close()
