@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Diagnosis, Verdict
+from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.api import load_recording
 from flowscope.lab.netns import CappedLink, LinkSpec, netns_supported
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner

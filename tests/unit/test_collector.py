@@ -10,7 +10,8 @@ import pytest
 
 from flowscope.errors import FlinkApiError, FlinkUnreachable, JobNotFound
 from flowscope.flink import metric_names as names
-from flowscope.flink.rest import MAX_QUERY_CHARS, FlinkRestSource, _chunks
+from flowscope.flink.answers import chunks as _chunks
+from flowscope.flink.rest import MAX_QUERY_CHARS, FlinkRestSource
 from flowscope.model import Quantity
 from flowscope.recording import RecordedTransport, Recording
 from flowscope.sampling import ReplaySession

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import LOW_THRESHOLD, Cause, Verdict
+from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.api import load_recording
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import LocalCluster
