@@ -13,22 +13,20 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Cause, Diagnosis, Verdict
+from flowscope.analysis.findings import Cause, Verdict
 from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.api import load_recording
 from flowscope.lab.netns import CappedLink, LinkSpec, netns_supported
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
-from flowscope.sampling import LiveSession
+from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
 
-SETTLED_WINDOW_S = 15.0
-DEADLINE_S = 120.0
+DEADLINE_S = 150.0
 LINK_BYTES_PER_S = 8e6 / 8  # tbf rate 8mbit, each direction
 SCENARIO = SCENARIOS["network"]
 
@@ -79,29 +77,15 @@ def test_capped_link_limits_throughput(supported):
     assert spec.namespace not in _namespaces()
 
 
-def settle(url: str, job_id: str, record_to: Path) -> Diagnosis:
-    """Poll until the diagnosis is confident over a settled window (bounded by DEADLINE_S)."""
-    session = LiveSession(url, job_id, record_to=record_to)
-    samples = []
-    d = None
-    try:
-        for graph, sample in session.samples(interval_s=1.0, duration_s=DEADLINE_S):
-            samples.append(sample)
-            d = diagnose(graph, samples)
-            if d.confidence == "high" and d.window_s >= SETTLED_WINDOW_S:
-                break
-    finally:
-        session.close()
-    assert d is not None
-    assert d.confidence == "high", f"no confident verdict within {DEADLINE_S} s: {d.notes}"
-    return d
-
-
 def test_network_limit_is_diagnosed(netns_cluster, tmp_path):
     runner = ScenarioRunner(netns_cluster)
     job_id = runner.submit(SCENARIO)
     try:
-        d = settle(netns_cluster.url, job_id, tmp_path / "run.fsrec")
+        # Like every scenario test: a verdict stable over consecutive snapshots, after the
+        # first minute's buffer filling (stopping on the first confident window at ~21 s
+        # named the chain's next sender in 2 of 5 runs).
+        d, _ = settle(netns_cluster.url, job_id, tmp_path / "run.fsrec",
+                      deadline_s=DEADLINE_S)
     finally:
         runner.cancel(job_id)
         runner.close()

@@ -19,42 +19,15 @@ import pytest
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis, Verdict
 from flowscope.lab.scenarios import SCENARIOS, Scenario
-from flowscope.sampling import LiveSession, StopRule, apply_stack_requests, load_recording
+from flowscope.sampling import load_recording
+from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
 
 LIGHT = [s for s in SCENARIOS.values() if not s.cpu_heavy and not s.needs_netns]
 HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy and not s.needs_netns]
-# Counters must cover at least two JobManager metric refreshes (~10 s each).
-SETTLED_WINDOW_S = 15.0
 DEADLINE_S = 180.0
-# Until the buffers before a bottleneck have filled, its input is not backpressured yet.
-MIN_UPTIME_S = 45.0
 TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-times.json"
-
-
-def settle(url: str, job_id: str, record_to: Path, observe_s: float = 0.0
-           ) -> tuple[Diagnosis, float]:
-    """Poll a job until the diagnosis is final (as `flowscope diagnose` decides), the job is
-    past its first minute's buffer filling, and it has been watched `observe_s` seconds;
-    return the diagnosis and the job's uptime at that moment."""
-    session = LiveSession(url, job_id, record_to=record_to)
-    samples = []
-    d = None
-    rule = StopRule(SETTLED_WINDOW_S)  # as `flowscope diagnose` decides, plus:
-    try:
-        for graph, sample in session.samples(interval_s=1.0, duration_s=DEADLINE_S):
-            samples.append(sample)
-            d = diagnose(graph, samples)
-            done = rule.done(d, apply_stack_requests(session, d))
-            watched = sample.t - samples[0].t
-            if done and watched >= observe_s and (sample.uptime_s or 0.0) >= MIN_UPTIME_S:
-                break
-    finally:
-        session.close()
-    assert d is not None
-    assert d.confidence == "high", f"no confident verdict within {DEADLINE_S} s: {d.notes}"
-    return d, d.uptime_s or 0.0
 
 
 def check(scenario: Scenario, d: Diagnosis) -> None:

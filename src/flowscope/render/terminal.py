@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowscope.analysis.findings import Diagnosis, Level, TaskState, Verdict
+from flowscope.analysis.numbers import pct as percent
 from flowscope.render import wording
 
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
@@ -21,7 +22,8 @@ VERDICT_STYLE = {Verdict.HEALTHY: "bold green", Verdict.BACKPRESSURED: "bold red
 
 
 def pct(x: float | None) -> str:
-    return "  n/a" if x is None else f"{100 * x:4.0f}%"
+    """A ratio as a percentage in a column five characters wide."""
+    return percent(x).rjust(5)
 
 
 def rate(x: float | None) -> str:
