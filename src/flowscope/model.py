@@ -45,6 +45,26 @@ class Quantity(StrEnum):
     # 1 when Flink marks the subtask's I/O counters complete (`*-complete` in the vertex
     # details), 0 when some were not reported yet.
     IO_COMPLETE = "io_complete"
+    # Event time (epoch ms; Flink reports Long.MIN_VALUE before the first watermark).
+    INPUT_WATERMARK = "input_watermark_ms"
+    OUTPUT_WATERMARK = "output_watermark_ms"  # of the source operator, on source subtasks
+    # Barrier alignment of the last checkpoint (task gauges).
+    CHECKPOINT_ALIGNMENT_MS = "checkpoint_alignment_ms"
+    CHECKPOINT_START_DELAY_MS = "checkpoint_start_delay_ms"
+    FIRED_TIMERS = "fired_timers"  # counter: event- and processing-time timers fired
+    # The source operator's own metrics (FLIP-33 / FLIP-27), where the source reports them.
+    PENDING_RECORDS = "pending_records"  # records (or bytes) waiting in the external system
+    FETCH_LAG_MS = "fetch_lag_ms"  # fetch time - event time of the last fetched record
+    EMIT_LAG_MS = "emit_lag_ms"  # emit time - event time of the last emitted record
+    SOURCE_IDLE_MS = "source_idle_ms"  # time since the source last received a record
+    RECORDS_IN_ERRORS = "records_in_errors"
+    WATERMARK_ALIGNMENT_DRIFT_MS = "watermark_alignment_drift_ms"
+    # Splits of a FLIP-27 source subtask (Flink 2.1+): how many, and their accumulated time
+    # paused by watermark alignment, idle and active (counters, summed over splits).
+    SPLITS = "splits"
+    SPLITS_PAUSED_MS = "splits_paused_ms"
+    SPLITS_IDLE_MS = "splits_idle_ms"
+    SPLITS_ACTIVE_MS = "splits_active_ms"
 
 
 class TmQuantity(StrEnum):

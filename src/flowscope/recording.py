@@ -20,7 +20,8 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import parse_qs, unquote
 
 import httpx
 
@@ -200,6 +201,7 @@ class Recording:
         self.path = Path(path)
         self._conn = _connect(self.path, readonly=True)
         self._lock = threading.Lock()
+        self._parsed: dict[int, Any] = {}  # body id -> parsed metric answer
         try:
             _check_format(self._conn, self.path)
         except RecordingError:
@@ -233,6 +235,39 @@ class Recording:
             raise RecordingError(
                 f"{self.path}: the stored response to {path} at poll {poll_id} is corrupt"
             ) from None
+
+    def metric_items(self, poll_id: int, base: str) -> list[Any] | None:
+        """Every item the `base?get=...` requests of the newest poll up to `poll_id` answered
+        (one metric per item), or None when no such request was recorded. A metric request
+        names metrics, and Flink answers with those of them that exist: so any request for
+        names this poll's answers hold can be answered, whatever the grouping of the names
+        into requests (the collector may ask in other groups than the recorder did)."""
+        like = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "?get=%"
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT r.body_id, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
+                "JOIN bodies b ON b.id = r.body_id WHERE p.path LIKE ? ESCAPE '\\' "
+                "AND r.status = 200 AND r.poll_id = (SELECT MAX(r2.poll_id) FROM paths p2 "
+                "JOIN responses r2 ON r2.path_id = p2.id WHERE p2.path LIKE ? ESCAPE '\\' "
+                "AND r2.poll_id <= ?)",
+                (like, like, poll_id),
+            ).fetchall()
+        if not rows:
+            return None
+        items: list[Any] = []
+        for body_id, data in rows:
+            parsed = self._parsed.get(body_id)
+            if parsed is None:
+                try:
+                    parsed = json.loads(zlib.decompress(data))
+                except (zlib.error, ValueError):
+                    raise RecordingError(
+                        f"{self.path}: a stored response to {base} at poll {poll_id} is corrupt"
+                    ) from None
+                self._parsed[body_id] = parsed
+            if isinstance(parsed, list):
+                items.extend(parsed)
+        return items
 
     def _paths_at(self, poll_id: int, like: str) -> list[str]:
         """Paths matching a LIKE pattern requested with exactly this poll."""
@@ -272,7 +307,17 @@ class RecordedTransport(httpx.BaseTransport):
         self.poll_id = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        found = self.recording.response(self.poll_id, _key(request.url))
+        key = _key(request.url)
+        path, _, query = key.partition("?")
+        params = parse_qs(query)
+        if list(params) == ["get"]:
+            items = self.recording.metric_items(self.poll_id, path)
+            if items is not None:
+                wanted = set(",".join(params["get"]).split(","))
+                answer = [i for i in items if isinstance(i, dict) and i.get("id") in wanted]
+                return httpx.Response(200, content=json.dumps(answer).encode(), request=request,
+                                      headers={"content-type": "application/json"})
+        found = self.recording.response(self.poll_id, key)
         if found is None:
             body = json.dumps({"errors": ["not in the recording"]}).encode()
             return httpx.Response(404, content=body, request=request)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +44,14 @@ class VertexNames:
     latency: tuple[str, ...]
     listed_at: float
     complete: bool
+    # The source operator's metrics: quantity -> `<operator>.<name>` (source vertices only).
+    source: dict[str, str] = field(default_factory=dict)
+    # Per-split metric names with their subtask prefix (each subtask reports its own splits).
+    splits: tuple[str, ...] = ()
 
     @property
     def by_name(self) -> dict[str, str]:
-        return {name: q for q, name in self.task.items()}
+        return {name: q for q, name in (*self.task.items(), *self.source.items())}
 
 
 # -- tolerant accessors ---------------------------------------------------------------------
@@ -163,6 +167,8 @@ def vertex_names(listed: Any, now: float) -> VertexNames:
     bare: set[str] = set()
     operators: dict[str, None] = {}
     latency: list[str] = []
+    splits: list[str] = []
+    source_ops: dict[str, None] = {}
     for item in as_list(listed):
         full = as_text(as_dict(item).get("id"))
         sub, _, rest = full.partition(".")
@@ -172,14 +178,27 @@ def vertex_names(listed: Any, now: float) -> VertexNames:
             if rest.rsplit(".", 1)[-1] in LATENCY_QUANTILES:
                 latency.append(full)
             continue
+        if ".split." in rest and ".watermark." in rest:
+            if rest.rsplit(".", 1)[-1] in names.SPLIT_METRICS:
+                splits.append(full)
+            continue
         bare.add(rest)
+        op, _, metric = rest.rpartition(".")
+        if op and metric in names.SOURCE_MARKERS:
+            source_ops[op] = None
         for counter in names.OPERATOR_COUNTERS:
             suffix = "." + counter
             if rest.endswith(suffix) and not rest.startswith(SKIP_OPERATOR_GROUPS):
                 operators[rest[: -len(suffix)]] = None
     task = names.resolve(bare, names.TASK_METRICS)
+    source: dict[str, str] = {}
+    for op in source_ops:
+        found = names.resolve((n[len(op) + 1:] for n in bare if n.startswith(op + ".")),
+                              names.SOURCE_METRICS)
+        source.update({q: f"{op}.{n}" for q, n in found.items() if q not in source})
     return VertexNames(task=task, operators=tuple(operators), latency=tuple(sorted(latency)),
-                       listed_at=now, complete=bool(task))
+                       listed_at=now, complete=bool(task), source=source,
+                       splits=tuple(sorted(splits)))
 
 
 def listed_ids(listed: Any) -> list[str]:
@@ -208,9 +227,11 @@ def wanted_metrics(vnames: VertexNames, samples: list[SubtaskSample]) -> list[st
     ]
     for op in vnames.operators:
         bare.extend(f"{op}.{counter}" for counter in names.OPERATOR_COUNTERS)
+    bare.extend(vnames.source.values())
     out = [f"{s.index}.{b}" for s in samples for b in bare]
     indices = {str(s.index) for s in samples}
     out.extend(lat for lat in vnames.latency if lat.partition(".")[0] in indices)
+    out.extend(sp for sp in vnames.splits if sp.partition(".")[0] in indices)
     return out
 
 

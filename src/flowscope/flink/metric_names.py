@@ -50,6 +50,34 @@ TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
     Quantity.BACKPRESSURED_MS: ("accumulateBackPressuredTimeMs",),
     Quantity.RECORDS_IN_PER_S: ("numRecordsInPerSecond",),
     Quantity.RECORDS_OUT_PER_S: ("numRecordsOutPerSecond",),
+    Quantity.INPUT_WATERMARK: ("currentInputWatermark",),
+    Quantity.CHECKPOINT_ALIGNMENT_MS: ("checkpointAlignmentTime",),
+    Quantity.CHECKPOINT_START_DELAY_MS: ("checkpointStartDelayNanos",),
+    Quantity.FIRED_TIMERS: ("numFiredTimers",),
+}
+
+# Task metrics whose unit flowscope converts: name -> factor to the quantity's unit.
+UNIT_FACTORS: dict[str, float] = {"checkpointStartDelayNanos": 1e-6}
+
+# The source operator's metrics, `<subtask>.<source operator>.<name>` (FLIP-33 names): read on
+# source vertices only, from the operator that reports any of them.
+SOURCE_METRICS: dict[Quantity, tuple[str, ...]] = {
+    Quantity.PENDING_RECORDS: ("pendingRecords", "pendingBytes"),
+    Quantity.FETCH_LAG_MS: ("currentFetchEventTimeLag",),
+    Quantity.EMIT_LAG_MS: ("currentEmitEventTimeLag",),
+    Quantity.SOURCE_IDLE_MS: ("sourceIdleTime",),
+    Quantity.RECORDS_IN_ERRORS: ("numRecordsInErrors",),
+    Quantity.WATERMARK_ALIGNMENT_DRIFT_MS: ("watermarkAlignmentDrift",),
+    Quantity.OUTPUT_WATERMARK: ("currentOutputWatermark",),
+}
+# Names only a source operator has: they tell which operator of a chain is the source.
+SOURCE_MARKERS = frozenset({"sourceIdleTime", "currentEmitEventTimeLag", "numRecordsInErrors",
+                            "pendingRecords", "currentFetchEventTimeLag"})
+# Per-split watermark metrics, `<source operator>.split.<split id>.watermark.<name>` (2.1+).
+SPLIT_METRICS: dict[str, Quantity] = {
+    "accumulatedPausedTimeMs": Quantity.SPLITS_PAUSED_MS,
+    "accumulatedIdleTimeMs": Quantity.SPLITS_IDLE_MS,
+    "accumulatedActiveTimeMs": Quantity.SPLITS_ACTIVE_MS,
 }
 
 # Quantities that /jobs/:jid/vertices/:vid already gives per subtask (one request per vertex);
@@ -81,6 +109,10 @@ ALWAYS_GAUGES: frozenset[Quantity] = frozenset(
         Quantity.BUFFERS_IN_REMOTE,
         Quantity.BYTES_IN_LOCAL,
         Quantity.BYTES_IN_REMOTE,
+        Quantity.INPUT_WATERMARK,
+        Quantity.CHECKPOINT_ALIGNMENT_MS,
+        Quantity.CHECKPOINT_START_DELAY_MS,
+        Quantity.FIRED_TIMERS,
     }
 )
 

@@ -32,6 +32,7 @@ from flowscope.flink.stacks import failed_flamegraph, parse_flamegraph, parse_th
 from flowscope.model import (
     FlameGraph,
     JobGraph,
+    Quantity,
     Sample,
     SubtaskSample,
     TaskManagerSample,
@@ -258,6 +259,7 @@ class FlinkRestSource:
         by_index = {s.index: s for s in samples}
         latency: dict[str, dict[str, float]] = {}
         warnings: list[str] = []
+        split_ids: dict[int, set[str]] = {}
         for full, value in values.items():
             sub, _, bare = full.partition(".")
             if not sub.isdigit():
@@ -270,16 +272,26 @@ class FlinkRestSource:
                     hop, _, quantile = bare.rpartition(".")
                     latency.setdefault(f"{vertex.id}|{sub}|{hop}", {})[quantile] = value
                 continue
+            if ".split." in bare and ".watermark." in bare:
+                split = bare.split(".split.", 1)[1].split(".watermark.", 1)[0]
+                split_ids.setdefault(target.index, set()).add(split)
+                q_split = names.SPLIT_METRICS.get(bare.rsplit(".", 1)[-1])
+                if q_split is not None and value is not None:
+                    target.values[q_split] = target.values.get(q_split, 0.0) + value
+                continue
             q = vnames.by_name.get(bare)
             if q is not None:
                 if value is None:
                     warnings.append(f"{vertex.name}[{sub}] {bare} unparseable")
                 else:
-                    target.values.setdefault(q, value)
+                    factor = names.UNIT_FACTORS.get(bare.rsplit(".", 1)[-1], 1.0)
+                    target.values.setdefault(q, value * factor)
                 continue
             op, _, counter = bare.rpartition(".")
             if counter in names.OPERATOR_COUNTERS and value is not None:
                 target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
+        for index, ids in split_ids.items():
+            by_index[index].values[Quantity.SPLITS] = float(len(ids))
         return samples, latency, warnings
 
     def _get_metrics(self, path: str, wanted: list[str]) -> dict[str, float | None]:
