@@ -2,16 +2,20 @@
 
 A custom collector on its own registry reads each job's newest diagnosis at scrape time.
 Series are per vertex, never per subtask (subtask labels multiply series by the parallelism);
-labels are job_id, job_name and vertex, escaped by prometheus_client itself.
+labels are job_id, job_name and vertex, escaped by prometheus_client itself. Beside them, like
+Prometheus's own `up`, flowscope_source_* series say whether each source (a cluster URL or a
+recording, label `source`) could be read, so that an alert can tell "no bottleneck" from
+"flowscope is blind".
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from flowscope.analysis.findings import Level, Verdict
@@ -80,6 +84,35 @@ class DiagnosisCollector(Collector):
             window.add_metric(job, d.window_s)
             last.add_metric(job, d.t)
         yield from (busy, bp, idle, level, rin, rout, neck, verdict, window, last)
+        yield from self._source_health()
+
+    def _source_health(self) -> Iterator[Metric]:
+        labels = ["source", "kind"]
+        up = GaugeMetricFamily("flowscope_source_up",
+                               "1 when the last read of the source (a poll round of a cluster, "
+                               "or loading a recording) succeeded, else 0.", labels=labels)
+        errors = CounterMetricFamily("flowscope_source_poll_errors",
+                                     "Failed reads of the source (a job discovery or one job's "
+                                     "poll) since flowscope started.", labels=labels)
+        success = GaugeMetricFamily("flowscope_source_last_success_timestamp_seconds",
+                                    "When the source was last read without an error "
+                                    "(epoch seconds).", labels=labels)
+        for info in list(self.hub.sources):
+            ok, failed, last_success = info.health.state()
+            labels_of = [_without_credentials(info.label), info.kind]
+            up.add_metric(labels_of, 1.0 if ok else 0.0)
+            errors.add_metric(labels_of, float(failed))
+            if last_success is not None:
+                success.add_metric(labels_of, last_success)
+        yield from (up, errors, success)
+
+
+def _without_credentials(label: str) -> str:
+    """A cluster URL without any user:password in it: labels end up stored in Prometheus."""
+    parts = urlsplit(label)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return label
 
 
 def registry_for(hub: Hub) -> CollectorRegistry:

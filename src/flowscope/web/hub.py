@@ -15,7 +15,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -101,6 +101,35 @@ class JobFeed:
         return steps
 
 
+class SourceHealth:
+    """Whether flowscope could read a source, for the exporter's `flowscope_source_*` series.
+
+    A live source is read once per poll round (a discovery when due, then one poll per job);
+    a recording once, when it is loaded.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the poller writes, scrapes read
+        self.up = False
+        self.errors = 0  # failed reads (a discovery or one job's poll) since start
+        self.last_success_t: float | None = None  # epoch seconds of the last clean round
+
+    def record(self, reads: int, failures: int) -> None:
+        """One round of `reads` requests, `failures` of which failed (a round that read
+        nothing, e.g. no job followed and no discovery due, changes nothing)."""
+        if reads == 0:
+            return
+        with self._lock:
+            self.errors += failures
+            self.up = failures == 0
+            if self.up:
+                self.last_success_t = time.time()
+
+    def state(self) -> tuple[bool, int, float | None]:
+        with self._lock:
+            return self.up, self.errors, self.last_success_t
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """Where jobs come from: `kind` is "live" (a cluster URL) or "recording" (a file)."""
@@ -108,6 +137,8 @@ class SourceInfo:
     id: str
     kind: str
     label: str
+    # Mutable on purpose (the dataclass freezes the reference only); not part of identity.
+    health: SourceHealth = field(default_factory=SourceHealth, compare=False, repr=False)
 
 
 class LivePoller:
@@ -168,25 +199,31 @@ class LivePoller:
                                       self.hub.window_s))
 
     def poll_once(self) -> None:
+        reads = failures = 0
         if time.monotonic() - self._discovered_at >= REDISCOVER_S:
+            reads += 1
             try:
                 self.discover()
             except FlowscopeError as exc:
                 self.error = str(exc)
+                failures += 1
         for key, session in list(self._sessions.items()):
             feed = self.hub.feed(key)
             if feed is None:
                 continue
+            reads += 1
             try:
                 graph, sample = session.poll()
             except FlowscopeError as exc:
                 feed.fail(str(exc))
+                failures += 1
                 continue
             feed.add(graph, [sample])
             if sample.job_state not in ACTIVE_STATES:
                 feed.polling = False
                 session.close()
                 del self._sessions[key]
+        self.info.health.record(reads, failures)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -195,6 +232,7 @@ class LivePoller:
                 self.poll_once()
             except Exception:  # a bug must not silently stop the live view
                 self.error = "internal error while polling (see the server's log)"
+                self.info.health.record(1, 1)
                 traceback.print_exc(file=sys.stderr)
             self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
 
@@ -249,6 +287,7 @@ class Hub:
                                  f"{path} holds no polls")
         for feed in feeds:
             self.add_feed(feed)
+        info.health.record(1, 0)
         self.sources.append(info)
         return info
 
@@ -264,6 +303,7 @@ class Hub:
         except FlowscopeError:
             poller.stop()
             raise
+        info.health.record(1, 0)
         self.sources.append(info)
         self.pollers[info.id] = poller
         return info
