@@ -85,12 +85,29 @@ class ReplayTransport(httpx.BaseTransport):
         self.requests += 1
         path = request.url.raw_path.decode()
         queue = self.queues.get(path)
+        if not queue and "?get=" in path:
+            return self._by_name(path)
         if not queue:
             return httpx.Response(404, json={"errors": [f"not captured: {path}"]})
         i = self.served.get(path, 0)
         self.served[path] = i + 1
         status, body = queue[min(i, len(queue) - 1)]
         return httpx.Response(status, json=body)
+
+    def _by_name(self, path: str) -> httpx.Response:
+        """A metric request in another grouping than the captured ones: Flink answers with
+        the named metrics that exist, so answer from the newest captured answers of the path
+        (as flowscope.recording.RecordedTransport does for recordings)."""
+        base, _, query = path.partition("?get=")
+        wanted = set(unquote(query).split(","))
+        items: dict[str, Any] = {}
+        for captured, queue in self.queues.items():
+            if captured.startswith(base + "?get="):
+                i = self.served.get(captured, 0)
+                status, body = queue[min(max(i - 1, 0), len(queue) - 1)]
+                for item in body if status == 200 and isinstance(body, list) else []:
+                    items[item.get("id")] = item
+        return httpx.Response(200, json=[v for k, v in items.items() if k in wanted])
 
 
 @cache
