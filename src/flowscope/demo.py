@@ -6,7 +6,7 @@ import time
 
 from rich.console import Console
 
-from flowscope.analysis.findings import Confidence, Diagnosis, Verdict
+from flowscope.analysis.findings import Confidence, Diagnosis
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
@@ -19,8 +19,10 @@ def is_correct(d: Diagnosis, scenario_name: str) -> bool:
     s = SCENARIOS[scenario_name]
     if d.confidence == Confidence.LOW:
         return False
+    if d.verdict != s.expected_verdict:
+        return False
     if s.bottleneck is None:
-        return d.verdict == Verdict.HEALTHY
+        return not d.bottlenecks
     return any(f.vertex_name == s.bottleneck and f.cause == s.cause for f in d.bottlenecks)
 
 

@@ -232,6 +232,9 @@ class SubtaskSample:
     values: dict[str, float] = field(default_factory=dict)
     # Operator-level counters within a chain: operator name -> {records_in, records_out}.
     operators: dict[str, dict[str, float]] = field(default_factory=dict)
+    # A FLIP-27 source subtask's splits (Flink 2.1+): split id -> {watermark_ms, paused_ms,
+    # idle_ms, active_ms} (the accumulated times are counters).
+    splits: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def get(self, q: Quantity | str) -> float | None:
         v = self.values.get(str(q))

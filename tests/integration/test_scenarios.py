@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Diagnosis, Verdict
+from flowscope.analysis.findings import Diagnosis
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.sampling import load_recording
 from tests.integration.settling import settle
@@ -32,14 +32,16 @@ TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-
 
 def check(scenario: Scenario, d: Diagnosis) -> None:
     explained = [f.summary for f in d.findings]
+    assert d.verdict == scenario.expected_verdict, explained
     if scenario.bottleneck is None:
         assert d.bottlenecks == [], explained
-        assert d.verdict == Verdict.HEALTHY, explained
         if scenario.cause:
             assert any(f.cause == scenario.cause for f in d.findings), explained
     else:
         got = [(f.vertex_name, str(f.cause)) for f in d.bottlenecks]
         assert got == [(scenario.bottleneck, scenario.cause)], explained
+    if scenario.also:
+        assert any(f.cause == scenario.also for f in d.findings), explained
 
 
 def remember(scenario: Scenario, d: Diagnosis, uptime: float) -> None:

@@ -41,9 +41,32 @@ def classify(
     tms: dict[str, TaskManagerFacts],
     window_s: float,
     cpu: CpuSplit | StackUnavailable | None = None,
+    at_head: bool = False,
 ) -> Finding:
     """Name the cause of one located bottleneck. `cpu` splits its busy stack samples into
-    on-CPU and off-CPU (from flame graphs or thread dumps), or says why there are none."""
+    on-CPU and off-CPU (from flame graphs or thread dumps), or says why there are none.
+    `at_head`: the task is the first of the job and at its limit with nothing backpressured
+    (the same rules apply; the sentences say where the limit is)."""
+    finding = _classify(graph, tasks, task, subs, tms, window_s, cpu, at_head)
+    finding.at_head = at_head
+    if at_head:
+        finding.summary += (". Nothing is backpressured because the limit is the first task of "
+                            "the job: nothing runs before it to be held back")
+    return finding
+
+
+def _classify(
+    graph: JobGraph,
+    tasks: dict[str, TaskState],
+    task: TaskState,
+    subs: list[SubtaskWindow],
+    tms: dict[str, TaskManagerFacts],
+    window_s: float,
+    cpu: CpuSplit | StackUnavailable | None,
+    at_head: bool,
+) -> Finding:
+    head = (f"{task.name} limits the job at its head" if at_head
+            else f"{task.name} is the bottleneck")
     measured = [s for s in subs if s.busy is not None]
     # Hot relative to the hottest subtask: on a shared host a peer may read 50% busy from
     # noisy neighbours while the real bottleneck subtask reads 99%.
@@ -89,7 +112,7 @@ def classify(
         share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
         finding.cause = Cause.DATA_SKEW
         finding.summary = (
-            f"{task.name} is the bottleneck: data skew. Subtask(s) "
+            f"{head}: data skew. Subtask(s) "
             f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
             f"({share:.0%} of the input) and are busy {pct(max(s.busy or 0 for s in hot))}; "
             f"the others are busy {pct(max(s.busy or 0 for s in cool))}"
@@ -110,7 +133,7 @@ def classify(
         where = ", ".join(finding.taskmanagers) or "unknown TaskManager"
         finding.cause = Cause.SLOW_INSTANCE
         finding.summary = (
-            f"{task.name} is the bottleneck: a slow instance. Subtask(s) "
+            f"{head}: a slow instance. Subtask(s) "
             f"{_list(finding.subtasks)} on {where} spend "
             + (f"{cost_ratio:.1f}x " if cost_ratio else "more ")
             + "the busy time per record of their peers on "
@@ -147,7 +170,7 @@ def classify(
             ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(v, 1), "ms/s",
                                window_s, "the JVM spends this share of each second in GC"))
         finding.summary = (
-            f"{task.name} is the bottleneck: GC pressure. Its TaskManager(s) spend "
+            f"{head}: GC pressure. Its TaskManager(s) spend "
             f"{max(gc_hot.values()) / 10:.0f}% of the time in garbage collection"
         )
         finding.actions.append(Action(
@@ -171,7 +194,7 @@ def classify(
         if work_of(cpu) == Work.OFF_CPU:
             finding.cause = Cause.OFF_CPU
             finding.summary = (
-                f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
+                f"{head}: blocking (off-CPU) work. All subtasks are busy "
                 f"{pct(task.busy)}, and {off} of {on + off} stack samples ({cpu.source}) caught "
                 f"them waiting (sleeping, parked, in I/O){where}, not computing"
             )
@@ -183,7 +206,7 @@ def classify(
         else:
             finding.cause = Cause.COMPUTE_BOUND
             finding.summary = (
-                f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are "
+                f"{head}: compute-bound. All {len(measured)} subtasks are "
                 f"busy (max {pct(task.busy)}) and {on} of {on + off} stack samples "
                 f"({cpu.source}) caught them computing{where}"
             )
@@ -215,7 +238,7 @@ def classify(
         if jvm_cpu_is_off_cpu(cores, busy_cores):
             finding.cause = Cause.OFF_CPU
             finding.summary = (
-                f"{task.name} is the bottleneck: blocking (off-CPU) work. All subtasks are busy "
+                f"{head}: blocking (off-CPU) work. All subtasks are busy "
                 f"{pct(task.busy)} but their TaskManagers use only {cores:.2f} cores for "
                 f"{busy_cores:.1f} busy subtasks: the time goes to waiting (I/O, sleeps, locks)"
             )
@@ -227,8 +250,9 @@ def classify(
             return finding
     finding.cause = Cause.COMPUTE_BOUND
     finding.summary = (
-        f"{task.name} is the bottleneck: compute-bound. All {len(measured)} subtasks are busy "
-        f"(max {pct(task.busy)}) while its input is backpressured"
+        f"{head}: compute-bound. All {len(measured)} subtasks are busy "
+        f"(max {pct(task.busy)}) while "
+        + ("nothing downstream holds it back" if at_head else "its input is backpressured")
     )
     finding.actions.append(Action(
         "Scale this vertex out (see the parallelism below), or make the hot code cheaper "
@@ -290,7 +314,8 @@ def non_root_findings(
     window_s: float,
 ) -> list[Finding]:
     """Findings that are not a busy bottleneck: unmeasurable busy time, a task at capacity
-    before backpressure shows, a source-bound job. (Network limits: analysis.network.)"""
+    before backpressure shows. (Network limits: analysis.network; the first task at its
+    limit: analysis.sources.)"""
     out: list[Finding] = []
     any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
     for v in graph.vertices:
@@ -323,19 +348,6 @@ def non_root_findings(
                                    "max over subtasks")],
                 actions=[Action("Give it headroom before the input grows (see its true "
                                 "processing rate), or watch it: `flowscope watch`.")],
-            ))
-        # Source-bound: a source busy all the time with nothing backpressured: the job runs as
-        # fast as its source can produce.
-        if not graph.inputs(v.id) and (t.busy or 0) >= SOURCE_BUSY and not any_bp:
-            out.append(Finding(
-                Cause.SOURCE_BOUND, v.id, v.name,
-                f"{v.name} is busy {pct(t.busy)} and nothing is backpressured: the job is "
-                "limited by how fast the source reads or produces",
-                is_bottleneck=False,
-                evidence=[Evidence(v.name, "busy_ratio", rounded(t.busy), "ratio", window_s,
-                                   "the source's own time")],
-                actions=[Action("Scale the source (more partitions/splits and parallelism) "
-                                "or speed up the external system it reads from.")],
             ))
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowscope.analysis import buffers, capacity, causes, cpu, network, temporal
+from flowscope.analysis import buffers, capacity, causes, cpu, network, sources, temporal
 from flowscope.analysis.findings import (
     BUSY_HOT,
     Cause,
@@ -55,6 +55,9 @@ def diagnose(
     recent = distinct_snapshots(window_samples(list(samples), window_s))
     windows = subtask_windows(recent)
     states = task_states(graph, windows)
+    lags = sources.watermark_lags(graph, windows, latest.t)
+    for t in states:
+        t.watermark_lag_s = lags.get(t.vertex_id)
     tasks = {t.vertex_id: t for t in states}
     tms = taskmanager_rates(recent)
     notes: list[str] = []
@@ -108,12 +111,18 @@ def diagnose(
         findings.append(moving)
     # Stack samples are taken once per bottleneck, so look for them over the whole history.
     in_window = window_samples(list(samples), history_s)
-    for r in roots:
-        name = graph.vertex(r).name
-        split = cpu.from_flamegraphs(in_window, r, name)
+
+    def explain(vid: str, at_head: bool = False) -> Finding:
+        split = cpu.from_flamegraphs(in_window, vid, graph.vertex(vid).name)
         if not isinstance(split, CpuSplit):
-            split = cpu.from_thread_dumps(in_window, graph, r) or split
-        findings.append(causes.classify(graph, tasks, tasks[r], windows[r], tms, span, split))
+            split = cpu.from_thread_dumps(in_window, graph, vid) or split
+        return causes.classify(graph, tasks, tasks[vid], windows[vid], tms, span, split,
+                               at_head=at_head)
+
+    findings.extend(explain(r) for r in roots)
+    # Nothing backpressured but the first task at its limit: the limit is the head of the job.
+    heads = [] if roots or moving is not None else sources.head_limits(graph, tasks)
+    findings.extend(explain(h, at_head=True) for h in heads)
     temporal.annotate(findings, view, graph)
     leaders = [v for v, share in view.root_share.items() if share > 0]
     if moving is None and len(leaders) >= 2:
@@ -130,15 +139,28 @@ def diagnose(
             confidence = confidence.at_most(Confidence.MEDIUM)
     findings.extend(network.network_findings(graph, tasks, windows, roots, span))
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
+    inputs = sources.read_inputs(graph, tasks, windows)
+    input_found, input_notes = sources.input_findings(inputs, span)
+    findings.extend(input_found)
+    if roots or heads:  # whether the job keeps up only matters where something limits it
+        notes.extend(input_notes)
+    findings.extend(sources.idle_source_findings(graph, windows, lags, span))
     if not any(f.is_bottleneck for f in findings):
         gc = causes.gc_finding(graph, tasks, windows, tms, span)
         if gc is not None:
             findings.append(gc)
     capacity.recommend(graph, tasks, windows, findings, target_rate, span)
+    for f in findings:
+        if f.at_head and f.vertex_id is not None:
+            src = inputs.get(f.vertex_id)
+            sources.head_capacity(f, tasks[f.vertex_id], windows[f.vertex_id], target_rate,
+                                  src.arriving_per_s if src and src.behind else None, span)
 
     backpressured = any(t.level in (Level.LOW, Level.HIGH) for t in states)
     if confidence == Confidence.LOW and not roots:
         verdict = Verdict.UNKNOWN
+    elif heads and not roots:
+        verdict = Verdict.LIMITED
     elif roots or any(f.is_bottleneck for f in findings):
         verdict = Verdict.BACKPRESSURED
     elif backpressured:

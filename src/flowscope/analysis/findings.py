@@ -45,16 +45,21 @@ class Cause(StrEnum):
     NETWORK = "network"
     GC_PRESSURE = "gc-pressure"
     LOW_BUFFER_FILL = "low-buffer-fill"
-    SOURCE_BOUND = "source-bound"
     UNMEASURABLE = "unmeasurable"
     TRANSIENT = "transient"
     MOVING = "moving"
     NEAR_CAPACITY = "near-capacity"
+    # The input side (sources' own metrics) and event time.
+    FALLING_BEHIND = "falling-behind"
+    CATCHING_UP = "catching-up"
+    ALIGNMENT_PAUSED = "alignment-paused"
+    IDLE_SOURCE = "idle-source"
 
 
 class Verdict(StrEnum):
-    HEALTHY = "healthy"
+    HEALTHY = "healthy"  # no backpressure and headroom at the head of the job
     BACKPRESSURED = "backpressured"
+    LIMITED = "limited"  # no backpressure, but the first task runs at its limit
     UNKNOWN = "unknown"
 
 
@@ -160,6 +165,8 @@ class Finding:
     actions: list[Action] = field(default_factory=list)
     # The stack samples that decided on-CPU vs off-CPU (compute-bound and off-CPU findings).
     cpu: CpuSplit | StackUnavailable | None = None
+    # The limit is the first task of the job, with nothing backpressured (verdict LIMITED).
+    at_head: bool = False
     # A bottleneck seen in few intervals (cause TRANSIENT): the share of intervals in which it
     # limited the job, and the cause it had then.
     transient_share: float | None = None
@@ -201,6 +208,9 @@ class TaskState:
     upstream: list[str]
     downstream: list[str]
     ship_strategies: list[str]
+    # How far the task's input watermark is behind the wall clock (s, the slowest subtask's);
+    # None without event time.
+    watermark_lag_s: float | None = None
 
 
 @dataclass

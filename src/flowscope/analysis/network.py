@@ -120,6 +120,26 @@ def _network_exchanges(
             or _inputs_drained(windows.get(r.vertex_id, []))
         ) for r in receivers):
             out[v.id] = receivers
+    # Exchanges that cross one slow link hold each other back: a sender upstream of a stuck
+    # exchange is backpressured by receivers that wait on the link themselves. When its own
+    # exchange crosses the link too (its receivers take remote data and are not busy), it
+    # belongs to the same chain, which is then reported once, at its first sender.
+    grew = True
+    while grew:
+        grew = False
+        for sender in list(out):
+            for u in graph.upstream(sender):
+                downs = graph.downstream(u)
+                if (u in out or (tasks[u].backpressured or 0) <= LOW_THRESHOLD
+                        or any(d in roots for d in downs)):
+                    continue
+                receivers = [tasks[d] for d in downs]
+                if all((r.busy or 0) < BUSY_HOT
+                       and finite_sum([w.bytes_in_remote_per_s
+                                       for w in windows.get(r.vertex_id, [])])
+                       for r in receivers):
+                    out[u] = receivers
+                    grew = True
     return out
 
 

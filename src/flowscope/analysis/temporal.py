@@ -136,7 +136,7 @@ def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> No
     if view.steps < MIN_STEPS:
         return
     for f in findings:
-        if not f.is_bottleneck or f.vertex_id is None or f.cause == Cause.MOVING:
+        if not f.is_bottleneck or f.vertex_id is None or f.cause == Cause.MOVING or f.at_head:
             continue
         # Count from its first turn: before that the job was young or the load lower.
         led = [f.vertex_id in roots for _, _, roots in view.sequence]

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from flowscope.analysis.findings import TaskManagerFacts
-from flowscope.analysis.numbers import finite_mean
+from flowscope.analysis.numbers import finite_max, finite_mean
 from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample
 from flowscope.model import TmQuantity as TmQ
@@ -54,6 +54,23 @@ class SubtaskWindow:
     in_floating_usage: float | None = None
     out_pool_usage: float | None = None
     operators_records_in_per_s: dict[str, float] = field(default_factory=dict)
+    # The head of the job: a source subtask's own view of its input (newest values, and
+    # changes over the window per second of it), and event time (epoch ms).
+    pending_records: float | None = None
+    pending_growth_per_s: float | None = None
+    emit_lag_ms: float | None = None
+    emit_lag_growth: float | None = None  # ms of lag gained per second of the window
+    source_idle_ms: float | None = None  # time since the source last received a record
+    records_in_errors_per_s: float | None = None
+    splits: int | None = None
+    splits_paused_share: float | None = None  # of the splits' time, paused by alignment
+    split_watermarks: dict[str, float | None] = field(default_factory=dict)
+    input_watermark_ms: float | None = None
+    output_watermark_ms: float | None = None
+    # Checkpoints and timers (Flink's task gauges and counters).
+    checkpoint_alignment_ms: float | None = None  # the longest seen in the window
+    checkpoint_start_delay_ms: float | None = None
+    fired_timers_per_s: float | None = None
 
     @property
     def true_rate(self) -> float | None:
@@ -153,6 +170,7 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     else:
         w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
         w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
+    _head_of_job(w, series)
     soft = finite_mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
     hard = finite_mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
     w.soft_backpressured = soft / 1000.0 if soft is not None else None
@@ -162,6 +180,51 @@ def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
     w.in_floating_usage = finite_mean([s.get(Q.IN_FLOATING_USAGE) for s in series])
     w.out_pool_usage = finite_mean([s.get(Q.OUT_POOL_USAGE) for s in series])
     return w
+
+
+def watermark(v: float | None) -> float | None:
+    """An event time in epoch ms, or None for Flink's "no watermark yet" (Long.MIN_VALUE)
+    and "end of input" (Long.MAX_VALUE)."""
+    return v if v is not None and 0 < v < 1e15 else None
+
+
+def _head_of_job(w: SubtaskWindow, series: list[SubtaskSample]) -> None:
+    """Source, watermark, checkpoint and timer facts of one subtask over its window."""
+    last = series[-1]
+
+    def ends(q: Q) -> tuple[float, float] | None:
+        vals = [v for v in (s.finite(q) for s in series) if v is not None]
+        return (vals[0], vals[-1]) if vals else None
+
+    secs = w.span_s if w.basis == "counters" else 0.0
+    pending = ends(Q.PENDING_RECORDS)
+    if pending is not None:
+        w.pending_records = pending[1]
+        w.pending_growth_per_s = (pending[1] - pending[0]) / secs if secs else None
+    lag = ends(Q.EMIT_LAG_MS)
+    if lag is not None and lag[1] >= 0:
+        w.emit_lag_ms = lag[1]
+        w.emit_lag_growth = (lag[1] - lag[0]) / secs if secs and lag[0] >= 0 else None
+    w.source_idle_ms = last.finite(Q.SOURCE_IDLE_MS)
+    errors = ends(Q.RECORDS_IN_ERRORS)
+    if errors is not None and secs:
+        w.records_in_errors_per_s = max(errors[1] - errors[0], 0.0) / secs
+    timers = ends(Q.FIRED_TIMERS)
+    if timers is not None and secs:
+        w.fired_timers_per_s = max(timers[1] - timers[0], 0.0) / secs
+    if last.splits:
+        w.splits = len(last.splits)
+        w.split_watermarks = {sid: watermark(v.get("watermark_ms"))
+                              for sid, v in sorted(last.splits.items())}
+    parts = [ends(q) for q in (Q.SPLITS_PAUSED_MS, Q.SPLITS_IDLE_MS, Q.SPLITS_ACTIVE_MS)]
+    if all(p is not None for p in parts):
+        deltas = [max(p[1] - p[0], 0.0) for p in parts if p is not None]
+        if sum(deltas) > 0:
+            w.splits_paused_share = deltas[0] / sum(deltas)
+    w.input_watermark_ms = watermark(last.finite(Q.INPUT_WATERMARK))
+    w.output_watermark_ms = watermark(last.finite(Q.OUTPUT_WATERMARK))
+    w.checkpoint_alignment_ms = finite_max(s.get(Q.CHECKPOINT_ALIGNMENT_MS) for s in series)
+    w.checkpoint_start_delay_ms = finite_max(s.get(Q.CHECKPOINT_START_DELAY_MS) for s in series)
 
 
 def distinct_snapshots(samples: list[Sample]) -> list[Sample]:

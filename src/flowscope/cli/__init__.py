@@ -3,6 +3,7 @@
 Exit codes (diagnose, demo):
   0  healthy: no backpressure
   1  backpressured: a bottleneck was found (or backpressure without a clear source)
+  5  limited: nothing is backpressured, but the first task of the job runs at its limit
   3  could not tell: data too young or incomplete
   4  error: the cluster could not be reached, the job or recording could not be read
   2  usage error (bad options)

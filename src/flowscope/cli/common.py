@@ -15,8 +15,9 @@ from flowscope.analysis.findings import Verdict
 from flowscope.errors import FlowscopeError
 
 EXIT_HEALTHY, EXIT_BACKPRESSURED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_ERROR = 0, 1, 2, 3, 4
+EXIT_LIMITED = 5
 EXIT_FOR = {Verdict.HEALTHY: EXIT_HEALTHY, Verdict.BACKPRESSURED: EXIT_BACKPRESSURED,
-            Verdict.UNKNOWN: EXIT_UNKNOWN}
+            Verdict.LIMITED: EXIT_LIMITED, Verdict.UNKNOWN: EXIT_UNKNOWN}
 DEFAULT_URL = "http://localhost:8081"
 
 

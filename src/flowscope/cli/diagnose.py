@@ -21,7 +21,7 @@ from flowscope.cli.common import (
 @click.command()
 @source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON "
-              "(schema flowscope.diagnosis/1, see docs/json-schema.md).")
+              "(schema flowscope.diagnosis/2, see docs/json-schema.md).")
 @click.option("--duration", type=float, default=45.0, show_default=True,
               help="Longest time to sample a live job, in seconds. Sampling stops earlier "
                    "once counters cover enough time (usually 10-20 s: Flink refreshes "
@@ -43,7 +43,8 @@ def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str
     """One verdict for a job: each task's busy / backpressured / idle, the bottleneck(s),
     the cause with its evidence, and what to do.
 
-    Exit code: 0 healthy, 1 backpressured, 3 could not tell, 4 error.
+    Exit code: 0 healthy, 1 backpressured, 5 limited (no backpressure, but the first task
+    runs at its limit), 3 could not tell, 4 error.
     """
     from flowscope import api
     from flowscope.render import jsonout, terminal

@@ -196,8 +196,12 @@ def vertex_names(listed: Any, now: float) -> VertexNames:
         found = names.resolve((n[len(op) + 1:] for n in bare if n.startswith(op + ".")),
                               names.SOURCE_METRICS)
         source.update({q: f"{op}.{n}" for q, n in found.items() if q not in source})
+    # A task registers its network metrics a moment after the others: a listing without
+    # them is listed again soon (every task has an input or an output, except a job of one
+    # vertex, which is then listed every few seconds).
+    network = {Quantity.IN_POOL_USAGE, Quantity.OUT_POOL_USAGE} & set(task)
     return VertexNames(task=task, operators=tuple(operators), latency=tuple(sorted(latency)),
-                       listed_at=now, complete=bool(task), source=source,
+                       listed_at=now, complete=bool(network), source=source,
                        splits=tuple(sorted(splits)))
 
 

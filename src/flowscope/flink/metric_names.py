@@ -74,10 +74,17 @@ SOURCE_METRICS: dict[Quantity, tuple[str, ...]] = {
 SOURCE_MARKERS = frozenset({"sourceIdleTime", "currentEmitEventTimeLag", "numRecordsInErrors",
                             "pendingRecords", "currentFetchEventTimeLag"})
 # Per-split watermark metrics, `<source operator>.split.<split id>.watermark.<name>` (2.1+).
-SPLIT_METRICS: dict[str, Quantity] = {
-    "accumulatedPausedTimeMs": Quantity.SPLITS_PAUSED_MS,
-    "accumulatedIdleTimeMs": Quantity.SPLITS_IDLE_MS,
-    "accumulatedActiveTimeMs": Quantity.SPLITS_ACTIVE_MS,
+SPLIT_METRICS: dict[str, str] = {
+    "accumulatedPausedTimeMs": "paused_ms",
+    "accumulatedIdleTimeMs": "idle_ms",
+    "accumulatedActiveTimeMs": "active_ms",
+    "currentWatermark": "watermark_ms",
+}
+# The per-split counters summed per subtask.
+SPLIT_SUMS: dict[str, Quantity] = {
+    "paused_ms": Quantity.SPLITS_PAUSED_MS,
+    "idle_ms": Quantity.SPLITS_IDLE_MS,
+    "active_ms": Quantity.SPLITS_ACTIVE_MS,
 }
 
 # Quantities that /jobs/:jid/vertices/:vid already gives per subtask (one request per vertex);

@@ -275,9 +275,12 @@ class FlinkRestSource:
             if ".split." in bare and ".watermark." in bare:
                 split = bare.split(".split.", 1)[1].split(".watermark.", 1)[0]
                 split_ids.setdefault(target.index, set()).add(split)
-                q_split = names.SPLIT_METRICS.get(bare.rsplit(".", 1)[-1])
-                if q_split is not None and value is not None:
-                    target.values[q_split] = target.values.get(q_split, 0.0) + value
+                field = names.SPLIT_METRICS.get(bare.rsplit(".", 1)[-1])
+                if field is not None and value is not None:
+                    target.splits.setdefault(split, {})[field] = value
+                    summed = names.SPLIT_SUMS.get(field)
+                    if summed is not None:
+                        target.values[summed] = target.values.get(summed, 0.0) + value
                 continue
             q = vnames.by_name.get(bare)
             if q is not None:

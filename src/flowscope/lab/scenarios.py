@@ -47,6 +47,14 @@ class Scenario:
     # True when the bottleneck only exists on a cluster with a TaskManager behind a slow link
     # (flowscope.lab.netcluster); on a plain lab cluster the job would be healthy.
     needs_netns: bool = False
+    # The verdict flowscope must reach (default: backpressured with a bottleneck, healthy
+    # without), and a further finding's cause it must report.
+    verdict: str | None = None
+    also: str | None = None
+
+    @property
+    def expected_verdict(self) -> str:
+        return self.verdict or ("backpressured" if self.bottleneck else "healthy")
 
     def program_args(self) -> list[str]:
         args = {"name": f"flowscope-{self.name}", **self.args}
@@ -117,6 +125,40 @@ SCENARIOS: dict[str, Scenario] = {
             "low-fill", "buffer timeout 0: every record leaves in a network buffer of its own",
             {"rate": "3000", "buffer-timeout-ms": "0"},
             bottleneck=None, cause="low-buffer-fill",
+        ),
+        Scenario(
+            "head-cpu", "the source is chained with enrich, which burns 1 ms of CPU per "
+            "record; the rate limiter allows more: the first task is the limit, nothing is "
+            "backpressured",
+            {"topology": "head", "rate": "3000", "enrich": "1000"},
+            bottleneck="Source: gen -> enrich", cause="compute-bound", cpu_heavy=True,
+            verdict="limited",
+        ),
+        Scenario(
+            "head-offcpu", "the source is chained with enrich, which blocks 2 ms per record",
+            {"topology": "head", "rate": "1500", "enrich": "2000:sleep"},
+            bottleneck="Source: gen -> enrich", cause="off-cpu", verdict="limited",
+        ),
+        Scenario(
+            "backlog", "a queue source (4 partitions, 1500 records/s arrive) chained with an "
+            "enrich that blocks 2 ms per record: pendingRecords grows",
+            {"topology": "head", "source": "queue", "splits": "4", "rate": "1500",
+             "enrich": "2000:sleep"},
+            bottleneck="Source: queue -> enrich", cause="off-cpu", verdict="limited",
+            also="falling-behind",
+        ),
+        Scenario(
+            "idle-partition", "event-time windows after a queue source whose partition 3 "
+            "receives nothing, without withIdleness: the watermark never passes it",
+            {"topology": "eventtime", "source": "queue", "splits": "4", "idle-splits": "3",
+             "rate": "400", "window-ms": "5000"},
+            bottleneck=None, cause="idle-source",
+        ),
+        Scenario(
+            "headroom", "the source chained with enrich at about 60% busy: a healthy job, "
+            "no limit",
+            {"topology": "head", "rate": "600", "enrich": "2000:sleep"},
+            bottleneck=None, cause=None,
         ),
         Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",

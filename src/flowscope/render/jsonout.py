@@ -13,7 +13,7 @@ from typing import Any
 from flowscope.analysis.findings import Diagnosis
 from flowscope.render import wording
 
-SCHEMA = "flowscope.diagnosis/1"
+SCHEMA = "flowscope.diagnosis/2"
 
 
 def json_safe(value: Any) -> Any:
@@ -34,7 +34,7 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
     for finding, f in zip(body["findings"], d.findings, strict=True):
         finding["summary"] = wording.summary(f)
         # Evidence says the rest: the stack samples behind on-/off-CPU are in it already.
-        for key in ("cpu", "transient_share", "transient_of"):
+        for key in ("cpu", "transient_share", "transient_of"):  # said in summary and evidence
             finding.pop(key, None)
     return {"schema": SCHEMA, **json_safe(body)}
 

@@ -18,7 +18,7 @@ from flowscope.render import wording
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
                Level.UNKNOWN: "dim"}
 VERDICT_STYLE = {Verdict.HEALTHY: "bold green", Verdict.BACKPRESSURED: "bold red",
-                 Verdict.UNKNOWN: "bold yellow"}
+                 Verdict.LIMITED: "bold dark_orange", Verdict.UNKNOWN: "bold yellow"}
 
 
 def pct(x: float | None) -> str:

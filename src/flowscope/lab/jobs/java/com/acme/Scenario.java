@@ -13,6 +13,7 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.co.CoProcessFunction;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
+import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingProcessingTimeWindows;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.util.Collector;
@@ -22,7 +23,14 @@ import org.apache.flink.util.Collector;
  *
  * <pre>
  *   name=...              job name
- *   topology=pipeline     pipeline | window | join
+ *   topology=pipeline     pipeline | window | join | head | eventtime
+ *                         head: the source chained with enrich (the limit is the first task);
+ *                         eventtime: event-time tumbling windows of window-ms after the source
+ *   source=datagen        datagen (rate-limited generator) | queue (an external queue with
+ *                         splits, pendingRecords and event time = arrival time)
+ *   splits=4              queue: partitions; rate is shared between the non-idle ones
+ *   idle-splits=          queue: comma-separated partitions that receive nothing
+ *   idleness-ms=0         eventtime: WatermarkStrategy.withIdleness (0 = none)
  *   parallelism=2         default parallelism
  *   rate=1000             source records per second in total (0 = unlimited)
  *   keys=1000             distinct keys
@@ -71,16 +79,46 @@ public class Scenario {
         long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "10000"));
         int enrichParallelism = Integer.parseInt(a.getOrDefault("enrich-parallelism", "0"));
         long bufferTimeoutMs = Long.parseLong(a.getOrDefault("buffer-timeout-ms", "-2"));
+        String sourceKind = a.getOrDefault("source", "datagen");
+        int splits = Integer.parseInt(a.getOrDefault("splits", "4"));
+        java.util.Set<Integer> idleSplits = new java.util.HashSet<>();
+        for (String id : a.getOrDefault("idle-splits", "").split(",")) {
+            if (!id.isBlank()) idleSplits.add(Integer.parseInt(id.trim()));
+        }
+        long idlenessMs = Long.parseLong(a.getOrDefault("idleness-ms", "0"));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
-        if (!chain) env.disableOperatorChaining();
+        if (!chain && !topology.equals("head")) env.disableOperatorChaining();
         if (checkpointMs > 0) env.enableCheckpointing(checkpointMs);
         if (bufferTimeoutMs >= -1) env.setBufferTimeout(bufferTimeoutMs);
 
-        DataStream<Event> events = source(env, "gen", rate, keys, skew, payload, 1);
+        DataStream<Event> events;
+        if (sourceKind.equals("queue")) {
+            int live = Math.max(1, splits - idleSplits.size());
+            WatermarkStrategy<Event> wm = WatermarkStrategy
+                    .<Event>forBoundedOutOfOrderness(Duration.ofMillis(500))
+                    .withTimestampAssigner((e, ts) -> ts);
+            if (idlenessMs > 0) wm = wm.withIdleness(Duration.ofMillis(idlenessMs));
+            events = env.fromSource(
+                    new QueueSource(splits, (double) rate / live, idleSplits, keys, payload),
+                    wm, "queue").uid("src-queue");
+        } else {
+            events = source(env, "gen", rate, keys, skew, payload, 1);
+        }
         DataStream<Event> out;
         switch (topology) {
+            case "head":
+                // No rebalance: the source and enrich form one chained vertex, the first task.
+                out = events
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb, retainKb))
+                        .name("enrich").uid("enrich");
+                break;
+            case "eventtime":
+                out = events.keyBy(e -> e.key)
+                        .window(TumblingEventTimeWindows.of(Duration.ofMillis(windowMs)))
+                        .process(new WindowSummary(windowCost)).name("window").uid("window");
+                break;
             case "window":
                 out = events.rebalance()
                         .map(new Parser(parse)).name("parse").uid("parse")
