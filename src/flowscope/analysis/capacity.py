@@ -119,13 +119,17 @@ def recommend(
             rw = wt.true_rate_per_subtask
             if rw is None or need_in <= 0:
                 continue
+            # With uneven input the busiest subtask saturates first: size for its share.
+            uneven = (f.imbalance or 1.0) if w.id == task.vertex_id else 1.0
             if need_in > TARGET_UTILISATION * rw * w.parallelism or w.id == task.vertex_id:
-                p = needed_parallelism(need_in, rw, w.max_parallelism)
+                p = needed_parallelism(need_in * uneven, rw, w.max_parallelism)
                 if p != w.parallelism or w.id == task.vertex_id:
                     plan[w.name] = p
                     capped = " (capped by max parallelism)" if p == w.max_parallelism else ""
                     lines.append(f"{w.name}: {w.parallelism} -> {p}{capped} "
-                                 f"(needs {need_in:.0f} records/s at {rw:.0f} per subtask)")
+                                 f"(needs {need_in:.0f} records/s at {rw:.0f} per subtask"
+                                 + (f", x{uneven:.1f} for the uneven input" if uneven > 1 else "")
+                                 + ")")
         if not plan:
             continue
         nxt = [n for n in plan if n != task.name]

@@ -49,6 +49,12 @@ def classify(
     (the same rules apply; the sentences say where the limit is)."""
     finding = _classify(graph, tasks, task, subs, tms, window_s, cpu, at_head)
     finding.at_head = at_head
+    if finding.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE):
+        _note_imbalance(finding, graph, task, subs, window_s)
+    if isinstance(cpu, CpuSplit) and cpu.python and finding.cause in (Cause.COMPUTE_BOUND,
+                                                                      Cause.OFF_CPU):
+        finding.summary += (f"; the time is spent in the Python UDF (PyFlink {cpu.python} "
+                            "mode): profile the Python function, not the JVM")
     if at_head:
         finding.summary += (". Nothing is backpressured because the limit is the first task of "
                             "the job: nothing runs before it to be held back")
@@ -88,28 +94,40 @@ def _classify(
                       taskmanagers=hot_tms, evidence=ev)
 
     uniform = len(hot) >= max(1, math.ceil(0.75 * len(measured)))
+    # A source takes in no records: its load is what it emits.
+    inputs = bool(graph.inputs(task.vertex_id))
+
+    def records(s: SubtaskWindow) -> float | None:
+        return s.records_in_per_s if inputs else s.records_out_per_s
+
     # Busy time per record tells a slow subtask from one that gets more records: on a shared
     # host a peer's busy time is inflated by waiting for a core, its cost per record much less.
-    cost = {s.index: s.busy / s.records_in_per_s for s in measured
-            if s.busy and s.records_in_per_s}
+    cost = {s.index: s.busy / r for s in measured if s.busy and (r := records(s))}
     hottest = max(measured, key=lambda s: s.busy or 0.0) if measured else None
     peers = [s for s in measured if s is not hottest]
-    rec_ratio = _ratio_to_peers(hottest, peers, lambda s: s.records_in_per_s)
+    rec_ratio = _ratio_to_peers(hottest, peers, records)
     cost_ratio = _ratio_to_peers(hottest, peers, lambda s: cost.get(s.index))
-    skewed = not uniform and cool and rec_ratio is not None and rec_ratio >= SKEW_RATIO
+    # Every subtask loaded (the coolest busy at least BUSY_HOT): the input is uneven, but no
+    # subtask has headroom to spare, so more parallelism spreads the load. Data skew is load
+    # that the peers' headroom cannot take: the ratio of records alone does not decide.
+    loaded = bool(cool) and min(s.busy or 0.0 for s in measured) >= BUSY_HOT
+    skewed = (not uniform and cool and not loaded and rec_ratio is not None
+              and rec_ratio >= SKEW_RATIO)
     slow = (not skewed and peers and cost_ratio is not None and cost_ratio >= SLOW_COST_RATIO)
-    if skewed or slow or (not uniform and cool):
+    uneven = not uniform and bool(cool) and not loaded
+    if skewed or slow or not uniform:
         for s in sorted(measured, key=lambda s: -(s.busy or 0))[:4]:
             per = cost.get(s.index)
-            ev.append(Evidence(f"{task.name}[{s.index}]", "records_in_per_s",
-                               rounded(s.records_in_per_s), "records/s", window_s,
+            ev.append(Evidence(f"{task.name}[{s.index}]",
+                               "records_in_per_s" if inputs else "records_out_per_s",
+                               rounded(records(s)), "records/s", window_s,
                                f"busy {pct(s.busy)} on {s.taskmanager_id or '?'}"
                                + (f", {1000 * per:.2f} ms busy per record" if per else "")))
     if skewed:
-        hot_in = finite_mean([s.records_in_per_s for s in hot]) or 0.0
-        cool_in = finite_mean([s.records_in_per_s for s in cool]) or 0.0
+        hot_in = finite_mean([records(s) for s in hot]) or 0.0
+        cool_in = finite_mean([records(s) for s in cool]) or 0.0
         ratio = hot_in / cool_in if cool_in else math.inf
-        share = hot_in * len(hot) / max(sum(s.records_in_per_s or 0 for s in measured), 1e-9)
+        share = hot_in * len(hot) / max(sum(records(s) or 0 for s in measured), 1e-9)
         finding.cause = Cause.DATA_SKEW
         finding.summary = (
             f"{head}: data skew. Subtask(s) "
@@ -123,7 +141,7 @@ def _classify(
             "parallelism will not help: every record of a key goes to the same subtask."
         ))
         return finding
-    if slow or (not uniform and cool):
+    if slow or uneven:
         top_cost = max(cost.values(), default=0.0)
         slow_subs = [s for s in measured if cost.get(s.index, 0.0) >= RELATIVE_HOT * top_cost]
         if not slow_subs and hottest is not None:
@@ -162,8 +180,8 @@ def _classify(
     busy_by_tm: dict[str, float] = {}
     for s in hot:
         busy_by_tm[s.taskmanager_id] = busy_by_tm.get(s.taskmanager_id, 0.0) + (s.busy or 0)
-    gc = {tm: tms.get(tm, NO_FACTS).gc_ms_per_s for tm in hot_tms}
-    gc_hot = {tm: v for tm, v in gc.items() if v is not None and v >= GC_MS_PER_S}
+    gc_hot = {tm: tms[tm].gc_ms_per_s or 0.0 for tm in hot_tms
+              if tm in tms and gc_persists(tms[tm])}
     if gc_hot:
         finding.cause = Cause.GC_PRESSURE
         for tm, v in gc_hot.items():
@@ -186,7 +204,9 @@ def _classify(
                            "flame graphs could not be read; thread dumps are used instead"))
     elif cpu is not None and work_of(cpu) != Work.WAITING:
         on, off = cpu.on_cpu, cpu.off_cpu
-        where = f" (most often in {cpu.top_frame})" if cpu.top_frame else ""
+        where = (f" (most often in {cpu.top_frame}"
+                 + (f", operator {cpu.top_operator}" if cpu.top_operator and " -> " in task.name
+                    else "") + ")") if cpu.top_frame else ""
         metric = "flame_samples" if cpu.source == FLAME_GRAPH else "busy_thread_samples"
         ev.append(Evidence(task.name, metric, on + off, "samples", window_s,
                            f"{cpu.source} of its task threads while busy: {on} on CPU, "
@@ -270,8 +290,7 @@ def gc_finding(
 ) -> Finding | None:
     """GC that slows a whole TaskManager: stop-the-world pauses stall every task on it, the
     sources included, so the job falls behind without any task being backpressured."""
-    hot = {tm: info.gc_ms_per_s for tm, info in tms.items()
-           if info.gc_ms_per_s is not None and info.gc_ms_per_s >= GC_MS_PER_S}
+    hot = {tm: info.gc_ms_per_s or 0.0 for tm, info in tms.items() if gc_persists(info)}
     if not hot:
         return None
     on_hot = [(s.busy or 0.0, graph.vertex(vid).name, vid)
@@ -350,6 +369,40 @@ def non_root_findings(
                                 "processing rate), or watch it: `flowscope watch`.")],
             ))
     return out
+
+
+IMBALANCE = 1.2  # the busiest subtask's share of the records over a fair share
+
+
+def _note_imbalance(f: Finding, graph: JobGraph, task: TaskState, subs: list[SubtaskWindow],
+                    window_s: float) -> None:
+    """Every subtask is busy but the records are uneven: say so, and keep the factor for the
+    parallelism recommendation (the busiest subtask saturates first)."""
+    inputs = bool(graph.inputs(task.vertex_id))
+    recs = [(s.records_in_per_s if inputs else s.records_out_per_s) or 0.0 for s in subs]
+    total = sum(recs)
+    if len(recs) < 2 or total <= 0:
+        return
+    factor = max(recs) / (total / len(recs))
+    if factor < IMBALANCE:
+        return
+    f.imbalance = factor
+    busiest = subs[recs.index(max(recs))]
+    f.evidence.append(Evidence(task.name, "imbalance", round(factor, 2), "x fair share",
+                               window_s, "the busiest subtask's records over an even split"))
+    f.summary += (f". The input is uneven (subtask {busiest.index} gets {max(recs) / total:.0%} "
+                  f"of the records, {factor:.1f}x a fair share) but every subtask is busy: more "
+                  "parallelism spreads it, it is not data skew")
+
+
+def gc_persists(tm: TaskManagerFacts) -> bool:
+    """GC pressure that holds: at least GC_MS_PER_S over the window, and in most of (at
+    least two of) its intervals. A JVM collects hard while a job starts (class loading, JIT,
+    state set-up); one such interval is not pressure."""
+    if tm.gc_ms_per_s is None or tm.gc_ms_per_s < GC_MS_PER_S:
+        return False
+    hot = sum(1 for x in tm.gc_intervals if x >= GC_MS_PER_S)
+    return hot >= 2 and hot >= 0.6 * len(tm.gc_intervals)
 
 
 def _ratio_to_peers(

@@ -76,7 +76,9 @@ def split_summaries(on: FlameSummary, off: FlameSummary) -> CpuSplit:
     inner = max(hot, key=lambda h: h.self_samples, default=None)
     waiting = (on.mailbox_samples + on.buffer_wait_samples + off.mailbox_samples
                + off.buffer_wait_samples)
-    return CpuSplit(on_work, off_work, FLAME_GRAPH, inner.method if inner else None, waiting)
+    python = on.python or off.python
+    return CpuSplit(on_work, off_work, FLAME_GRAPH, inner.method if inner else None, waiting,
+                    python.mode if python else None, inner.operator if inner else None)
 
 
 @dataclass

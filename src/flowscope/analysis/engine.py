@@ -124,6 +124,16 @@ def diagnose(
     heads = [] if roots or moving is not None else sources.head_limits(graph, tasks)
     findings.extend(explain(h, at_head=True) for h in heads)
     temporal.annotate(findings, view, graph)
+    if moving is None:
+        timers = {vid for vid, ws in windows.items() if any(w.fired_timers_per_s for w in ws)}
+        busy = {f.vertex_id: tasks[f.vertex_id].busy or 0.0 for f in findings
+                if f.is_bottleneck and f.vertex_id and not f.at_head
+                and f.cause != Cause.GC_PRESSURE}
+        doubts = temporal.unsettled(view, timers, busy)
+        if doubts:
+            notes.append("not settled yet: " + "; ".join(doubts)
+                         + ". Watching longer tells a moving bottleneck from a steady one")
+            confidence = confidence.at_most(Confidence.MEDIUM)
     leaders = [v for v, share in view.root_share.items() if share > 0]
     if moving is None and len(leaders) >= 2:
         names = " and ".join(sorted(graph.vertex(v).name for v in leaders))

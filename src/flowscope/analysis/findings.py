@@ -93,6 +93,8 @@ class CpuSplit:
     source: str  # FLAME_GRAPH | THREAD_DUMPS
     top_frame: str | None  # the user method seen most often
     waiting: int = 0  # samples that did no work (mailbox or output-buffer waits)
+    python: str | None = None  # "thread" / "process": the work runs in a PyFlink Python UDF
+    top_operator: str | None = None  # the operator of a chain the top frame belongs to
 
     @property
     def samples(self) -> int:
@@ -125,6 +127,8 @@ class TaskManagerFacts:
     heap_max_bytes: float | None = None
     old_gc_count: float | None = None
     cpu_cores: float | None = None  # the host's cores
+    # GC ms per second in each interval between metric snapshots of the window, oldest first.
+    gc_intervals: tuple[float, ...] = ()
 
     @property
     def heap_share(self) -> float | None:
@@ -167,6 +171,8 @@ class Finding:
     cpu: CpuSplit | StackUnavailable | None = None
     # The limit is the first task of the job, with nothing backpressured (verdict LIMITED).
     at_head: bool = False
+    # Uneven input with every subtask busy: the busiest subtask's records over a fair share.
+    imbalance: float | None = None
     # A bottleneck seen in few intervals (cause TRANSIENT): the share of intervals in which it
     # limited the job, and the cause it had then.
     transient_share: float | None = None

@@ -112,7 +112,11 @@ def _network_exchanges(
     for v in graph.vertices:
         t = tasks[v.id]
         downs = graph.downstream(v.id)
-        if (t.backpressured or 0) <= LOW_THRESHOLD or not downs or any(d in roots for d in downs):
+        # A located bottleneck is explained once: when its own senders' side looks stuck too
+        # (its healthy subtasks blocked while a receiver aligns checkpoint barriers behind its
+        # slow one), that follows from the bottleneck, not from the network.
+        if ((t.backpressured or 0) <= LOW_THRESHOLD or not downs or v.id in roots
+                or any(d in roots for d in downs)):
             continue
         receivers = [tasks[d] for d in downs]
         if all((r.busy or 0) < BUSY_HOT and (

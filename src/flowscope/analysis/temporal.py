@@ -46,6 +46,8 @@ class TemporalView:
     episodes: list[Episode] = field(default_factory=list)
     # Which vertex led in each interval (None: no source of backpressure), oldest first.
     sequence: list[tuple[float, float, tuple[str, ...]]] = field(default_factory=list)
+    # Each task's busy ratio per interval (None where not measured), oldest first.
+    busy: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
@@ -66,6 +68,8 @@ def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
     for st in steps:
         roots = tuple(locate(graph, st.tasks))
         view.sequence.append((st.start, st.end, roots))
+        for vid, task in st.tasks.items():
+            view.busy.setdefault(vid, []).append(task.busy)
         for r in roots:
             counts[r] = counts.get(r, 0) + 1
             ep = open_eps.get(r)
@@ -76,6 +80,29 @@ def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
                 view.episodes.append(ep)
     view.root_share = {v: n / len(steps) for v, n in counts.items()}
     return view
+
+
+OSCILLATION = 0.5  # busy swinging by this much between intervals: the load alternates
+AVERAGED_BUSY = 0.75  # a bottleneck busy less than this is an average over an alternation
+
+
+def unsettled(view: TemporalView, timers: set[str], roots: dict[str, float]) -> list[str]:
+    """Why the current window may average over an alternation, as sentences: a task that
+    fires timers (a window) whose busy time swings between intervals, or a located
+    bottleneck (vertex id -> busy ratio) that is far from fully busy while its input is
+    held back."""
+    out = []
+    for vid in sorted(timers):
+        busy = [b for b in view.busy.get(vid, []) if b is not None]
+        if len(busy) >= 2 and max(busy) - min(busy) >= OSCILLATION:
+            out.append(f"its busy time swings from {min(busy):.0%} to {max(busy):.0%} between "
+                       "metric snapshots while it fires timers (a window)")
+    for ratio in roots.values():
+        if ratio < AVERAGED_BUSY:
+            out.append(f"the bottleneck is busy only {ratio:.0%} while its input is held back: "
+                       "a steady bottleneck is busy all the time, so the load alternates or "
+                       "comes in bursts")
+    return out
 
 
 def switches(view: TemporalView, vertices: set[str]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from flowscope.analysis.findings import TaskManagerFacts
 from flowscope.analysis.numbers import finite_max, finite_mean
@@ -296,11 +297,17 @@ def taskmanager_rates(samples: list[Sample]) -> dict[str, TaskManagerFacts]:
             gc_ms_per_s = max(gc[-1][1] - gc[0][1], 0.0) / gc_span
         else:
             gc_ms_per_s = tm.values.get(TmQ.GC_MS_PER_S)
+        gc_intervals = []
+        for a, b in pairwise(gc):
+            secs = _snapshot_span(samples, tm_id, a, b)
+            if secs >= MIN_COUNTER_SPAN_S:
+                gc_intervals.append(max(b[1] - a[1], 0.0) / secs)
         v = tm.values
         out[tm_id] = TaskManagerFacts(
             cores_used=cores_used, gc_ms_per_s=gc_ms_per_s, cpu_load=v.get(TmQ.CPU_LOAD),
             heap_used_bytes=v.get(TmQ.HEAP_USED), heap_max_bytes=v.get(TmQ.HEAP_MAX),
             old_gc_count=v.get(TmQ.OLD_GC_COUNT), cpu_cores=v.get(TmQ.CPU_CORES),
+            gc_intervals=tuple(gc_intervals),
         )
     return out
 

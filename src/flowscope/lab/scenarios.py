@@ -26,6 +26,8 @@ from flowscope.lab.cluster import LabError, LocalCluster, flink_home
 JOBS_DIR = Path(__file__).parent / "jobs"
 JAVA_SRC = JOBS_DIR / "java"
 ENTRY_CLASS = "com.acme.Scenario"
+# Scenario kinds submitted as PyFlink programs with `flink run -py`: kind -> script.
+PYTHON_JOBS = {"sql": "sql_datagen.py", "python": "python_split.py"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Scenario:
     bottleneck: str | None = None
     # The cause flowscope must name (a flowscope.analysis Cause value).
     cause: str | None = None
-    kind: str = "java"  # java | sql
+    kind: str = "java"  # java | sql | python (see PYTHON_JOBS)
     # True when the scenario burns whole cores: run it alone, not beside other jobs.
     cpu_heavy: bool = False
     # How long a verdict needs to be watched, from submission (a moving bottleneck must move).
@@ -161,6 +163,26 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck=None, cause=None,
         ),
         Scenario(
+            "window-map", "a 30 s window whose firing costs ~5 s of work, then an enrich "
+            "that blocks 20 ms per window result: the limit alternates between them",
+            {"topology": "window-map", "rate": "1000", "keys": "600",
+             "window-ms": "30000", "window-cost": "300:sleep", "enrich": "20000:sleep"},
+            bottleneck="window <-> enrich", cause="moving", min_observe_s=100.0,
+        ),
+        Scenario(
+            "slow-of-three", "enrich runs 3 subtasks, subtask 0 4x slower, before a sink of "
+            "parallelism 2 that aligns checkpoint barriers every 10 s",
+            {"rate": "1500", "enrich": "800:sleep", "enrich-parallelism": "3",
+             "slow-subtask": "0", "slow-factor": "4", "checkpoint-ms": "10000"},
+            bottleneck="enrich", cause="slow-instance",
+        ),
+        Scenario(
+            "python-split", "a PyFlink thread-mode UDF whose two subtasks get 60% and 40% of "
+            "the records: both busy, the imbalance is not skew",
+            {"share": "0.6", "work": "3000"},
+            bottleneck="score", cause="compute-bound", kind="python", cpu_heavy=True,
+        ),
+        Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
             {"rows-per-second": "2000"},
             bottleneck=None, cause="unmeasurable", kind="sql",
@@ -246,8 +268,8 @@ class ScenarioRunner:
                 f"scenario {scenario.name} needs a TaskManager behind a capped link: run it on "
                 "flowscope.lab.netcluster.running_netns_cluster() (root, ip netns, tc)"
             )
-        if scenario.kind == "sql":
-            return self._submit_sql(scenario)
+        if scenario.kind in PYTHON_JOBS:
+            return self._submit_python(scenario)
         jar_id = self._upload()
         resp = self._client.post(
             f"/jars/{jar_id}/run",
@@ -257,9 +279,9 @@ class ScenarioRunner:
             raise LabError(f"submitting {scenario.name} failed: {resp.text[:500]}")
         return str(resp.json()["jobid"])
 
-    def _submit_sql(self, scenario: Scenario) -> str:
+    def _submit_python(self, scenario: Scenario) -> str:
         home = flink_home()
-        script = JOBS_DIR / "sql_datagen.py"
+        script = JOBS_DIR / PYTHON_JOBS[scenario.kind]
         env = self.cluster._env()
         env["PYFLINK_CLIENT_EXECUTABLE"] = sys.executable
         before = set(self.running_job_ids())

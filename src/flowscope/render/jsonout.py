@@ -34,7 +34,8 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
     for finding, f in zip(body["findings"], d.findings, strict=True):
         finding["summary"] = wording.summary(f)
         # Evidence says the rest: the stack samples behind on-/off-CPU are in it already.
-        for key in ("cpu", "transient_share", "transient_of"):  # said in summary and evidence
+        # Said in the summary and the evidence already.
+        for key in ("cpu", "transient_share", "transient_of", "imbalance"):
             finding.pop(key, None)
     return {"schema": SCHEMA, **json_safe(body)}
 

@@ -23,7 +23,9 @@ import org.apache.flink.util.Collector;
  *
  * <pre>
  *   name=...              job name
- *   topology=pipeline     pipeline | window | join | head | eventtime
+ *   topology=pipeline     pipeline | window | window-map | join | head | eventtime
+ *                         window-map: a processing-time window (window-ms, window-cost per
+ *                         element when it fires) whose output goes through enrich
  *                         head: the source chained with enrich (the limit is the first task);
  *                         eventtime: event-time tumbling windows of window-ms after the source
  *   source=datagen        datagen (rate-limited generator) | queue (an external queue with
@@ -108,6 +110,14 @@ public class Scenario {
         }
         DataStream<Event> out;
         switch (topology) {
+            case "window-map":
+                out = events.keyBy(e -> e.key)
+                        .window(TumblingProcessingTimeWindows.of(Duration.ofMillis(windowMs)))
+                        .process(new WindowSummary(windowCost)).name("window").uid("window")
+                        .rebalance()
+                        .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb, retainKb))
+                        .name("enrich").uid("enrich");
+                break;
             case "head":
                 // No rebalance: the source and enrich form one chained vertex, the first task.
                 out = events
