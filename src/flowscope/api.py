@@ -31,7 +31,7 @@ def diagnose_live(
     job: str | None = None,
     *,
     headers: Mapping[str, str] | None = None,
-    max_duration_s: float = 45.0,
+    max_duration_s: float = 120.0,
     interval_s: float = 1.0,
     target_rate: float | None = None,
     record_to: str | Path | None = None,

@@ -227,7 +227,7 @@ def sample_until_confident(
     session: LiveSession,
     *,
     interval_s: float = 1.0,
-    max_duration_s: float = 45.0,
+    max_duration_s: float = 120.0,
     window_s: float = DEFAULT_WINDOW_S,
     target_rate: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -239,6 +239,7 @@ def sample_until_confident(
     graph: JobGraph | None = None
     d: Diagnosis | None = None
     rule = StopRule(min_window_s)
+    settled = False
     for graph, sample in session.samples(interval_s=interval_s, duration_s=max_duration_s):
         samples.append(sample)
         d = diagnose(graph, samples, window_s=window_s, target_rate=target_rate)
@@ -246,8 +247,15 @@ def sample_until_confident(
             on_progress(Progress(len(samples), time.monotonic() - start, sample.uptime_s,
                                  d.window_s, d))
         if rule.done(d, apply_stack_requests(session, d)):
+            settled = True
             break
     assert graph is not None and d is not None
+    if not settled and d.verdict != Verdict.UNKNOWN:
+        d.notes.append(
+            f"sampled {time.monotonic() - start:.0f} s without a verdict that held over "
+            "consecutive metric snapshots: this is the last window's reading; a longer "
+            "--duration (or `flowscope watch`) may settle it")
+        d.confidence = d.confidence.at_most(Confidence.MEDIUM)
     return graph, samples, d
 
 

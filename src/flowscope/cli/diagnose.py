@@ -22,10 +22,11 @@ from flowscope.cli.common import (
 @source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON "
               "(schema flowscope.diagnosis/2, see docs/json-schema.md).")
-@click.option("--duration", type=float, default=45.0, show_default=True,
-              help="Longest time to sample a live job, in seconds. Sampling stops earlier "
-                   "once counters cover enough time (usually 10-20 s: Flink refreshes "
-                   "metrics every ~10 s).")
+@click.option("--duration", type=float, default=120.0, show_default=True,
+              help="Longest time to sample a live job, in seconds. Sampling stops as soon as "
+                   "the verdict holds over consecutive metric snapshots (usually 20-50 s: "
+                   "Flink refreshes metrics every ~10 s); a bottleneck that moves (a window "
+                   "firing) or a cause that changes keeps it sampling.")
 @click.option("--interval", type=float, default=1.0, show_default=True,
               help="Seconds between polls of a live job.")
 @click.option("--window", type=float, default=60.0, show_default=True,
