@@ -71,6 +71,10 @@ class PromClient:
         except httpx.HTTPError as exc:
             raise PrometheusUnreachable(
                 f"request to {self.url} failed: {reason(exc)}") from None
+        if resp.status_code in (401, 403):
+            # Proxies in front of hosted stores answer these in their own shapes.
+            raise PrometheusError(f"{self.url} refused the credentials ({resp.status_code} to "
+                                  f"{path}): check --header")
         try:
             body = resp.json()
         except ValueError:
@@ -85,8 +89,6 @@ class PromClient:
             if any(m in text.lower() for m in TOO_LARGE_MARKERS):
                 raise QueryTooLarge(f"Prometheus at {self.url} refused a query for its size: "
                                     f"{text}")
-            if resp.status_code in (401, 403):
-                text = text or "check the --header with the credentials"
             raise PrometheusError(f"Prometheus at {self.url} answered {resp.status_code} to "
                                   f"{path}" + (f": {text}" if text else ""))
         return body.get("data")
