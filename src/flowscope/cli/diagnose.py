@@ -16,6 +16,7 @@ from flowscope.cli.common import (
     headers_of,
     source_options,
 )
+from flowscope.cli.history import history_diagnosis, history_options
 
 
 @click.command()
@@ -37,10 +38,12 @@ from flowscope.cli.common import (
 @click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
               help="Also record the polls to this file.")
 @click.option("--verbose", "-v", is_flag=True, help="Show all evidence.")
+@history_options
 @friendly_errors
 def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
              as_json: bool, duration: float, interval: float, window: float,
-             target_rate: float | None, record_to: str | None, verbose: bool) -> None:
+             target_rate: float | None, record_to: str | None, verbose: bool,
+             **history: str | None) -> None:
     """One verdict for a job: each task's busy / backpressured / idle, the bottleneck(s),
     the cause with its evidence, and what to do.
 
@@ -50,7 +53,10 @@ def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str
     from flowscope import api
     from flowscope.render import jsonout, terminal
 
-    if from_file:
+    if history["prometheus"]:
+        d = history_diagnosis(url, job, headers_of(headers), window, target_rate,
+                              **history)  # type: ignore[arg-type]
+    elif from_file:
         d = api.diagnose_recording(from_file, job, window_s=window, target_rate=target_rate)
     else:
         d = _diagnose_live(url, job, headers_of(headers), duration, interval, window,

@@ -180,3 +180,57 @@ def parse_value(raw: object) -> float | None:
         return float(text)  # float() reads "NaN", "Infinity", "-Infinity" too
     except ValueError:
         return None
+
+
+# -- Flink's PrometheusReporter ---------------------------------------------------------------
+# The reporter names a metric `flink_<scope>_<name>` with every character outside
+# [a-zA-Z0-9:_] turned into "_" (`Shuffle.Netty.Input.Buffers.inPoolUsage` becomes
+# `flink_taskmanager_job_task_Shuffle_Netty_Input_Buffers_inPoolUsage`), and mangles label
+# values the same way (`Source: gen` -> `Source:_gen`, `flowscope-skew` -> `flowscope_skew`,
+# a REST TaskManager id `localhost:38503-3e72f6` -> `localhost:38503_3e72f6`). `task_id` is the
+# REST vertex id unmangled, so series join the REST (or HistoryServer) job graph exactly.
+PROM_TASK = "flink_taskmanager_job_task_"
+PROM_TASKMANAGER = "flink_taskmanager_"
+PROM_JOB = "flink_jobmanager_job_"
+PROM_LABEL_JOB_ID = "job_id"
+PROM_LABEL_JOB_NAME = "job_name"
+PROM_LABEL_TASK_ID = "task_id"
+PROM_LABEL_SUBTASK = "subtask_index"
+PROM_LABEL_ATTEMPT = "task_attempt_num"
+PROM_LABEL_TM = "tm_id"
+PROM_LABEL_HOST = "host"
+
+# Counters REST reads from the vertex details (DETAIL_FIELDS): the reporter exports them as
+# task metrics.
+PROM_COUNTERS: dict[Quantity, tuple[str, ...]] = {
+    Quantity.RECORDS_IN: ("numRecordsIn",),
+    Quantity.RECORDS_OUT: ("numRecordsOut",),
+    Quantity.BYTES_IN: ("numBytesIn",),
+    Quantity.BYTES_OUT: ("numBytesOut",),
+}
+
+# Job metrics of the JobManager's reporter, `flink_jobmanager_job_<name>{job_id=..}`.
+PROM_JOB_UPTIME = "uptime"  # ms since the job last started RUNNING (0 while not running)
+PROM_JOB_CHECKPOINTS = {
+    "completed": "numberOfCompletedCheckpoints",
+    "failed": "numberOfFailedCheckpoints",
+    "in_progress": "numberOfInProgressCheckpoints",
+    "latest_duration_ms": "lastCheckpointDuration",
+    "latest_size_bytes": "lastCheckpointSize",
+}
+
+
+def prom_mangle(text: str) -> str:
+    """A Flink name or label value as the PrometheusReporter writes it."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in ":_") else "_" for c in text)
+
+
+def prom_task_metrics() -> dict[Quantity, tuple[str, ...]]:
+    """Per-subtask quantities -> candidate Prometheus names (without the task prefix)."""
+    return {q: tuple(prom_mangle(n) for n in candidates)
+            for q, candidates in {**TASK_METRICS, **PROM_COUNTERS}.items()}
+
+
+def prom_tm_metrics() -> dict[TmQuantity, tuple[str, ...]]:
+    """Per-TaskManager quantities -> candidate Prometheus names (without the TM prefix)."""
+    return {q: tuple(prom_mangle(n) for n in candidates) for q, candidates in TM_METRICS.items()}

@@ -85,6 +85,8 @@ class ClusterSpec:
     jobmanager_memory: str = "1200m"
     latency_interval_ms: int = 0
     prometheus: bool = False
+    # Archive ended jobs and serve them with Flink's HistoryServer (`history_url`).
+    history_server: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -95,12 +97,18 @@ class LocalCluster:
     spec: ClusterSpec = field(default_factory=ClusterSpec)
     workdir: Path | None = None
     rest_port: int = 0
+    history_port: int = 0
     _owned_workdir: bool = False
     _started: bool = False
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.rest_port}"
+
+    @property
+    def history_url(self) -> str:
+        """The HistoryServer's REST URL (`ClusterSpec(history_server=True)`)."""
+        return f"http://localhost:{self.history_port}"
 
     @property
     def conf_dir(self) -> Path:
@@ -166,6 +174,14 @@ class LocalCluster:
             )
             lines["metrics.reporter.prom.port"] = "9250-9290"
             lines["metrics.reporter.prom.host"] = "127.0.0.1"
+        if self.spec.history_server:
+            archive = (self.workdir / "archive").as_uri()  # type: ignore[operator]
+            self.history_port = self.history_port or free_port()
+            lines["jobmanager.archive.fs.dir"] = archive
+            lines["historyserver.archive.fs.dir"] = archive
+            lines["historyserver.archive.fs.refresh-interval"] = "2000"
+            lines["historyserver.web.address"] = "localhost"
+            lines["historyserver.web.port"] = str(self.history_port)
         lines.update(self.spec.extra)
         text = "".join(f"{k}: {_yaml_scalar(v)}\n" for k, v in lines.items())
         (self.conf_dir / "config.yaml").write_text(text)
@@ -204,6 +220,12 @@ class LocalCluster:
         )
         if run.returncode != 0:
             raise LabError(f"start-cluster.sh failed: {run.stderr.strip() or run.stdout.strip()}")
+        if self.spec.history_server:
+            # Its pid file lands in the work dir's pid/ too, so stop() ends it with the rest.
+            run = subprocess.run([str(home / "bin" / "historyserver.sh"), "start"],
+                                 env=self._env(), capture_output=True, text=True, timeout=60)
+            if run.returncode != 0:
+                raise LabError(f"historyserver.sh failed: {run.stderr.strip()}")
 
     def _wait_ready(self, timeout_s: float, say: Callable[[str], None]) -> None:
         deadline = time.monotonic() + timeout_s
