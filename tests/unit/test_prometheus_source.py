@@ -40,8 +40,6 @@ CAUSE_DIFFERS = {
     "compute-bound": "Prometheus holds no stack samples: the JVM CPU-time fallback read 1.13 "
                      "cores for 2.0 busy subtasks (off-CPU below 0.6 of them) on the shared "
                      "2-core host; the REST run decided on-CPU from flame graphs",
-    "slow-subtask": "enrich[1] read backpressured 0.506 over Prometheus's window and 0.48 over "
-                    "REST's: across the 0.5 threshold a network finding is added",
 }
 
 

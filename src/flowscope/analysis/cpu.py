@@ -71,14 +71,18 @@ def split_summaries(on: FlameSummary, off: FlameSummary) -> CpuSplit:
     """The work samples of a vertex's on_cpu and off_cpu flame graph views."""
     on_work = max(on.samples - on.mailbox_samples - on.buffer_wait_samples, 0)
     off_work = max(off.samples - off.mailbox_samples - off.buffer_wait_samples, 0)
-    hot = on.hot_frames if on_work >= off_work else off.hot_frames
-    # Where the time is spent: the user frame that is most often the innermost one.
-    inner = max(hot, key=lambda h: h.self_samples, default=None)
+    main = on if on_work >= off_work else off
+    # Where the time is spent: the method that names the busiest operator's work (its own
+    # class's, not a helper's), else the user frame that is most often the innermost one.
+    inner = max(main.hot_frames, key=lambda h: h.self_samples, default=None)
+    op = next((o for o in main.operators if o.top_method), None)
+    top = op.top_method if op else (inner.method if inner else None)
+    operator = op.operator if op else (inner.operator if inner else None)
     waiting = (on.mailbox_samples + on.buffer_wait_samples + off.mailbox_samples
                + off.buffer_wait_samples)
     python = on.python or off.python
-    return CpuSplit(on_work, off_work, FLAME_GRAPH, inner.method if inner else None, waiting,
-                    python.mode if python else None, inner.operator if inner else None)
+    return CpuSplit(on_work, off_work, FLAME_GRAPH, top, waiting,
+                    python.mode if python else None, operator)
 
 
 @dataclass

@@ -118,6 +118,22 @@ def graph_key(job: Any) -> tuple[tuple[str, int], ...]:
                  for v in job_vertices(job))
 
 
+def network_needs(plan: Any) -> dict[str, frozenset[str]]:
+    """Per vertex id of a `/jobs/:jid/plan`, the network gauges its listing must hold: input
+    buffers where it has inputs, output buffers where it has outputs."""
+    ins: set[str] = set()
+    outs: set[str] = set()
+    for node in as_list(as_dict(as_dict(plan).get("plan")).get("nodes")):
+        node = as_dict(node)
+        for inp in as_list(node.get("inputs")):
+            if as_text(as_dict(inp).get("id")) and as_text(node.get("id")):
+                ins.add(as_text(node.get("id")))
+                outs.add(as_text(as_dict(inp).get("id")))
+    return {v: frozenset({Quantity.IN_POOL_USAGE.value} if v in ins else set())
+            | frozenset({Quantity.OUT_POOL_USAGE.value} if v in outs else set())
+            for v in ins | outs}
+
+
 def job_graph(job_id: str, job: Any, plan: Any, operators: dict[str, tuple[str, ...]]
               ) -> JobGraph:
     """`/jobs/:jid` and `/jobs/:jid/plan` -> the job graph (`operators`: per vertex id, the
@@ -162,8 +178,10 @@ def job_start_s(job: Any) -> float | None:
 
 # -- metric names and values ----------------------------------------------------------------
 
-def vertex_names(listed: Any, now: float) -> VertexNames:
-    """A vertex's `/metrics` listing, resolved (see flowscope.flink.metric_names)."""
+def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -> VertexNames:
+    """A vertex's `/metrics` listing, resolved (see flowscope.flink.metric_names). The
+    listing is complete once it holds every quantity in `needs` (the network gauges of the
+    vertex's inputs and outputs, which a task registers a moment after its other metrics)."""
     bare: set[str] = set()
     operators: dict[str, None] = {}
     latency: list[str] = []
@@ -196,12 +214,8 @@ def vertex_names(listed: Any, now: float) -> VertexNames:
         found = names.resolve((n[len(op) + 1:] for n in bare if n.startswith(op + ".")),
                               names.SOURCE_METRICS)
         source.update({q: f"{op}.{n}" for q, n in found.items() if q not in source})
-    # A task registers its network metrics a moment after the others: a listing without
-    # them is listed again soon (every task has an input or an output, except a job of one
-    # vertex, which is then listed every few seconds).
-    network = {Quantity.IN_POOL_USAGE, Quantity.OUT_POOL_USAGE} & set(task)
     return VertexNames(task=task, operators=tuple(operators), latency=tuple(sorted(latency)),
-                       listed_at=now, complete=bool(network), source=source,
+                       listed_at=now, complete=bool(task) and needs <= set(task), source=source,
                        splits=tuple(sorted(splits)))
 
 

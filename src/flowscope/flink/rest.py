@@ -73,6 +73,7 @@ class FlinkRestSource:
         self._pool: ThreadPoolExecutor | None = None
         self._graphs: dict[str, tuple[tuple[Any, ...], JobGraph]] = {}
         self._names: dict[tuple[str, str], VertexNames] = {}
+        self._needs: dict[tuple[str, str], frozenset[str]] = {}
         self._tm_names: dict[str, dict[str, str]] = {}
         self._tm_cores: dict[str, float] = {}
         self._tm_hw_seen: set[str] = set()
@@ -143,6 +144,8 @@ class FlinkRestSource:
         if cached and cached[0] == key:
             return cached[1]
         plan = self.get(f"/jobs/{job_id}/plan")
+        for vid, needs in answers.network_needs(plan).items():
+            self._needs[(job_id, vid)] = needs
         operators = {}
         for v in answers.job_vertices(job):
             vid = answers.as_text(v.get("id"))
@@ -162,7 +165,8 @@ class FlinkRestSource:
         if known and not force and now - known.listed_at < min(5.0, self.relist_s):
             return known
         result = answers.vertex_names(
-            self.get(f"/jobs/{job_id}/vertices/{vertex_id}/metrics"), now)
+            self.get(f"/jobs/{job_id}/vertices/{vertex_id}/metrics"), now,
+            self._needs.get((job_id, vertex_id), frozenset()))
         self._names[(job_id, vertex_id)] = result
         return result
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import tempfile
 import threading
 import time
@@ -128,6 +129,11 @@ class LocalCluster:
             FLINK_LOG_DIR=str(self.log_dir),
             FLINK_PID_DIR=str(self.workdir / "pid"),
         )
+        # PyFlink's thread mode runs CPython inside the TaskManager (pemja); that interpreter
+        # starts with the base Python's paths, not this environment's, and would not find
+        # pemja or pyflink without them.
+        site = sysconfig.get_paths()["purelib"]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
         return env
 
     def _write_config(self, home: Path) -> None:

@@ -163,10 +163,11 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck=None, cause=None,
         ),
         Scenario(
-            "window-map", "a 30 s window whose firing costs ~5 s of work, then an enrich "
-            "that blocks 20 ms per window result: the limit alternates between them",
-            {"topology": "window-map", "rate": "1000", "keys": "600",
-             "window-ms": "30000", "window-cost": "300:sleep", "enrich": "20000:sleep"},
+            "window-map", "a 30 s window over 10,000 keys whose firing costs ~7 s of work "
+            "per subtask, then an enrich that blocks 2 ms per window result (~10 s per "
+            "firing): the limit alternates between them",
+            {"topology": "window-map", "rate": "1000", "keys": "10000",
+             "window-ms": "30000", "window-cost": "500:sleep", "enrich": "2000:sleep"},
             bottleneck="window <-> enrich", cause="moving", min_observe_s=100.0,
         ),
         Scenario(
@@ -180,7 +181,7 @@ SCENARIOS: dict[str, Scenario] = {
             "python-split", "a PyFlink thread-mode UDF whose two subtasks get 60% and 40% of "
             "the records: both busy, the imbalance is not skew",
             {"share": "0.6", "work": "3000"},
-            bottleneck="score", cause="compute-bound", kind="python", cpu_heavy=True,
+            bottleneck="score, drop", cause="compute-bound", kind="python", cpu_heavy=True,
         ),
         Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
