@@ -222,13 +222,21 @@ def poll_samples(emu: Emulator, res: Result, budget_s: float) -> tuple[JobGraph,
         started = time.perf_counter()
         graph, sample, res.first = one()
         samples.append(sample)
-        # Polls to come, judged by the first (slower: it also lists metric names).
-        n = max(2, min(SAMPLES, 1 + int((budget_s - res.first.wall_s) / res.first.wall_s)))
-        step = WINDOW_S / (n - 1)
-        emu.set_step(step)
-        _log(f"{res.shape}: first poll {res.first.wall_s:.1f} s, {res.first.requests} requests;"
-             f" {n} samples {step:.1f} s apart")
-        for i in range(1, n):
+        _log(f"{res.shape}: first poll {res.first.wall_s:.1f} s, {res.first.requests} requests")
+        n, step = SAMPLES, WINDOW_S / (SAMPLES - 1)  # the emulator starts at 2 s a poll
+        if 2 * res.first.wall_s > budget_s:
+            n, step = 2, WINDOW_S  # room for one more poll: the whole window in one step
+            emu.set_step(step)
+        i = 1
+        while i < n:
+            if i == 2:
+                # How many polls fit the budget, judged by a steady one (the first also lists
+                # metric names); the rest of the 58 s is spread over them.
+                left = budget_s - (time.perf_counter() - started)
+                n = max(3, min(SAMPLES, 2 + int(left / res.steady[0].wall_s)))
+                step = (WINDOW_S - step) / (n - 2)
+                emu.set_step(step)
+                _log(f"{res.shape}: {n} samples, then {step:.1f} s apart")
             clock.t += step
             graph, sample, p = one()
             samples.append(sample)
@@ -236,11 +244,12 @@ def poll_samples(emu: Emulator, res: Result, budget_s: float) -> tuple[JobGraph,
             if i <= TIMED_POLLS:
                 _log(f"{res.shape}: poll {i}: {p.wall_s:.2f} s, {p.requests} requests, "
                      f"{p.bytes_in / 1e6:.1f} MB")
+            i += 1
         res.samples, res.span_s = len(samples), samples[-1].t - samples[0].t
         res.taskmanagers = len(samples[-1].taskmanagers)
         if n < SAMPLES:
-            res.notes.append(f"{n} samples: polls took {res.first.wall_s:.0f} s and the "
-                             f"budget was {budget_s:.0f} s")
+            res.notes.append(f"{n} samples: polls took {res.steady[0].wall_s:.0f} s (the first "
+                             f"{res.first.wall_s:.0f} s) and the budget was {budget_s:.0f} s")
         _log(f"{res.shape}: {n} samples in {time.perf_counter() - started:.0f} s")
         return graph, samples
     finally:
