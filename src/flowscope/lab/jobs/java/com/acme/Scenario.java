@@ -48,6 +48,8 @@ import org.apache.flink.util.Collector;
  *   retain-mb=64          how much of that garbage enrich keeps alive (the GC's live set)
  *   window-ms=0           window size for topology=window
  *   window-cost=0         per-element cost when a window fires, micros[:sleep]
+ *   window-emit=summary   summary: one record per key and window; all: every element, after
+ *                         the whole window is computed (a burst for the next operator)
  *   checkpoint-ms=10000   checkpoint interval (0 = off)
  *   enrich-parallelism=0  parallelism of enrich (0 = default)
  *   buffer-timeout-ms     execution.buffer-timeout (0 = flush after every record)
@@ -78,6 +80,7 @@ public class Scenario {
         int retainKb = 1024 * Integer.parseInt(a.getOrDefault("retain-mb", "64"));
         long windowMs = Long.parseLong(a.getOrDefault("window-ms", "0"));
         Work windowCost = Work.parse(a.get("window-cost"));
+        boolean emitAll = a.getOrDefault("window-emit", "summary").equals("all");
         long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "10000"));
         int enrichParallelism = Integer.parseInt(a.getOrDefault("enrich-parallelism", "0"));
         long bufferTimeoutMs = Long.parseLong(a.getOrDefault("buffer-timeout-ms", "-2"));
@@ -113,7 +116,8 @@ public class Scenario {
             case "window-map":
                 out = events.keyBy(e -> e.key)
                         .window(TumblingProcessingTimeWindows.of(Duration.ofMillis(windowMs)))
-                        .process(new WindowSummary(windowCost)).name("window").uid("window")
+                        .process(new WindowSummary(windowCost, emitAll)).name("window")
+                        .uid("window")
                         .rebalance()
                         .map(new Enricher(enrich, slowSubtask, slowFactor, allocKb, retainKb))
                         .name("enrich").uid("enrich");
@@ -127,14 +131,14 @@ public class Scenario {
             case "eventtime":
                 out = events.keyBy(e -> e.key)
                         .window(TumblingEventTimeWindows.of(Duration.ofMillis(windowMs)))
-                        .process(new WindowSummary(windowCost)).name("window").uid("window");
+                        .process(new WindowSummary(windowCost, false)).name("window").uid("window");
                 break;
             case "window":
                 out = events.rebalance()
                         .map(new Parser(parse)).name("parse").uid("parse")
                         .keyBy(e -> e.key)
                         .window(TumblingProcessingTimeWindows.of(Duration.ofMillis(windowMs)))
-                        .process(new WindowSummary(windowCost)).name("window").uid("window");
+                        .process(new WindowSummary(windowCost, false)).name("window").uid("window");
                 break;
             case "join":
                 DataStream<Event> orders = events.rebalance()
@@ -187,9 +191,11 @@ public class Scenario {
     /** Summarises a window when it fires; the per-element cost lands all at once. */
     public static class WindowSummary extends ProcessWindowFunction<Event, Event, Long, TimeWindow> {
         private final Work cost;
+        private final boolean emitAll;
 
-        WindowSummary(Work cost) {
+        WindowSummary(Work cost, boolean emitAll) {
             this.cost = cost;
+            this.emitAll = emitAll;
         }
 
         @Override
@@ -201,7 +207,11 @@ public class Scenario {
                 n++;
                 last = e;
             }
-            if (last != null) out.collect(new Event(key, n, last.payload));
+            if (emitAll) {
+                for (Event e : elements) out.collect(e);
+            } else if (last != null) {
+                out.collect(new Event(key, n, last.payload));
+            }
         }
     }
 
