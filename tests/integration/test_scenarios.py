@@ -2,7 +2,8 @@
 the injected ones, there is none for the healthy job, and a recording of the run replays to the
 same diagnosis.
 
-Light scenarios (off-CPU costs) run side by side; CPU-heavy ones run alone afterwards.
+Light scenarios (off-CPU costs) run side by side, in two waves that fit the cluster's slots;
+CPU-heavy ones run alone afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +25,20 @@ from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
 
+
+def _slots(s: Scenario) -> int:
+    """Slots a scenario job takes: its largest parallelism (slot sharing)."""
+    return max(int(s.args.get("parallelism", "2")), int(s.args.get("enrich-parallelism", "0")))
+
+
 LIGHT = [s for s in SCENARIOS.values() if not s.cpu_heavy and not s.needs_netns]
+# The shared cluster has 20 slots; a wave's jobs must fit in them side by side.
+WAVE_SLOTS = 18
+WAVES: list[list[Scenario]] = [[]]
+for _s in LIGHT:
+    if sum(_slots(x) for x in WAVES[-1]) + _slots(_s) > WAVE_SLOTS:
+        WAVES.append([])
+    WAVES[-1].append(_s)
 HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy and not s.needs_netns]
 DEADLINE_S = 180.0
 TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-times.json"
@@ -63,25 +77,43 @@ def replay_matches(path: Path, live: Diagnosis) -> None:
     assert replayed.verdict == live.verdict
 
 
+class Waves:
+    """Submits one wave of light scenarios at a time, cancelling the wave before it."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+        self.current = -1
+        self.ids: dict[str, str] = {}
+
+    def job(self, scenario: Scenario) -> str:
+        wave = next(i for i, w in enumerate(WAVES) if scenario in w)
+        if wave != self.current:
+            self.cancel()
+            self.current = wave
+            self.ids = {s.name: self.runner.submit(s) for s in WAVES[wave]}
+        return self.ids[scenario.name]
+
+    def cancel(self) -> None:
+        for job_id in self.ids.values():
+            self.runner.cancel(job_id)
+        self.ids = {}
+
+
 @pytest.fixture(scope="module")
 def light_jobs(runner):
-    ids = {s.name: runner.submit(s) for s in LIGHT}
-    yield ids
-    for job_id in ids.values():
-        runner.cancel(job_id)
+    waves = Waves(runner)
+    yield waves
+    waves.cancel()
 
 
-@pytest.mark.parametrize("scenario", LIGHT, ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", WAVES[0], ids=lambda s: s.name)
 def test_light_scenario(scenario, light_jobs, lab_cluster, tmp_path):
-    d, uptime = settle(lab_cluster.url, light_jobs[scenario.name], tmp_path / "run.fsrec",
-                       scenario.min_observe_s)
-    check(scenario, d)
-    remember(scenario, d, uptime)
-    replay_matches(tmp_path / "run.fsrec", d)
+    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path)
 
 
 def test_cli_diagnose_live_json(light_jobs, lab_cluster):
     """`flowscope diagnose --url ... --job NAME --json` as a subprocess on the running skew job."""
+    skew = light_jobs.job(SCENARIOS["skew"])
     run = subprocess.run(
         [sys.executable, "-m", "flowscope.cli", "diagnose", "--url", lab_cluster.url,
          "--job", "flowscope-skew", "--json", "--duration", "90"],
@@ -89,17 +121,28 @@ def test_cli_diagnose_live_json(light_jobs, lab_cluster):
     )
     assert run.returncode == 1, run.stderr
     doc = json.loads(run.stdout)
-    assert doc["job_id"] == light_jobs["skew"]
+    assert doc["job_id"] == skew
     assert doc["bottlenecks"] == ["enrich"]
     assert doc["findings"][0]["cause"] == "data-skew"
+
+
+@pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)
+def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, tmp_path):
+    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path)
+
+
+def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path) -> None:
+    d, uptime = settle(cluster.url, job_id, tmp_path / "run.fsrec", scenario.min_observe_s)
+    check(scenario, d)
+    remember(scenario, d, uptime)
+    replay_matches(tmp_path / "run.fsrec", d)
 
 
 @pytest.mark.parametrize("scenario", HEAVY, ids=lambda s: s.name)
 def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, tmp_path):
     # light_jobs is requested so that the light scenarios are cancelled first (module scope
     # teardown happens later; cancel them now to leave the cores to this job).
-    for job_id in light_jobs.values():
-        runner.cancel(job_id)
+    light_jobs.cancel()
     job_id = runner.submit(scenario)
     try:
         start = time.monotonic()

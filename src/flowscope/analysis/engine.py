@@ -104,9 +104,10 @@ def diagnose(
     roots = locate(graph, tasks)
     view = temporal.analyse(graph, window_samples(list(samples), history_s))
     moving = temporal.moving_finding(graph, view)
+    alternating: set[str] = set()
     if moving is not None:
         # The vertices that take turns are explained by one finding, not one each.
-        alternating = {v for v, share in view.root_share.items() if share >= temporal.MOVING_SHARE}
+        alternating = temporal.alternating(view)
         roots = [r for r in roots if r not in alternating]
         findings.append(moving)
     # Stack samples are taken once per bottleneck, so look for them over the whole history.
@@ -147,7 +148,9 @@ def diagnose(
             notes.append(f"record rates of {graph.vertex(r).name} subtask(s) "
                          f"{', '.join(map(str, missing))} are not known yet: the cause may change")
             confidence = confidence.at_most(Confidence.MEDIUM)
-    findings.extend(network.network_findings(graph, tasks, windows, roots, span))
+    # A sender held back by the tasks that take turns is explained by the moving finding.
+    limits = roots + sorted(alternating if moving is not None else ())
+    findings.extend(network.network_findings(graph, tasks, windows, limits, span))
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
     inputs = sources.read_inputs(graph, tasks, windows)
     input_found, input_notes = sources.input_findings(inputs, span)
@@ -192,13 +195,17 @@ def diagnose(
     else:
         verdict = Verdict.HEALTHY
         busiest = max(states, key=lambda t: t.busy or 0.0, default=None)
-        if (latest.uptime_s is not None and latest.uptime_s < YOUNG_JOB_S and busiest
-                and (busiest.busy or 0.0) >= BUSY_HOT):
-            notes.append(
-                f"the job is {latest.uptime_s:.0f} s old and {busiest.name} is busy "
-                f"{100 * (busiest.busy or 0):.0f}%: backpressure shows only once the buffers "
-                "before it have filled, so this healthy verdict is provisional"
-            )
+        if latest.uptime_s is not None and latest.uptime_s < YOUNG_JOB_S:
+            if busiest and (busiest.busy or 0.0) >= BUSY_HOT:
+                notes.append(
+                    f"the job is {latest.uptime_s:.0f} s old and {busiest.name} is busy "
+                    f"{100 * (busiest.busy or 0):.0f}%: backpressure shows only once the "
+                    "buffers before it have filled, so this healthy verdict is provisional")
+            else:
+                notes.append(
+                    f"the job is {latest.uptime_s:.0f} s old: windows and timers may not have "
+                    "fired yet, so this healthy verdict is provisional until it has run a "
+                    "minute")
             confidence = confidence.at_most(Confidence.MEDIUM)
     for f in findings:
         if f.is_bottleneck and f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) and not (

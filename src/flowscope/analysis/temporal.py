@@ -105,6 +105,20 @@ def unsettled(view: TemporalView, timers: set[str], roots: dict[str, float]) -> 
     return out
 
 
+def alternating(view: TemporalView) -> set[str]:
+    """The vertices that each lead in at least MOVING_SHARE of the intervals that have a
+    bottleneck at all (a job that bursts is idle in between: those intervals say nothing
+    about who leads)."""
+    led = sum(1 for _, _, roots in view.sequence if roots)
+    if not led:
+        return set()
+    counts: dict[str, int] = {}
+    for _, _, roots in view.sequence:
+        for r in roots:
+            counts[r] = counts.get(r, 0) + 1
+    return {v for v, n in counts.items() if n / led >= MOVING_SHARE}
+
+
 def switches(view: TemporalView, vertices: set[str]) -> int:
     """How often the leading vertex changes between members of `vertices`."""
     leaders = [next(iter(r for r in roots if r in vertices), None) for _, _, roots in view.sequence]
@@ -123,7 +137,7 @@ def moving_finding(graph: JobGraph, view: TemporalView) -> Finding | None:
     """One finding for vertices that take turns as the bottleneck, or None."""
     if view.steps < MIN_STEPS:
         return None
-    leaders = {v for v, share in view.root_share.items() if share >= MOVING_SHARE}
+    leaders = alternating(view)
     if len(leaders) < 2 or switches(view, leaders) < 2:
         return None
     order = [v.id for v in graph.topological() if v.id in leaders]

@@ -154,13 +154,13 @@ SCENARIOS: dict[str, Scenario] = {
             "receives nothing, without withIdleness: the watermark never passes it",
             {"topology": "eventtime", "source": "queue", "splits": "4", "idle-splits": "3",
              "rate": "400", "window-ms": "5000"},
-            bottleneck=None, cause="idle-source",
+            bottleneck=None, cause="idle-source", min_observe_s=75.0,
         ),
         Scenario(
             "headroom", "the source chained with enrich at about 60% busy: a healthy job, "
             "no limit",
             {"topology": "head", "rate": "600", "enrich": "2000:sleep"},
-            bottleneck=None, cause=None,
+            bottleneck=None, cause=None, min_observe_s=75.0,
         ),
         Scenario(
             "window-map", "a 40 s window whose firing first computes ~16 s per subtask, "

@@ -75,6 +75,7 @@ def _header(d: Diagnosis, meta: ReportMeta) -> str:
         summary = esc(wording.summary(d.findings[0]))
     else:
         summary = {"healthy": "No backpressure: no task is holding its inputs back.",
+                   "limited": "No backpressure, but the first task runs at its limit.",
                    "unknown": "Could not tell yet: see the notes."}.get(d.verdict.value, "")
     facts = [
         ("job id", f"<code>{esc(d.job_id)}</code>"), ("state", esc(d.job_state)),
