@@ -37,6 +37,14 @@ from tests.faults.runs import COMMANDS, KINDS, RunResult, Settings, run_kind  # 
 MIN_KEPT = 0.7
 
 
+def _load() -> str:
+    # Polls kept and overruns depend on the machine's load too: say what it was.
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
 def _row(r: RunResult) -> str:
     code = "killed" if r.exit_code is None else str(r.exit_code)
     kept = f"{r.polls}/{r.expected} {100 * r.kept:3.0f}%"
@@ -131,6 +139,7 @@ def main() -> None:
         parser.error(f"unknown kind(s) or command(s): {', '.join(sorted(unknown))}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flowscope-survey-"))
     started = time.monotonic()
+    print(f"flowscope fault survey, {time.strftime('%Y-%m-%d %H:%M')}, {_load()}\n")
     if not args.skip_runs:
         settings = Settings(duration=args.duration, interval=args.interval, rate=args.rate,
                             seed=args.seed, fixture=args.fixture, speed=args.speed,
@@ -138,7 +147,8 @@ def main() -> None:
         survey_runs(settings, kinds, commands, workdir, parallel=not args.serial)
     if not args.skip_fuzz:
         survey_fuzz(args.rest_cases, args.recording_cases, args.seed, workdir / "fuzz")
-    print(f"\n(survey took {time.monotonic() - started:.0f} s; outputs in {workdir})")
+    print(f"\n(survey took {time.monotonic() - started:.0f} s, {_load()}; outputs in "
+          f"{workdir})")
 
 
 if __name__ == "__main__":

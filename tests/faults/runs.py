@@ -227,7 +227,9 @@ def run_command(command: str, kind: str, settings: Settings, workdir: Path) -> R
             detail = _verdict(stdout)
         # diagnose may end early with a verdict: it is owed the polls of the time it ran.
         ran = proc.wall_s - _startup(proc, server)
-        verdict = command == "diagnose" and code in (0, 1)
+        traceback = TRACEBACK in stdout or TRACEBACK in stderr
+        # A traceback exits 1 too, which reads as "backpressured": not a verdict.
+        verdict = command == "diagnose" and code in (0, 1) and not traceback
         span = min(ran, d) if verdict else d
         expected = max(1, int((span - server.downtime_s) / i))
         # Only diagnose may end before its duration (with a verdict); serve is stopped.
@@ -236,7 +238,7 @@ def run_command(command: str, kind: str, settings: Settings, workdir: Path) -> R
             detail = stderr.strip().splitlines()[-1][:120]
         return RunResult(
             kind=kind, command=command, exit_code=code,
-            traceback=TRACEBACK in stdout or TRACEBACK in stderr, polls=polls,
+            traceback=traceback, polls=polls,
             expected=expected, wall_s=proc.wall_s, asked_s=asked,
             startup_s=_startup(proc, server), late_s=late, early=early,
             in_time=code is not None and late <= settings.overrun_s and not early,
