@@ -182,6 +182,13 @@ class Replay:
             i = max(job.first, bisect_right(self._times, t) - 1)
         return min(i, len(self.polls) - 1)
 
+    def begin(self) -> None:
+        """Start the job's clock now (the replay is built before its first client asks)."""
+        with self._lock:
+            if len(self.jobs) == 1:
+                self.jobs[0].started, self.jobs[0].epoch = self.clock(), self.wall()
+                self._cache.clear()
+
     def job_at(self, epoch: float) -> str | None:
         """The id of the job that was running at wall-clock time `epoch`."""
         with self._lock:

@@ -12,7 +12,8 @@ not on the order in which concurrent requests arrive: a run is reproducible from
 
 Scenarios change the cluster itself (SCENARIOS), at a call (`outage()`, `restart()`,
 `rescale()`, `replace_job()`) or on their own (`mode=`) `mode_at` seconds after the first
-request: a client's start-up time varies, its first request is when its run begins.
+request. The job's clock starts at the first request too: a client's start-up time varies,
+its first request is when its run begins.
 
 It listens on 127.0.0.1 only. Connection-level faults (resets, short bodies) need the socket
 itself, so responses are written by hand on top of `http.server`'s request parsing.
@@ -351,8 +352,8 @@ class FaultServer:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _pick(self, path: str) -> tuple[str | None, random.Random]:
-        """The fault for this request (or None), and a generator for its details."""
+    def _arrive(self, path: str) -> int:
+        """Count a request; how many came for this path before it."""
         with self._lock:
             self.requests += 1
             n = self._seen[path]
@@ -360,8 +361,17 @@ class FaultServer:
             first = self.first_request is None
             if first:
                 self.first_request = time.monotonic()
-        if first and self.mode is not None:
-            self._after(self.mode_at, self._run_mode)
+        if first:
+            # A client's start-up time varies (seconds on a busy machine): the job and the
+            # scenario clocks start with its first request, so every run sees the same job.
+            self.replay.begin()
+            if self.mode is not None:
+                self._after(self.mode_at, self._run_mode)
+        return n
+
+    def _pick(self, path: str, n: int) -> tuple[str | None, random.Random]:
+        """The fault for the n-th request of `path` (or None), and a generator for its
+        details: both depend on the seed, the path and n only."""
         rng = random.Random(f"{self.seed}|{path}|{n}")
         if self.faults and rng.random() < self.rate:
             kind = rng.choice(self.faults)
@@ -376,16 +386,16 @@ class FaultServer:
                                     status))
 
     def _refuse(self, h: _Handler) -> None:
-        with self._lock:
-            self.requests += 1
+        self._arrive(h.path)
         self._log(h.command, h.path, None, 405)
         body = json.dumps({"errors": ["Not allowed: " + h.command]}).encode()
         _send(h, 405, body, JSON_TYPE)
 
     def _serve(self, h: _Handler) -> None:
         path = h.path
+        n = self._arrive(path)
         answer = self.replay.answer(path)
-        fault, rng = self._pick(path)
+        fault, rng = self._pick(path, n)
         # Logged before the answer leaves: a client that got it finds it in the log.
         self._log("GET", path, fault, _status(answer, fault))
         _deliver(h, answer, fault, rng, self)

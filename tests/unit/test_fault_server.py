@@ -143,6 +143,7 @@ def test_writes_are_refused_and_noted(server: FaultServer) -> None:
 
 def test_an_outage_refuses_connections_then_the_job_has_moved_on() -> None:
     with FaultServer("skew", start=12, speed=20.0) as server:  # a poll every ~0.3 s
+        assert httpx.get(server.url + "/jobs/overview").status_code == 200
         before = server.replay.index()
         server.outage(0.6)
         with pytest.raises(httpx.ConnectError):
