@@ -46,7 +46,7 @@ RECORDING_POLLS = 12
 @dataclass(frozen=True)
 class Crash:
     error: str  # "KeyError: 'id'"
-    site: str  # the innermost frame in flowscope: "flowscope/sources/rest.py:123 in graph"
+    site: str  # the innermost frame in flowscope: "flowscope/flink/rest.py:123 in graph"
     case: str  # what was done to the input
 
 
@@ -114,9 +114,10 @@ def describe_rest(case: RestCase, path: str, done: list[str]) -> str:
 
 
 def run_rest_case(case: RestCase) -> Crash | None:
+    from flowscope.flink.rest import FlinkRestSource
+
     from flowscope.analysis.engine import diagnose
     from flowscope.render import jsonout
-    from flowscope.sources.rest import FlinkRestSource
 
     replay = _replay(case.fixture)
     first = case.start % (len(replay.polls) - POLLS + 1)

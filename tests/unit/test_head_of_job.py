@@ -46,10 +46,10 @@ def test_a_growing_backlog_says_the_job_falls_behind_and_the_splits_cap_the_para
     assert ev["pending_growth_per_s"] > 0 and ev["pending_records"] > 0
     (limit,) = d.bottlenecks
     plan = limit.actions[0]
-    # 1500 records/s arrive; the head emits ~420/s per subtask: more than 4 subtasks needed,
-    # and the source has 4 splits.
-    assert plan.parallelism[limit.vertex_name] > 4
-    assert "4 splits" in plan.text and "will not help" in plan.text
+    # 1500 records/s arrive; the head emits at most ~500/s per subtask: more than 2 subtasks
+    # are needed, and the source has 2 splits.
+    assert plan.parallelism[limit.vertex_name] > 2
+    assert "2 splits" in plan.text and "will not help" in plan.text
 
 
 def test_an_idle_partition_is_named_with_the_event_time_it_holds_back():

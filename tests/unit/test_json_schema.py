@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schema" / "diagnosis.schema.json"
 DOC_PATH = ROOT / "docs" / "json-schema.md"
 RECORDINGS = sorted(p.stem for p in FIXTURES.glob("*.fsrec"))
-EXIT_FOR_VERDICT = {"healthy": 0, "backpressured": 1, "unknown": 3}
+EXIT_FOR_VERDICT = {"healthy": 0, "backpressured": 1, "limited": 5, "unknown": 3}
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:

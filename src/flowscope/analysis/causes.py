@@ -21,6 +21,7 @@ from flowscope.analysis.findings import (
     TaskState,
     Work,
 )
+from flowscope.analysis.gc import gc_persists
 from flowscope.analysis.numbers import finite_mean, pct, rounded
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
@@ -29,7 +30,6 @@ from flowscope.model import JobGraph
 RELATIVE_HOT = 0.75
 SKEW_RATIO = 1.5  # the hottest subtask receives this many times its peers' records: skew
 SLOW_COST_RATIO = 1.8  # busy time per record this many times the peers': a slow instance
-GC_MS_PER_S = 100.0  # 10% of the time in GC
 SOURCE_BUSY = 0.9
 NO_FACTS = TaskManagerFacts()
 
@@ -281,67 +281,26 @@ def _classify(
     return finding
 
 
-def gc_finding(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    tms: dict[str, TaskManagerFacts],
-    window_s: float,
-) -> Finding | None:
-    """GC that slows a whole TaskManager: stop-the-world pauses stall every task on it, the
-    sources included, so the job falls behind without any task being backpressured."""
-    hot = {tm: info.gc_ms_per_s or 0.0 for tm, info in tms.items() if gc_persists(info)}
-    if not hot:
-        return None
-    on_hot = [(s.busy or 0.0, graph.vertex(vid).name, vid)
-              for vid, subs in windows.items() for s in subs
-              if s.taskmanager_id in hot and graph.inputs(vid)]
-    busiest = max(on_hot, default=None)
-    ev = []
-    for tm, ms in sorted(hot.items()):
-        info = tms[tm]
-        ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(ms, 1), "ms/s", window_s,
-                           "time in garbage collection per second (collector threads add up, "
-                           "so it can pass 1000)"))
-        if info.heap_max_bytes:
-            ev.append(Evidence(f"TaskManager {tm}", "heap_used_ratio",
-                               round((info.heap_used_bytes or 0.0) / info.heap_max_bytes, 3),
-                               "ratio", window_s, "a nearly full heap makes every GC costlier"))
-    vid, name = (busiest[2], busiest[1]) if busiest else (None, None)
-    return Finding(
-        Cause.GC_PRESSURE, vid, name,
-        f"GC pressure: TaskManager(s) {', '.join(sorted(hot))} spend "
-        f"{max(hot.values()):.0f} ms of every second in garbage collection; pauses stall every "
-        "task there" + (f". {name} is the busiest task on them, the likely allocator"
-                        if name else ""),
-        taskmanagers=sorted(hot), evidence=ev,
-        actions=[Action(
-            "Reduce allocation and live state in the busiest operator (a flame graph or an "
-            "allocation profiler shows where), move large state to RocksDB, or give the "
-            "TaskManagers more heap.",
-            config={"taskmanager.memory.task.heap.size": "larger than today",
-                    "state.backend.type": "rocksdb"},
-        )],
-    )
-
-
 def non_root_findings(
     graph: JobGraph,
     tasks: dict[str, TaskState],
     windows: dict[str, list[SubtaskWindow]],
     roots: list[str],
     window_s: float,
+    young: bool = False,
 ) -> list[Finding]:
     """Findings that are not a busy bottleneck: unmeasurable busy time, a task at capacity
-    before backpressure shows. (Network limits: analysis.network; the first task at its
-    limit: analysis.sources.)"""
+    before backpressure shows (`young`: the job is still starting, when every task reports
+    NaN for a moment, so NaN says nothing yet). Network limits: analysis.network; the first
+    task at its limit: analysis.sources."""
     out: list[Finding] = []
     any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
     for v in graph.vertices:
         t = tasks[v.id]
         # Busy = NaN: Flink cannot measure this task's busy time.
         subs = windows.get(v.id, [])
-        if subs and all(s.busy is None for s in subs) and any(s.basis != "startup" for s in subs):
+        if (not young and subs and all(s.busy is None for s in subs)
+                and any(s.basis != "startup" for s in subs)):
             out.append(Finding(
                 Cause.UNMEASURABLE, v.id, v.name,
                 f"{v.name} reports busy time as NaN: Flink cannot measure how busy it is "
@@ -371,7 +330,7 @@ def non_root_findings(
     return out
 
 
-IMBALANCE = 1.2  # the busiest subtask's share of the records over a fair share
+IMBALANCE = 1.1  # the busiest subtask's share of the records over a fair share
 
 
 def _note_imbalance(f: Finding, graph: JobGraph, task: TaskState, subs: list[SubtaskWindow],
@@ -393,16 +352,6 @@ def _note_imbalance(f: Finding, graph: JobGraph, task: TaskState, subs: list[Sub
     f.summary += (f". The input is uneven (subtask {busiest.index} gets {max(recs) / total:.0%} "
                   f"of the records, {factor:.1f}x a fair share) but every subtask is busy: more "
                   "parallelism spreads it, it is not data skew")
-
-
-def gc_persists(tm: TaskManagerFacts) -> bool:
-    """GC pressure that holds: at least GC_MS_PER_S over the window, and in most of (at
-    least two of) its intervals. A JVM collects hard while a job starts (class loading, JIT,
-    state set-up); one such interval is not pressure."""
-    if tm.gc_ms_per_s is None or tm.gc_ms_per_s < GC_MS_PER_S:
-        return False
-    hot = sum(1 for x in tm.gc_intervals if x >= GC_MS_PER_S)
-    return hot >= 2 and hot >= 0.6 * len(tm.gc_intervals)
 
 
 def _ratio_to_peers(

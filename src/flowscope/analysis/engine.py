@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flowscope.analysis import buffers, capacity, causes, cpu, network, sources, temporal
+from flowscope.analysis import gc as gc_rule
 from flowscope.analysis.findings import (
     BUSY_HOT,
     Cause,
@@ -55,7 +56,7 @@ def diagnose(
     recent = distinct_snapshots(window_samples(list(samples), window_s))
     windows = subtask_windows(recent)
     states = task_states(graph, windows)
-    lags = sources.watermark_lags(graph, windows, latest.t)
+    lags = sources.watermark_lags(graph, windows, latest.t, latest.job_start)
     for t in states:
         t.watermark_lag_s = lags.get(t.vertex_id)
     tasks = {t.vertex_id: t for t in states}
@@ -151,7 +152,8 @@ def diagnose(
     # A sender held back by the tasks that take turns is explained by the moving finding.
     limits = roots + sorted(alternating if moving is not None else ())
     findings.extend(network.network_findings(graph, tasks, windows, limits, span))
-    findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span))
+    young = latest.uptime_s is not None and latest.uptime_s < MIN_UPTIME_S
+    findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span, young))
     inputs = sources.read_inputs(graph, tasks, windows)
     input_found, input_notes = sources.input_findings(inputs, span)
     findings.extend(input_found)
@@ -159,7 +161,7 @@ def diagnose(
         notes.extend(input_notes)
     findings.extend(sources.idle_source_findings(graph, windows, lags, span))
     if not any(f.is_bottleneck for f in findings):
-        gc = causes.gc_finding(graph, tasks, windows, tms, span)
+        gc = gc_rule.gc_finding(graph, tasks, windows, tms, span)
         if gc is not None:
             findings.append(gc)
     capacity.recommend(graph, tasks, windows, findings, target_rate, span)

@@ -49,16 +49,21 @@ def head_limits(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
 
 
 def watermark_lags(graph: JobGraph, windows: dict[str, list[SubtaskWindow]],
-                   now_s: float) -> dict[str, float]:
+                   now_s: float, job_start_s: float | None) -> dict[str, float]:
     """Per task with event time, how far its input watermark trails the wall clock (s): the
-    slowest subtask's (sources: their output watermark)."""
+    slowest subtask's (sources: their output watermark). A task whose watermark never
+    advanced while some source's did trails by the job's whole uptime."""
     out: dict[str, float] = {}
+    event_time = any(w.output_watermark_ms is not None
+                     for v in graph.sources() for w in windows.get(v.id, []))
     for v in graph.vertices:
         marks = [(w.output_watermark_ms if not graph.inputs(v.id) else w.input_watermark_ms)
                  for w in windows.get(v.id, [])]
         known = [m for m in marks if m is not None]
-        if known:
+        if known and len(known) == len(marks):
             out[v.id] = max(0.0, now_s - min(known) / 1000.0)
+        elif event_time and marks and job_start_s is not None:
+            out[v.id] = max(0.0, now_s - job_start_s)
     return out
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flowscope.analysis.causes import GC_MS_PER_S
 from flowscope.analysis.cpu import jvm_cpu_is_off_cpu
 from flowscope.analysis.findings import BUSY_HOT, TaskManagerFacts, TaskState
+from flowscope.analysis.gc import GC_MS_PER_S
 from flowscope.analysis.window import taskmanager_rates
 from flowscope.model import JobGraph, Sample
 

@@ -142,9 +142,10 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck="Source: gen -> enrich", cause="off-cpu", verdict="limited",
         ),
         Scenario(
-            "backlog", "a queue source (4 partitions, 1500 records/s arrive) chained with an "
-            "enrich that blocks 2 ms per record: pendingRecords grows",
-            {"topology": "head", "source": "queue", "splits": "4", "rate": "1500",
+            "backlog", "a queue source (2 partitions, 1500 records/s arrive) chained with an "
+            "enrich that blocks 2 ms per record: pendingRecords grows, and the partitions cap "
+            "the parallelism that would help",
+            {"topology": "head", "source": "queue", "splits": "2", "rate": "1500",
              "enrich": "2000:sleep"},
             bottleneck="Source: queue -> enrich", cause="off-cpu", verdict="limited",
             also="falling-behind",
@@ -163,14 +164,14 @@ SCENARIOS: dict[str, Scenario] = {
             bottleneck=None, cause=None, min_observe_s=75.0,
         ),
         Scenario(
-            "window-map", "a 40 s window whose firing first computes ~16 s per subtask, "
-            "then emits every element at once into an enrich that blocks 0.5 ms per record "
-            "(~10 s per firing): the limit alternates between them",
+            "window-map", "a 40 s window over two keys (one per subtask) whose firing first "
+            "computes ~16 s, then emits its 20,000 elements at once into an enrich that blocks "
+            "0.5 ms per record (~10 s): the limit alternates between them",
             # No checkpoints: 20 MB of window state per subtask is over the JobManager
             # checkpoint storage's limit, and barriers are not what this scenario is about.
-            {"topology": "window-map", "rate": "1000", "keys": "16", "payload": "1000",
-             "window-ms": "40000", "window-cost": "800:sleep", "window-emit": "all",
-             "enrich": "500:sleep", "checkpoint-ms": "0"},
+            {"topology": "window-map", "rate": "1000", "keys": "3", "key-base": "3",
+             "payload": "1000", "window-ms": "40000", "window-cost": "800:sleep",
+             "window-emit": "all", "enrich": "500:sleep", "checkpoint-ms": "0"},
             bottleneck="window <-> enrich", cause="moving", min_observe_s=120.0,
         ),
         Scenario(

@@ -35,7 +35,10 @@ import org.apache.flink.util.Collector;
  *   idleness-ms=0         eventtime: WatermarkStrategy.withIdleness (0 = none)
  *   parallelism=2         default parallelism
  *   rate=1000             source records per second in total (0 = unlimited)
- *   keys=1000             distinct keys
+ *   keys=1000             distinct keys (key values key-base .. key-base + keys - 2, and 0
+ *                         for the hot key of skew)
+ *   key-base=1            the smallest key value (Flink's hash sends keys 3 and 4 to different
+ *                         subtasks at parallelism 2)
  *   skew=0.0              fraction of records that carry the hot key 0
  *   payload=32            payload bytes per record
  *   parse=0               per-record cost of "parse", micros[:sleep|:cpu]
@@ -56,6 +59,7 @@ import org.apache.flink.util.Collector;
  * </pre>
  */
 public class Scenario {
+    static long keyBase = 1;
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new HashMap<>();
@@ -69,6 +73,7 @@ public class Scenario {
         long rate = Long.parseLong(a.getOrDefault("rate", "1000"));
         long keys = Long.parseLong(a.getOrDefault("keys", "1000"));
         double skew = Double.parseDouble(a.getOrDefault("skew", "0"));
+        keyBase = Long.parseLong(a.getOrDefault("key-base", "1"));
         int payload = Integer.parseInt(a.getOrDefault("payload", "32"));
         Work parse = Work.parse(a.get("parse"));
         Work enrich = Work.parse(a.get("enrich"));
@@ -169,10 +174,11 @@ public class Scenario {
             StreamExecutionEnvironment env, String name, long rate, long keys, double skew,
             int payload, int seed) {
         String pad = "x".repeat(Math.max(0, payload));
+        long base = keyBase;
         GeneratorFunction<Long, Event> gen = i -> {
             long h = mix(i * 0x9E3779B97F4A7C15L + seed);
             double u = (h >>> 11) * 0x1.0p-53;
-            long key = u < skew ? 0 : 1 + Math.floorMod(mix(h), Math.max(1, keys - 1));
+            long key = u < skew ? 0 : base + Math.floorMod(mix(h), Math.max(1, keys - 1));
             return new Event(key, i, pad);
         };
         RateLimiterStrategy limit = rate > 0
