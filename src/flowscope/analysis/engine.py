@@ -149,8 +149,11 @@ def diagnose(
             notes.append(f"record rates of {graph.vertex(r).name} subtask(s) "
                          f"{', '.join(map(str, missing))} are not known yet: the cause may change")
             confidence = confidence.at_most(Confidence.MEDIUM)
-    # A sender held back by the tasks that take turns is explained by the moving finding.
-    limits = roots + sorted(alternating if moving is not None else ())
+    # A sender held back by a task that limited the job in some interval of the history (the
+    # tasks that take turns, a burst) is explained by that task, not by the network: over the
+    # window its receiver's busy time only averages below the bar.
+    led = {r for _, _, rs in view.sequence for r in rs}
+    limits = roots + sorted(led - set(roots))
     findings.extend(network.network_findings(graph, tasks, windows, limits, span))
     young = latest.uptime_s is not None and latest.uptime_s < MIN_UPTIME_S
     findings.extend(causes.non_root_findings(graph, tasks, windows, roots, span, young))

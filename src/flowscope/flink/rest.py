@@ -48,6 +48,8 @@ __all__ = ["FlinkRestSource", "JobSummary"]
 MAX_CONCURRENT = 4
 # Netty's HttpObjectDecoder rejects request lines over 4096 bytes; keep the query below that.
 MAX_QUERY_CHARS = 3000
+# Metric names of a job younger than a minute are listed again after this many seconds.
+YOUNG_RELIST_S = 15.0
 
 
 class FlinkRestSource:
@@ -74,6 +76,7 @@ class FlinkRestSource:
         self._graphs: dict[str, tuple[tuple[Any, ...], JobGraph]] = {}
         self._names: dict[tuple[str, str], VertexNames] = {}
         self._needs: dict[tuple[str, str], frozenset[str]] = {}
+        self._job_start: dict[str, float] = {}
         self._tm_names: dict[str, dict[str, str]] = {}
         self._tm_cores: dict[str, float] = {}
         self._tm_hw_seen: set[str] = set()
@@ -160,7 +163,12 @@ class FlinkRestSource:
         # Decisions follow the poll's time, not the wall clock mid-poll, so that a replay of
         # a recording makes exactly the requests the live poll made.
         now = self.clock() if now is None else now
-        if known and not force and known.complete and now - known.listed_at < self.relist_s:
+        # A young job registers metrics for a while (sources' gauges once their readers
+        # start, latency histograms once markers arrive): list its vertices again sooner.
+        start = self._job_start.get(job_id)
+        young = start is not None and known is not None and known.listed_at - start < 60.0
+        relist = min(self.relist_s, YOUNG_RELIST_S) if young else self.relist_s
+        if known and not force and known.complete and now - known.listed_at < relist:
             return known
         if known and not force and now - known.listed_at < min(5.0, self.relist_s):
             return known
@@ -180,6 +188,9 @@ class FlinkRestSource:
         `flamegraphs` (the first request starts Flink's sampling; later polls collect it)."""
         t = self.clock()
         job = self.get(f"/jobs/{job_id}")
+        start = answers.job_start_s(job)
+        if start is not None:
+            self._job_start[job_id] = start
         graph = self.graph(job_id, job, t)
         subtasks: dict[str, list[SubtaskSample]] = {}
         latency: dict[str, dict[str, float]] = {}

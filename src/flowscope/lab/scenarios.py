@@ -172,7 +172,7 @@ SCENARIOS: dict[str, Scenario] = {
             {"topology": "window-map", "rate": "1000", "keys": "3", "key-base": "3",
              "payload": "1000", "window-ms": "40000", "window-cost": "800:sleep",
              "window-emit": "all", "enrich": "500:sleep", "checkpoint-ms": "0"},
-            bottleneck="window <-> enrich", cause="moving", min_observe_s=120.0,
+            bottleneck="window <-> enrich", cause="moving", min_observe_s=150.0,
         ),
         Scenario(
             "slow-of-three", "enrich runs 3 subtasks, subtask 0 4x slower, before a sink of "
