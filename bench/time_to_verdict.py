@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Diagnosis, Verdict
+from flowscope.analysis.findings import Diagnosis
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.sampling import StopRule, load_recording, stacks_wanted
 
@@ -26,15 +26,15 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
 def correct(d: Diagnosis, s: Scenario) -> bool:
-    if d.confidence != "high":
+    if d.confidence != "high" or d.verdict != s.expected_verdict:
         return False
     if s.bottleneck is None:
-        return d.verdict == Verdict.HEALTHY
+        return not d.bottlenecks
     return [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [(s.bottleneck, s.cause)]
 
 
 def main(names: list[str]) -> None:
-    print(f"{'scenario':<14} {'verdict':<34} {'first correct':>13} {'diagnose stops':>14} "
+    print(f"{'scenario':<14} {'verdict':<44} {'first correct':>13} {'diagnose stops':>14} "
           f"{'polls':>5} {'replay ms/poll':>14}")
     for name in names or list(SCENARIOS):
         scenario = SCENARIOS[name]
@@ -59,7 +59,7 @@ def main(names: list[str]) -> None:
         verdict = ", ".join(f"{f.vertex_name} ({f.cause})" for f in d.bottlenecks) or d.verdict
         fmt = lambda v: "-" if v is None else f"{v:.0f} s"  # noqa: E731
         stops = fmt(stop) + ("" if stop is None else (" ok" if stop_ok else " WRONG"))
-        print(f"{name:<14} {verdict:<34} {fmt(first):>13} {stops:>14} {len(samples):>5} "
+        print(f"{name:<14} {verdict[:44]:<44} {fmt(first):>13} {stops:>14} {len(samples):>5} "
               f"{per_poll:>14.1f}")
 
 
