@@ -117,6 +117,7 @@ def run_rest_case(case: RestCase) -> Crash | None:
     from flowscope.flink.rest import FlinkRestSource
 
     from flowscope.analysis.engine import diagnose
+    from flowscope.flink.rest import FlinkRestSource
     from flowscope.render import jsonout
 
     replay = _replay(case.fixture)
