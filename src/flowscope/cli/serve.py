@@ -11,7 +11,14 @@ import signal
 
 import click
 
-from flowscope.cli.common import DEFAULT_URL, err_console, friendly_errors, headers_of
+from flowscope.cli.common import (
+    DEFAULT_URL,
+    Positive,
+    check_url,
+    err_console,
+    friendly_errors,
+    headers_of,
+)
 from flowscope.errors import FlowscopeError
 
 DEFAULT_PORT = 8484
@@ -22,7 +29,7 @@ class ServeError(FlowscopeError):
 
 
 @click.command()
-@click.option("--url", "-u", "urls", multiple=True, metavar="URL",
+@click.option("--url", "-u", "urls", multiple=True, metavar="URL", callback=check_url,
               help="Flink REST URL (the web UI's address) of a live cluster; every running job "
                    "of it is followed. Repeatable. Default: env FLOWSCOPE_URL, else "
                    f"{DEFAULT_URL} (when no --from is given).")
@@ -43,11 +50,11 @@ class ServeError(FlowscopeError):
 @click.option("--token", envvar="FLOWSCOPE_TOKEN", default=None,
               help="Require this token on every request (Authorization: Bearer TOKEN, or "
                    "?token=TOKEN in the address); env FLOWSCOPE_TOKEN.")
-@click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+@click.option("--interval", type=Positive(0.2), default=2.0, show_default=True,
               help="Seconds between polls of each live job.")
-@click.option("--window", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+@click.option("--window", type=Positive(1.0), default=60.0, show_default=True,
               help="Judge the last WINDOW seconds of samples.")
-@click.option("--history", type=click.FloatRange(min=10.0), default=1800.0, show_default=True,
+@click.option("--history", type=Positive(10.0), default=1800.0, show_default=True,
               help="Seconds of samples kept in memory per live job (for the timelines).")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
