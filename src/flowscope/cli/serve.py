@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import click
 
@@ -96,6 +97,8 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=2, lifespan="off")
     server = uvicorn.Server(config)
+    sock = _bind(host, port)  # before the banner: a taken port is said instead of it
+    port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     jobs = len(hub.feeds())
     err.print(f"flowscope dashboard on http://{shown}:{port}/ ({jobs} job(s) from "
@@ -106,7 +109,7 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     # end the command normally (exit 0) once the pollers are stopped.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        server.run()
+        server.run(sockets=[sock])
     except (_Stopped, KeyboardInterrupt):
         pass
     except SystemExit:  # uvicorn exits when it cannot bind
@@ -115,6 +118,24 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
         signal.signal(signal.SIGTERM, previous)
         hub.stop()
     err.print("flowscope dashboard stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a one-line ServeError."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"could not listen on {host}:{port}: {exc.strerror or exc} "
+                         "(is the port taken?)") from None
+    return sock
 
 
 class _Stopped(Exception):
