@@ -28,7 +28,7 @@ from flowscope.errors import FlinkApiError, FlinkUnreachable, FlowscopeError, Jo
 ATTEMPTS = 3
 BACKOFF_S = 0.05  # the first wait before a retry; doubles with each one
 # No attempt is given less than this (a cluster's pause is not a stall)...
-MIN_TIMEOUT_S = 0.25
+MIN_TIMEOUT_S = 0.1
 # ... and none starts with less than this left before the deadline.
 MIN_LEFT_S = 0.05
 # An attempt may take this many times the usual answer before it counts as stalled.
@@ -56,9 +56,9 @@ class RestClient:
         self.requests = 0
         # time.monotonic() by which every request must be over; None: only timeout_s applies.
         self.deadline: float | None = None
-        # How long an answer usually takes (a moving average of successful requests): an
-        # attempt that takes far longer is given up and retried. Starts cautious.
-        self.typical_s = 0.5
+        # How long an answer usually takes (a moving average of successful requests; None
+        # until the first): an attempt that takes far longer is given up and retried.
+        self.typical_s: float | None = None
         self._lock = threading.Lock()
         try:
             self._client = httpx.Client(base_url=self.url, headers=dict(headers or {}),
@@ -77,9 +77,15 @@ class RestClient:
                 raise FlinkUnreachable(
                     f"no time left in this poll to ask {self.url} for {path.split('?')[0]}")
             last = attempt == self.attempts - 1
-            # The usual answer's time, doubled with each attempt; the last one gets what is left.
-            timeout = max(MIN_TIMEOUT_S, STALL_FACTOR * self.typical_s * 2 ** attempt)
-            timeout = min(self.timeout_s, timeout if not last else self.timeout_s)
+            # Many times the usual answer's time, doubled with each attempt (before any answer:
+            # a share of the time there is); the last attempt gets all that is left.
+            if last:
+                timeout = self.timeout_s
+            elif self.typical_s is None:
+                timeout = (left if left is not None else self.timeout_s) / (self.attempts - attempt)
+            else:
+                timeout = STALL_FACTOR * self.typical_s * 2 ** attempt
+            timeout = min(self.timeout_s, max(MIN_TIMEOUT_S, timeout))
             if left is not None:
                 timeout = min(timeout, left)
             try:
@@ -136,7 +142,7 @@ class RestClient:
                 f"{self.url}{where} did not return JSON: is this Flink's REST API?"
             )) from None
         took = time.monotonic() - began
-        self.typical_s = 0.8 * self.typical_s + 0.2 * took
+        self.typical_s = took if self.typical_s is None else 0.8 * self.typical_s + 0.2 * took
         return body
 
     def close(self) -> None:

@@ -150,11 +150,20 @@ class FlinkRestSource:
         for vid, needs in answers.network_needs(plan).items():
             self._needs[(job_id, vid)] = needs
         operators = {}
+        complete = True
         for v in answers.job_vertices(job):
             vid = answers.as_text(v.get("id"))
-            operators[vid] = self._vertex_names(job_id, vid, force=True, now=now).operators
+            try:
+                operators[vid] = self._vertex_names(job_id, vid, force=True, now=now).operators
+            except FlowscopeError:
+                # The graph stands without this vertex's operator names; it is read again
+                # with the next poll rather than kept.
+                complete = False
+                known = self._names.get((job_id, vid))
+                operators[vid] = known.operators if known else ()
         graph = answers.job_graph(job_id, job, plan, operators)
-        self._graphs[job_id] = (key, graph)
+        if complete:
+            self._graphs[job_id] = (key, graph)
         return graph
 
     def _vertex_names(self, job_id: str, vertex_id: str, force: bool = False,
