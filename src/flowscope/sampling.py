@@ -73,6 +73,8 @@ class LiveSession:
                 self.recorder.close()
             raise
         self.selector = job
+        # --duration counts from the first request (opening the file and the client is set-up).
+        self.started = time.monotonic()
         try:
             self.job: JobSummary = self._select(job)
         except FlowscopeError:
