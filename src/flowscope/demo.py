@@ -11,6 +11,7 @@ from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
 from flowscope.render import jsonout, terminal
+from flowscope.render.safe import console as safe_console
 from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
 
@@ -31,8 +32,8 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
     if scenario not in SCENARIOS:
         raise FlowscopeError(f"unknown scenario {scenario!r}; try: {', '.join(SCENARIOS)}")
     spec = SCENARIOS[scenario]
-    out = console or Console()
-    err = Console(stderr=True)
+    out = console or safe_console()
+    err = safe_console(stderr=True)
     t_command = time.monotonic()
     with running_cluster(
         progress=lambda m: err.print(m, style="dim", markup=False, soft_wrap=True)

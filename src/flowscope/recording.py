@@ -11,6 +11,7 @@ transport), so a recording replays to the same samples, and the same diagnosis, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS bodies (
     id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS failed_polls (t REAL NOT NULL, error TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS responses (
     path_id INTEGER NOT NULL, poll_id INTEGER NOT NULL, status INTEGER NOT NULL,
     body_id INTEGER NOT NULL, PRIMARY KEY (path_id, poll_id)
@@ -47,20 +50,42 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    if readonly:
-        if not path.exists():
-            raise RecordingError(f"no recording at {path}")
-        # Replays are read from the collector's worker threads; Recording serialises access.
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0,
-                               check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, timeout=5.0)
+    """A connection to the recording at `path`, opened by path (never as a URI: a `?` or `#`
+    in a file name is part of the name)."""
+    if readonly and not path.is_file():
+        raise RecordingError(f"no recording at {path}")
+    if not readonly and not path.parent.is_dir():
+        raise RecordingError(f"cannot write {path}: no directory {path.parent}")
     try:
+        # Replays are read from the collector's worker threads; Recording serialises access.
+        conn = sqlite3.connect(path, timeout=5.0, check_same_thread=not readonly)
+    except sqlite3.Error as exc:
+        raise RecordingError(f"cannot open {path}: {exc}") from None
+    try:
+        if readonly:
+            # A reader never changes the file, even one a writer left mid-poll.
+            conn.execute("PRAGMA query_only = ON")
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in the schema
         conn.close()
-        raise RecordingError(f"{path} is not a flowscope recording ({exc})") from None
+        raise RecordingError(f"{path} is not a flowscope recording ({_first_line(exc)})"
+                             ) from None
     return conn
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]
+
+
+@contextlib.contextmanager
+def _corruption_as_error(path: Path) -> Iterator[None]:
+    """SQLite's errors about a damaged file (and text that does not decode) as RecordingError:
+    a corrupt recording is the user's problem to hear about, not a crash."""
+    try:
+        yield
+    except (sqlite3.Error, ValueError) as exc:
+        raise RecordingError(f"{path} is damaged and cannot be read ({_first_line(exc)})"
+                             ) from None
 
 
 class Recorder:
@@ -73,6 +98,15 @@ class Recorder:
         self._conn = _connect(self.path, readonly=False)
         if existed:
             _check_format(self._conn, self.path)
+        try:
+            with _corruption_as_error(self.path):
+                self._open()
+        except RecordingError:
+            self._conn.close()
+            raise
+        self.failed = 0
+
+    def _open(self) -> None:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
@@ -122,12 +156,28 @@ class Recorder:
                 )
         self._pending.clear()
         self.polls += 1
+        self._checkpoint("PASSIVE")
         return poll_id
+
+    def fail_poll(self, t: float, error: str) -> None:
+        """Note a poll that failed (what it had read is not kept): a recording says what it
+        missed."""
+        self._pending.clear()
+        with self._conn:
+            self._conn.execute("INSERT INTO failed_polls VALUES (?, ?)", (t, error[:500]))
+        self.failed += 1
 
     def discard_pending(self) -> None:
         self._pending.clear()
 
+    def _checkpoint(self, mode: str) -> None:
+        # Move the WAL into the main file, so a copy of the file alone (without its -wal) holds
+        # every poll up to here. PASSIVE never waits for readers.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
     def close(self) -> None:
+        self._checkpoint("TRUNCATE")
         self._conn.close()
 
 
@@ -209,18 +259,29 @@ class Recording:
 
     def polls(self, job_id: str | None = None) -> list[PollInfo]:
         q = "SELECT id, t, job_id, url FROM polls"
-        rows = (self._conn.execute(q + " WHERE job_id = ? ORDER BY id", (job_id,)) if job_id
-                else self._conn.execute(q + " ORDER BY id"))
+        with self._lock, _corruption_as_error(self.path):
+            rows = (self._conn.execute(q + " WHERE job_id = ? ORDER BY id", (job_id,)) if job_id
+                    else self._conn.execute(q + " ORDER BY id")).fetchall()
         return [PollInfo(*r) for r in rows]
 
     def job_ids(self) -> list[str]:
-        return [r[0] for r in self._conn.execute(
-            "SELECT job_id FROM polls GROUP BY job_id ORDER BY MIN(id)")]
+        with self._lock, _corruption_as_error(self.path):
+            return [r[0] for r in self._conn.execute(
+                "SELECT job_id FROM polls GROUP BY job_id ORDER BY MIN(id)")]
+
+    def failed_polls(self) -> list[tuple[float, str]]:
+        """(time, error) of every poll that failed while recording (none in older files)."""
+        with self._lock, _corruption_as_error(self.path):
+            try:
+                return [(float(t), str(e)) for t, e in self._conn.execute(
+                    "SELECT t, error FROM failed_polls ORDER BY t")]
+            except sqlite3.OperationalError:  # a recording from before the table existed
+                return []
 
     def response(self, poll_id: int, path: str) -> tuple[int, bytes] | None:
         """The response to `path` at `poll_id`, or the latest earlier one (responses read once
         per job, like the plan, are stored once)."""
-        with self._lock:
+        with self._lock, _corruption_as_error(self.path):
             row = self._conn.execute(
                 "SELECT r.status, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
                 "JOIN bodies b ON b.id = r.body_id "
@@ -243,7 +304,7 @@ class Recording:
         names this poll's answers hold can be answered, whatever the grouping of the names
         into requests (the collector may ask in other groups than the recorder did)."""
         like = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "?get=%"
-        with self._lock:
+        with self._lock, _corruption_as_error(self.path):
             rows = self._conn.execute(
                 "SELECT r.body_id, b.data FROM paths p JOIN responses r ON r.path_id = p.id "
                 "JOIN bodies b ON b.id = r.body_id WHERE p.path LIKE ? ESCAPE '\\' "
@@ -271,7 +332,7 @@ class Recording:
 
     def _paths_at(self, poll_id: int, like: str) -> list[str]:
         """Paths matching a LIKE pattern requested with exactly this poll."""
-        with self._lock:
+        with self._lock, _corruption_as_error(self.path):
             rows = self._conn.execute(
                 "SELECT p.path FROM paths p JOIN responses r ON r.path_id = p.id "
                 "WHERE r.poll_id = ? AND p.path LIKE ? ORDER BY p.path",

@@ -9,7 +9,9 @@ of a long-running view (`watch`).
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +20,26 @@ import httpx
 
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
 from flowscope.analysis.findings import Cause, Confidence, CpuSplit, Diagnosis, Verdict
-from flowscope.errors import FlowscopeError, RecordingError
+from flowscope.errors import FlinkUnreachable, FlowscopeError, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import RecordedTransport, Recorder, Recording, RecordingTransport
 
+# Job states after which a job never runs again: a job selected by name is looked up anew.
+ENDED_STATES = frozenset({"CANCELED", "FAILED", "FINISHED", "SUSPENDED"})
+# How many recent clean polls set the time a poll may take.
+POLL_MEMORY = 5
+
 
 class LiveSession:
-    """Polls one job of a live cluster every `interval_s` seconds."""
+    """Polls one job of a live cluster every `interval_s` seconds.
+
+    A poll that fails is counted (`failed`, `last_error`, and in the recording) and does not
+    end the session: loops keep going through a JobManager's outage. Each poll has a share of
+    time (`budget_s`, the interval or more when the cluster is slow to answer): no request of
+    it, retries included, outlives it. When the job ends and another one of the same name
+    runs (a job resubmitted), the session follows it, unless the job was selected by id.
+    """
 
     def __init__(
         self,
@@ -36,14 +50,33 @@ class LiveSession:
         record_to: str | Path | None = None,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        interval_s: float = 2.0,
+        deadline: float | None = None,
     ) -> None:
+        self.started = time.monotonic()
+        self.interval_s = interval_s
+        self.failed = 0
+        self.succeeded = 0
+        self.last_error: str | None = None
+        self.switches: list[str] = []  # "followed job X to its new id ...", as they happened
+        self._took: deque[float] = deque(maxlen=POLL_MEMORY)
+        self._deadline = deadline  # monotonic end of the whole session (--duration)
         self.recorder = Recorder(record_to, url) if record_to else None
         inner = transport or httpx.HTTPTransport()
         if self.recorder:
             inner = RecordingTransport(inner, self.recorder)
-        self.source = FlinkRestSource(url, headers=headers, timeout_s=timeout_s, transport=inner)
         try:
-            self.job: JobSummary = self.source.select_job(job)
+            self.source = FlinkRestSource(url, headers=headers, timeout_s=timeout_s,
+                                          transport=inner)
+        except FlowscopeError:
+            if self.recorder:
+                self.recorder.close()
+            raise
+        self.selector = job
+        # --duration counts from the first request (opening the file and the client is set-up).
+        self.started = time.monotonic()
+        try:
+            self.job: JobSummary = self._select(job)
         except FlowscopeError:
             self.close()
             raise
@@ -52,32 +85,116 @@ class LiveSession:
         # Vertex ids whose flame graphs to read with each poll (also set by the diagnosis loop).
         self.flamegraph_vertices: list[str] = []
 
+    def _select(self, selector: str | None) -> JobSummary:
+        """The job to poll; a reading of the job list that fails or finds no match is tried
+        again a few times, within the session's first interval or two (a flaky answer at
+        start is not a wrong name)."""
+        until = time.monotonic() + max(2.0 * self.interval_s, 3.0)
+        if self._deadline is not None:
+            until = min(until, self._deadline)
+        self.source.http.deadline = until
+        try:
+            for attempt in range(3):
+                try:
+                    return self.source.select_job(selector)
+                except FlowscopeError:
+                    if attempt == 2 or time.monotonic() + 0.2 >= until:
+                        raise
+                    time.sleep(0.1 * (attempt + 1))
+        finally:
+            self.source.http.deadline = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def budget_s(self) -> float:
+        """How long the next poll may take: the interval, or more for a cluster whose clean
+        polls take longer than that; never past the session's end (plus a moment)."""
+        budget = self.interval_s
+        if self._took:
+            budget = max(budget, 2.0 * sorted(self._took)[len(self._took) // 2])
+        budget = min(budget, self.source.http.timeout_s)
+        if self._deadline is not None:
+            budget = min(budget, max(0.5, self._deadline - time.monotonic() + 0.5))
+        return budget
+
     def poll(self) -> tuple[JobGraph, Sample]:
+        began = time.monotonic()
+        self.source.http.deadline = began + self.budget_s()
         try:
             graph, sample = self.source.poll(
                 self.job.id, self.thread_dump_tms, self.flamegraph_vertices
             )
-        except FlowscopeError:
+        except FlowscopeError as exc:
+            self.failed += 1
+            self.last_error = str(exc)
             if self.recorder:
-                self.recorder.discard_pending()
+                self.recorder.fail_poll(self.source.clock(), str(exc))
             raise
+        finally:
+            self.source.http.deadline = None
         if self.recorder:
             self.recorder.commit_poll(sample.t, self.job.id)
+        self.succeeded += 1
+        if not sample.warnings:
+            self._took.append(time.monotonic() - began)
+        if sample.job_state in ENDED_STATES and self._follow():
+            return self.poll()
         return graph, sample
+
+    def _follow(self) -> bool:
+        """After the job ended: when it was chosen by name (or as the only running job) and a
+        job of that name runs now under a new id, switch to it and say so."""
+        if self.selector == self.job.id:
+            return False
+        try:
+            self.source.http.deadline = time.monotonic() + self.budget_s()
+            found = self.source.select_job(self.selector or self.job.name)
+        except FlowscopeError:
+            return False
+        finally:
+            self.source.http.deadline = None
+        if found.id == self.job.id or found.state in ENDED_STATES:
+            return False
+        self.switches.append(f"job {self.job.name!r} ({self.job.id[:8]}) ended; following "
+                             f"its successor {found.id[:8]}")
+        self.job = found
+        return True
 
     def samples(
         self,
-        interval_s: float = 2.0,
+        interval_s: float | None = None,
         duration_s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Iterator[tuple[JobGraph, Sample]]:
-        start = time.monotonic()
+        """Poll every `interval_s` until `duration_s` (wall clock, from the session's start)
+        has passed; failed polls are skipped (see `failed`, `last_error`)."""
+        if interval_s is not None:
+            self.interval_s = interval_s
+        if duration_s is not None:
+            self._deadline = self.started + duration_s
         while True:
             began = time.monotonic()
-            yield self.poll()
-            if duration_s is not None and time.monotonic() - start >= duration_s:
+            if self._deadline is not None and began >= self._deadline:
                 return
-            sleep(max(0.0, interval_s - (time.monotonic() - began)))
+            item: tuple[JobGraph, Sample] | None = None
+            # A failed poll is counted in `failed`; the next one may succeed.
+            with contextlib.suppress(FlowscopeError):
+                item = self.poll()
+            if item is not None:
+                yield item
+            pause = max(0.0, self.interval_s - (time.monotonic() - began))
+            if self._deadline is not None:
+                left = self._deadline - time.monotonic()
+                if left <= pause:
+                    if left > 0:
+                        sleep(left)
+                    return
+            sleep(pause)
+
+    def missed(self) -> str | None:
+        """What the session missed, in one line (None: nothing)."""
+        if not self.failed:
+            return None
+        return f"{self.failed} poll(s) failed; the last: {self.last_error}"
 
     def close(self) -> None:
         self.source.close()
@@ -241,6 +358,9 @@ def sample_until_confident(
     rule = StopRule(min_window_s)
     settled = False
     for graph, sample in session.samples(interval_s=interval_s, duration_s=max_duration_s):
+        if samples and sample.job_id != samples[-1].job_id:
+            samples.clear()  # the job was replaced: judge the one running now
+            rule = StopRule(min_window_s)
         samples.append(sample)
         d = diagnose(graph, samples, window_s=window_s, target_rate=target_rate)
         if on_progress:
@@ -249,7 +369,13 @@ def sample_until_confident(
         if rule.done(d, apply_stack_requests(session, d)):
             settled = True
             break
-    assert graph is not None and d is not None
+    if graph is None or d is None:
+        raise FlinkUnreachable(f"no poll of {session.job.name!r} succeeded in "
+                               f"{max_duration_s:g} s; the last error: {session.last_error}")
+    d.notes.extend(session.switches)
+    if session.failed:
+        d.notes.append(f"missed_polls: {session.failed} of {session.failed + session.succeeded}"
+                       f" polls failed and were left out; the last error: {session.last_error}")
     if not settled and d.verdict != Verdict.UNKNOWN:
         d.notes.append(
             f"sampled {time.monotonic() - start:.0f} s without a verdict that held over "
@@ -283,12 +409,17 @@ class LiveFeed:
     """A live job's samples every `interval` s; a failed poll yields None and a status."""
 
     def __init__(self, url: str, job: str | None, headers: dict[str, str],
-                 record_to: str | None, interval: float) -> None:
-        self.session = LiveSession(url, job, headers=headers, record_to=record_to)
+                 record_to: str | None, interval: float, duration_s: float | None = None
+                 ) -> None:
+        started = time.monotonic()
+        self.session = LiveSession(
+            url, job, headers=headers, record_to=record_to, interval_s=interval,
+            deadline=None if duration_s is None else started + duration_s)
         self.interval, self.status = interval, ""
 
     def items(self, wait: Callable[[float], None]) -> Iterator[tuple[JobGraph, Sample | None]]:
         graph: JobGraph | None = None
+        said = 0
         while True:
             began = time.monotonic()
             sample: Sample | None = None
@@ -297,6 +428,11 @@ class LiveFeed:
                 self.status = f"live, every {self.interval:g} s"
             except FlowscopeError as exc:  # keep watching through a hiccup
                 self.status = f"poll failed: {exc}"
+            if len(self.session.switches) > said:
+                said = len(self.session.switches)
+                self.status = self.session.switches[-1]
+            if self.session.failed:
+                self.status += f" · {self.session.failed} poll(s) missed"
             if graph is not None:
                 yield graph, sample
             wait(max(0.0, self.interval - (time.monotonic() - began)))

@@ -114,9 +114,8 @@ def describe_rest(case: RestCase, path: str, done: list[str]) -> str:
 
 
 def run_rest_case(case: RestCase) -> Crash | None:
-    from flowscope.flink.rest import FlinkRestSource
-
     from flowscope.analysis.engine import diagnose
+    from flowscope.flink.rest import FlinkRestSource
     from flowscope.render import jsonout
 
     replay = _replay(case.fixture)

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from flowscope.flink.rest import FlinkRestSource
 
+from flowscope.flink.rest import FlinkRestSource
 from tests.conftest import fixture_path
 from tests.faults import mutate
 from tests.faults.mutate import Mutation

@@ -18,8 +18,6 @@ import pytest
 
 from tests.faults.runs import COMMANDS, KINDS, RunResult, Settings, run_kinds
 
-pytestmark = pytest.mark.xfail(reason="hardening pending", strict=False)
-
 MIN_KEPT = 0.7
 # Short runs: 10 polls each. A run may end up to 4 s past its duration (counted from its
 # first request); one still going 6 s past it is killed and counts as not ending.

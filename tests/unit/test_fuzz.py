@@ -22,8 +22,6 @@ from tests.faults import fuzz, mutate
 from tests.faults.fuzz import Crash, RecordingCase, RestCase
 from tests.faults.mutate import Mutation
 
-pytestmark = pytest.mark.xfail(reason="hardening pending", strict=False)
-
 REST_CASES = 700
 RECORDING_CASES = 400
 FUZZ = settings(derandomize=True, deadline=None, database=None,

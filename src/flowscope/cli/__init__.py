@@ -7,6 +7,7 @@ Exit codes (diagnose, demo):
   3  could not tell: data too young or incomplete
   4  error: the cluster could not be reached, the job or recording could not be read
   2  usage error (bad options)
+  70 internal error (a bug in flowscope; never 0 or 1)
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ import time
 
 import click
 
-from flowscope.cli.common import EXIT_FOR, err_console, friendly_errors
+from flowscope.cli.common import EXIT_FOR, POSITIVE, err_console, friendly_errors
 
 
 @click.command()
 @click.option("--scenario", default="skew", show_default=True,
               help="Which injected bottleneck to run (see `flowscope lab scenarios`).")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
+@click.option("--timeout", type=POSITIVE, default=120.0, show_default=True,
               help="Give up on a verdict after this many seconds of the job running.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final diagnosis as JSON.")
 @friendly_errors

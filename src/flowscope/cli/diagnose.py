@@ -5,34 +5,37 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
+from rich.markup import escape
 
 from flowscope.analysis.findings import Diagnosis
 from flowscope.cli.common import (
     DEFAULT_URL,
     EXIT_FOR,
+    POSITIVE,
+    check_url,
     err_console,
     friendly_errors,
     headers_of,
     source_options,
 )
 from flowscope.cli.history import history_diagnosis, history_options
+from flowscope.render.safe import console as safe_console
 
 
 @click.command()
 @source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON "
               "(schema flowscope.diagnosis/2, see docs/json-schema.md).")
-@click.option("--duration", type=float, default=120.0, show_default=True,
+@click.option("--duration", type=POSITIVE, default=120.0, show_default=True,
               help="Longest time to sample a live job, in seconds. Sampling stops as soon as "
                    "the verdict holds over consecutive metric snapshots (usually 20-50 s: "
                    "Flink refreshes metrics every ~10 s); a bottleneck that moves (a window "
                    "firing) or a cause that changes keeps it sampling.")
-@click.option("--interval", type=float, default=1.0, show_default=True,
+@click.option("--interval", type=POSITIVE, default=1.0, show_default=True,
               help="Seconds between polls of a live job.")
-@click.option("--window", type=float, default=60.0, show_default=True,
+@click.option("--window", type=POSITIVE, default=60.0, show_default=True,
               help="Judge the last WINDOW seconds of samples.")
-@click.option("--target-rate", type=float, default=None,
+@click.option("--target-rate", type=POSITIVE, default=None,
               help="Records/s the sources should sustain; sizes the recommended parallelism "
                    "(default: the rate the sources would emit if nothing held them back).")
 @click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
@@ -64,7 +67,7 @@ def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str
     if as_json:
         click.echo(jsonout.render(d))
     else:
-        terminal.print_diagnosis(d, Console(), verbose=verbose)
+        terminal.print_diagnosis(d, safe_console(), verbose=verbose)
     sys.exit(EXIT_FOR[d.verdict])
 
 
@@ -74,13 +77,16 @@ def _diagnose_live(url: str, job: str | None, headers: dict[str, str], duration:
     from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
     err = err_console()
-    session = LiveSession(url, job, headers=headers, record_to=record_to)
+    import time
+
+    session = LiveSession(url, job, headers=headers, record_to=record_to, interval_s=interval,
+                          deadline=time.monotonic() + duration)
     try:
-        with err.status(f"sampling {session.job.name} ...", spinner="dots") as status:
+        with err.status(f"sampling {escape(session.job.name)} ...", spinner="dots") as status:
 
             def show(p: Progress) -> None:
                 up = f"up {p.uptime_s:.0f} s, " if p.uptime_s is not None else ""
-                status.update(f"sampling {session.job.name}: {p.polls} polls, {up}"
+                status.update(f"sampling {escape(session.job.name)}: {p.polls} polls, {up}"
                               f"counters cover {p.window_s:.0f} s ...")
 
             _, _, d = sample_until_confident(
@@ -94,7 +100,7 @@ def _diagnose_live(url: str, job: str | None, headers: dict[str, str], duration:
 
 @click.command()
 @click.option("--url", "-u", envvar="FLOWSCOPE_URL", default=DEFAULT_URL, show_default=True,
-              help="Flink REST URL; env FLOWSCOPE_URL.")
+              callback=check_url, help="Flink REST URL; env FLOWSCOPE_URL.")
 @click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
               help="Extra HTTP header. Repeatable.")
 @friendly_errors

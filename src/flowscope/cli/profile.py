@@ -48,10 +48,9 @@ def profile(url: str, job: str | None, headers: tuple[str, ...], from_file: str 
     Reads only: the cluster and the job are left as they were. With --from, only the
     TaskManager and latency parts (the recording has no flame graphs or thread dumps).
     """
-    from rich.console import Console
-
     from flowscope.profiler import ProfileOptions, profile_live, profile_recording
     from flowscope.render import profile as render
+    from flowscope.render.safe import console as safe_console
 
     if from_file:
         report = profile_recording(from_file, job, vertex=vertex)
@@ -69,4 +68,4 @@ def profile(url: str, job: str | None, headers: tuple[str, ...], from_file: str 
     if as_json:
         click.echo(render.render_json(report))
     else:
-        render.print_profile(report, Console(), verbose=verbose)
+        render.print_profile(report, safe_console(), verbose=verbose)

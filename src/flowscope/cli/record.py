@@ -5,49 +5,72 @@ from __future__ import annotations
 import time
 
 import click
+from rich.markup import escape
 
-from flowscope.cli.common import DEFAULT_URL, err_console, friendly_errors, headers_of
+from flowscope.cli.common import (
+    DEFAULT_URL,
+    POSITIVE,
+    check_url,
+    err_console,
+    friendly_errors,
+    headers_of,
+)
+
+# A job in any other state has ended (unless a job of the same name follows it).
+LIVE_STATES = ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING")
 
 
 @click.command()
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--url", "-u", envvar="FLOWSCOPE_URL", default=DEFAULT_URL, show_default=True,
-              help="Flink REST URL; env FLOWSCOPE_URL.")
+              callback=check_url, help="Flink REST URL; env FLOWSCOPE_URL.")
 @click.option("--job", "-j", default=None, metavar="ID|NAME", help="Job id or name.")
 @click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
               help="Extra HTTP header. Repeatable.")
-@click.option("--interval", type=float, default=2.0, show_default=True,
+@click.option("--interval", type=POSITIVE, default=2.0, show_default=True,
               help="Seconds between polls.")
-@click.option("--duration", type=float, default=None,
+@click.option("--duration", type=POSITIVE, default=None,
               help="Stop after this many seconds (default: until Ctrl-C or the job ends).")
 @friendly_errors
 def record(output: str, url: str, job: str | None, headers: tuple[str, ...], interval: float,
            duration: float | None) -> None:
     """Record every poll of a job to OUTPUT (SQLite; readable while written; appends).
 
-    Any command with --from reads the recording instead of a live cluster.
+    Polls that fail (the cluster restarting, a request that fails) are counted and noted in
+    the file; recording goes on. A job selected by name is followed to its new id when it is
+    resubmitted. Any command with --from reads the recording instead of a live cluster.
     """
     from flowscope.recording import file_size
     from flowscope.sampling import LiveSession
 
     err = err_console()
-    session = LiveSession(url, job, headers=headers_of(headers), record_to=output)
-    start = time.monotonic()
+    session = LiveSession(url, job, headers=headers_of(headers), record_to=output,
+                          interval_s=interval,
+                          deadline=None if duration is None else time.monotonic() + duration)
+    start = session.started
+    said = 0
     try:
         with err.status("recording ...") as status:
             for _, sample in session.samples(interval_s=interval, duration_s=duration):
                 size = file_size(session.recorder.path) if session.recorder else 0
+                for switch in session.switches[said:]:
+                    err.print(escape(switch))
+                said = len(session.switches)
+                missed = f", {session.failed} missed" if session.failed else ""
                 status.update(
-                    f"recording {session.job.name} to {output}: "
-                    f"{session.recorder.polls if session.recorder else 0} polls, "
+                    f"recording {escape(session.job.name)} to {escape(output)}: "
+                    f"{session.recorder.polls if session.recorder else 0} polls{missed}, "
                     f"{time.monotonic() - start:.0f} s, {size / 1024:.0f} KiB (Ctrl-C stops)"
                 )
-                if sample.job_state not in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING"):
-                    err.print(f"job is {sample.job_state}; stopping")
+                if sample.job_state not in LIVE_STATES:
+                    err.print(f"job is {escape(sample.job_state)}; stopping")
                     break
     except KeyboardInterrupt:
         pass
     finally:
         polls = session.recorder.polls if session.recorder else 0
         session.close()
-        err.print(f"recorded {polls} polls to {output}")
+        err.print(f"recorded {polls} polls to {escape(output)}")
+        if session.failed:
+            err.print(escape(f"{session.failed} poll(s) failed and were not recorded; the "
+                             f"last error: {session.last_error}"))

@@ -5,8 +5,15 @@ from __future__ import annotations
 import time
 
 import click
+from rich.markup import escape
 
-from flowscope.cli.common import err_console, friendly_errors, headers_of, source_options
+from flowscope.cli.common import (
+    POSITIVE,
+    err_console,
+    friendly_errors,
+    headers_of,
+    source_options,
+)
 from flowscope.errors import FlowscopeError
 from flowscope.model import JobGraph, Sample
 
@@ -21,14 +28,16 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
     samples: list[Sample] = []
     start = time.monotonic()
     try:
-        with err.status(f"sampling {session.job.name} ...", spinner="dots") as status:
+        with err.status(f"sampling {escape(session.job.name)} ...", spinner="dots") as status:
             try:
                 for polled, sample in session.samples(interval_s=interval,
                                                       duration_s=duration):
                     graph = polled
+                    if samples and sample.job_id != samples[-1].job_id:
+                        samples.clear()  # the job was replaced: report on the one running now
                     samples.append(sample)
                     status.update(
-                        f"sampling {session.job.name}: {len(samples)} polls, "
+                        f"sampling {escape(session.job.name)}: {len(samples)} polls, "
                         f"{time.monotonic() - start:.0f}/{duration:.0f} s (Ctrl-C: report now)"
                     )
             except KeyboardInterrupt:
@@ -38,7 +47,8 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
     finally:
         session.close()
     if graph is None:
-        raise FlowscopeError("no poll of the job succeeded")
+        raise FlowscopeError(f"no poll of the job succeeded; the last error: "
+                             f"{session.last_error}")
     return graph, samples
 
 
@@ -46,15 +56,15 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
 @source_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="The HTML file to write. Default: flowscope-report-<job name>.html.")
-@click.option("--duration", type=float, default=60.0, show_default=True,
+@click.option("--duration", type=POSITIVE, default=60.0, show_default=True,
               help="Seconds to sample a live job (Ctrl-C reports on what was sampled).")
-@click.option("--interval", type=float, default=1.0, show_default=True,
+@click.option("--interval", type=POSITIVE, default=1.0, show_default=True,
               help="Seconds between polls of a live job.")
 @click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
               help="Also record a live run's polls to this file.")
-@click.option("--window", type=float, default=60.0, show_default=True,
+@click.option("--window", type=POSITIVE, default=60.0, show_default=True,
               help="The diagnosis judges the last WINDOW seconds; timelines cover everything.")
-@click.option("--target-rate", type=float, default=None,
+@click.option("--target-rate", type=POSITIVE, default=None,
               help="Records/s the sources should sustain; sizes the recommended parallelism.")
 @friendly_errors
 def report(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,

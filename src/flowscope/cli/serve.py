@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import click
 
-from flowscope.cli.common import DEFAULT_URL, err_console, friendly_errors, headers_of
+from flowscope.cli.common import (
+    DEFAULT_URL,
+    Positive,
+    check_url,
+    err_console,
+    friendly_errors,
+    headers_of,
+)
 from flowscope.errors import FlowscopeError
 
 DEFAULT_PORT = 8484
@@ -22,7 +30,7 @@ class ServeError(FlowscopeError):
 
 
 @click.command()
-@click.option("--url", "-u", "urls", multiple=True, metavar="URL",
+@click.option("--url", "-u", "urls", multiple=True, metavar="URL", callback=check_url,
               help="Flink REST URL (the web UI's address) of a live cluster; every running job "
                    "of it is followed. Repeatable. Default: env FLOWSCOPE_URL, else "
                    f"{DEFAULT_URL} (when no --from is given).")
@@ -43,11 +51,11 @@ class ServeError(FlowscopeError):
 @click.option("--token", envvar="FLOWSCOPE_TOKEN", default=None,
               help="Require this token on every request (Authorization: Bearer TOKEN, or "
                    "?token=TOKEN in the address); env FLOWSCOPE_TOKEN.")
-@click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+@click.option("--interval", type=Positive(0.2), default=2.0, show_default=True,
               help="Seconds between polls of each live job.")
-@click.option("--window", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+@click.option("--window", type=Positive(1.0), default=60.0, show_default=True,
               help="Judge the last WINDOW seconds of samples.")
-@click.option("--history", type=click.FloatRange(min=10.0), default=1800.0, show_default=True,
+@click.option("--history", type=Positive(10.0), default=1800.0, show_default=True,
               help="Seconds of samples kept in memory per live job (for the timelines).")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
@@ -89,6 +97,8 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=2, lifespan="off")
     server = uvicorn.Server(config)
+    sock = _bind(host, port)  # before the banner: a taken port is said instead of it
+    port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     jobs = len(hub.feeds())
     err.print(f"flowscope dashboard on http://{shown}:{port}/ ({jobs} job(s) from "
@@ -99,7 +109,7 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     # end the command normally (exit 0) once the pollers are stopped.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        server.run()
+        server.run(sockets=[sock])
     except (_Stopped, KeyboardInterrupt):
         pass
     except SystemExit:  # uvicorn exits when it cannot bind
@@ -108,6 +118,24 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
         signal.signal(signal.SIGTERM, previous)
         hub.stop()
     err.print("flowscope dashboard stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a one-line ServeError."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"could not listen on {host}:{port}: {exc.strerror or exc} "
+                         "(is the port taken?)") from None
+    return sock
 
 
 class _Stopped(Exception):

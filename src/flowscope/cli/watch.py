@@ -14,12 +14,18 @@ import sys
 import time
 
 import click
-from rich.console import Console
 
 from flowscope.analysis.engine import DEFAULT_WINDOW_S
 from flowscope.analysis.tracking import Watcher
-from flowscope.cli.common import friendly_errors, headers_of, source_options
+from flowscope.cli.common import (
+    POSITIVE,
+    friendly_errors,
+    headers_of,
+    safe_text,
+    source_options,
+)
 from flowscope.render.keys import Keys, Quit
+from flowscope.render.safe import console as safe_console
 from flowscope.render.watch import render, render_lines, where_it_has_been
 from flowscope.sampling import LiveFeed, ReplayFeed
 
@@ -31,7 +37,7 @@ def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float
 
     watcher = Watcher(window_s)
     screen = sys.stdout.isatty()
-    console = Console()
+    console = safe_console()
     started = time.monotonic()
     # SystemExit unwinds the with-blocks below, so the terminal is restored on `kill` too.
     old_term = signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
@@ -57,7 +63,7 @@ def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float
                         show()
                     if live is None and watcher.polls and watcher.snapshots != printed:
                         printed = watcher.snapshots
-                        click.echo("\n".join(render_lines(watcher.state())))
+                        click.echo(safe_text("\n".join(render_lines(watcher.state()))))
                     if duration_s is not None and time.monotonic() - started >= duration_s:
                         break
                 else:
@@ -70,21 +76,22 @@ def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float
         signal.signal(signal.SIGTERM, old_term)
         feed.close()
     if watcher.polls:
-        click.echo(f"where it has been: {where_it_has_been(watcher.state(), last=20)}")
+        click.echo(safe_text(
+            f"where it has been: {where_it_has_been(watcher.state(), last=20)}"))
 
 
 @click.command("watch")
 @source_options
-@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--interval", type=POSITIVE, default=1.0,
               show_default=True, help="Seconds between polls of a live job.")
 @click.option("--record", "record_to", type=click.Path(dir_okay=False), default=None,
               help="Also record the polls of a live job to this file.")
 @click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Replay a --from recording this many times faster than real time; "
                    "0 replays without delay.")
-@click.option("--window", type=float, default=DEFAULT_WINDOW_S, show_default=True,
+@click.option("--window", type=POSITIVE, default=DEFAULT_WINDOW_S, show_default=True,
               help="Judge the bottleneck over the last WINDOW seconds.")
-@click.option("--duration", type=float, default=None,
+@click.option("--duration", type=POSITIVE, default=None,
               help="Stop after this many seconds (default: until q, Ctrl-C, or the end "
                    "of the recording when not on a terminal).")
 @friendly_errors
@@ -98,5 +105,5 @@ def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | 
     lines at each new metric snapshot instead, and ends with the recording.
     """
     feed = (ReplayFeed(from_file, job, speed) if from_file
-            else LiveFeed(url, job, headers_of(headers), record_to, interval))
+            else LiveFeed(url, job, headers_of(headers), record_to, interval, duration))
     run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))

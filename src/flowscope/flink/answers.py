@@ -164,6 +164,18 @@ def job_graph(job_id: str, job: Any, plan: Any, operators: dict[str, tuple[str, 
     return JobGraph(job_id, as_text(as_dict(job).get("name")), tuple(vertices), tuple(edges))
 
 
+def job_answer_problem(job: Any) -> str | None:
+    """Why a `/jobs/:jid` answer cannot drive a poll (None: it can): it must name the job's
+    state and list its vertices."""
+    if not isinstance(job, dict):
+        return "with something that is not a job"
+    if not as_text(job.get("state")):
+        return "without the job's state"
+    if not job_vertices(job):
+        return "without the job's vertices"
+    return None
+
+
 def job_state(job: Any) -> str:
     return as_text(as_dict(job).get("state"))
 

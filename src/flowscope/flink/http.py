@@ -4,18 +4,43 @@
     JobNotFound        404 on a /jobs/<id> path
     FlinkApiError      any other status >= 400, or an answer that is not JSON
 
-Only GET is ever sent: flowscope reads a cluster, it never changes one.
+Only GET is ever sent: flowscope reads a cluster, it never changes one. Being idempotent, a GET
+that fails in transit, gets a 5xx or an answer cut short is tried again (up to `attempts`
+times, with exponential backoff and full jitter), within `deadline` when one is set: a poll
+sets it, so no request, retries included, outlives the poll's share of time.
+
+Retries are a short loop here rather than a retry library's decorator because each attempt's
+timeout is cut from the time the poll has left, which only this client knows.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from flowscope.errors import FlinkApiError, FlinkUnreachable, JobNotFound
+from flowscope.errors import FlinkApiError, FlinkUnreachable, FlowscopeError, JobNotFound
+
+ATTEMPTS = 3
+BACKOFF_S = 0.05  # the first wait before a retry; doubles with each one
+# No attempt is given less than this (a cluster's pause is not a stall)...
+MIN_TIMEOUT_S = 0.1
+# ... and none starts with less than this left before the deadline.
+MIN_LEFT_S = 0.05
+# An attempt may take this many times the usual answer before it counts as stalled.
+STALL_FACTOR = 10.0
+
+
+class _Retryable(Exception):
+    """An attempt that failed in a way another attempt may not (transport, 5xx, cut short)."""
+
+    def __init__(self, error: FlowscopeError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class RestClient:
@@ -23,45 +48,102 @@ class RestClient:
     use. Thread-safe: polls read vertices concurrently."""
 
     def __init__(self, url: str, *, headers: Mapping[str, str] | None = None,
-                 timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None,
+                 attempts: int = ATTEMPTS) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.attempts = attempts
         self.requests = 0
+        # time.monotonic() by which every request must be over; None: only timeout_s applies.
+        self.deadline: float | None = None
+        # How long an answer usually takes (a moving average of successful requests; None
+        # until the first): an attempt that takes far longer is given up and retried.
+        self.typical_s: float | None = None
         self._lock = threading.Lock()
-        self._client = httpx.Client(base_url=self.url, headers=dict(headers or {}),
-                                    timeout=timeout_s, transport=transport,
-                                    follow_redirects=True)
+        try:
+            self._client = httpx.Client(base_url=self.url, headers=dict(headers or {}),
+                                        timeout=timeout_s, transport=transport,
+                                        follow_redirects=True)
+        except (ValueError, TypeError, httpx.InvalidURL) as exc:
+            # A header that is not ASCII, a URL httpx cannot parse.
+            raise FlinkApiError(f"cannot use {url!r}: {reason(exc)}") from None
 
     def get(self, path: str) -> Any:
-        """GET a REST path and return the parsed JSON, or raise a one-line FlowscopeError."""
+        """GET a REST path and return the parsed JSON, or raise a one-line FlowscopeError.
+        Transport errors, 5xx and answers cut short are retried while time allows."""
+        for attempt in range(self.attempts):
+            left = self._left()
+            if left is not None and left < MIN_LEFT_S:
+                raise FlinkUnreachable(
+                    f"no time left in this poll to ask {self.url} for {path.split('?')[0]}")
+            last = attempt == self.attempts - 1
+            # Many times the usual answer's time, doubled with each attempt (before any answer:
+            # a share of the time there is); the last attempt gets all that is left.
+            if last:
+                timeout = self.timeout_s
+            elif self.typical_s is None:
+                timeout = (left if left is not None else self.timeout_s) / (self.attempts - attempt)
+            else:
+                timeout = STALL_FACTOR * self.typical_s * 2 ** attempt
+            timeout = min(self.timeout_s, max(MIN_TIMEOUT_S, timeout))
+            if left is not None:
+                timeout = min(timeout, left)
+            try:
+                return self._get_once(path, timeout)
+            except _Retryable as exc:
+                if last:
+                    raise exc.error from None
+                pause = random.uniform(0.0, BACKOFF_S * 2 ** attempt)
+                left = self._left()
+                if left is not None and left < pause + MIN_LEFT_S:
+                    raise exc.error from None
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _get_once(self, path: str, timeout: float) -> Any:
         with self._lock:
             self.requests += 1
         where = path.split("?")[0]
+        began = time.monotonic()
         try:
-            resp = self._client.get(path)
+            resp = self._client.get(path, timeout=timeout)
         except httpx.ConnectError as exc:
-            raise FlinkUnreachable(
+            raise _Retryable(FlinkUnreachable(
                 f"cannot reach Flink at {self.url}: {reason(exc)} (is the cluster running?)"
-            ) from None
+            )) from None
         except httpx.TimeoutException:
-            raise FlinkUnreachable(
-                f"Flink at {self.url} did not answer {where} within {self.timeout_s:g} s"
-            ) from None
+            raise _Retryable(FlinkUnreachable(
+                f"Flink at {self.url} did not answer {where} within {timeout:.2g} s"
+            )) from None
         except httpx.HTTPError as exc:
-            raise FlinkUnreachable(f"request to {self.url} failed: {reason(exc)}") from None
+            raise _Retryable(FlinkUnreachable(
+                f"request to {self.url} failed: {reason(exc)}")) from None
+        except (ValueError, UnicodeError) as exc:  # a path or header httpx cannot send
+            raise FlinkApiError(f"cannot ask {self.url} for {where}: {reason(exc)}") from None
         if resp.status_code == 404 and path.startswith("/jobs/"):
             job = path.split("/")[2].split("?")[0]
             raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})")
         if resp.status_code >= 400:
             detail = _errors_of(resp)
-            raise FlinkApiError(f"Flink at {self.url} answered {resp.status_code} to {where}"
-                                + (f": {detail}" if detail else ""))
+            error = FlinkApiError(f"Flink at {self.url} answered {resp.status_code} to {where}"
+                                  + (f": {detail}" if detail else ""))
+            if resp.status_code >= 500:
+                raise _Retryable(error)
+            raise error
         try:
-            return resp.json()
+            body = resp.json()
         except ValueError:
-            raise FlinkApiError(
+            # Cut short or garbled on the way (a proxy, a JobManager under pressure): another
+            # attempt may get the whole answer.
+            raise _Retryable(FlinkApiError(
                 f"{self.url}{where} did not return JSON: is this Flink's REST API?"
-            ) from None
+            )) from None
+        took = time.monotonic() - began
+        self.typical_s = took if self.typical_s is None else 0.8 * self.typical_s + 0.2 * took
+        return body
 
     def close(self) -> None:
         self._client.close()
@@ -80,7 +162,7 @@ def reason(exc: Exception) -> str:
 def _errors_of(resp: httpx.Response) -> str:
     try:
         body = resp.json()
-    except ValueError:
+    except (ValueError, UnicodeError):
         return ""
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list) or not errors:

@@ -172,7 +172,10 @@ def parse_value(raw: object) -> float | None:
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
     if isinstance(raw, int | float):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:  # an integer past any float: not a measurement
+            return None
     text = str(raw).strip()
     if text.lower() in ("true", "false"):
         return 1.0 if text.lower() == "true" else 0.0

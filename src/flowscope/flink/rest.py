@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from flowscope.errors import FlinkApiError, JobNotFound
+from flowscope.errors import FlinkApiError, FlowscopeError, JobNotFound
 from flowscope.flink import answers
 from flowscope.flink import metric_names as names
 from flowscope.flink.answers import JobSummary, VertexNames
@@ -150,11 +150,20 @@ class FlinkRestSource:
         for vid, needs in answers.network_needs(plan).items():
             self._needs[(job_id, vid)] = needs
         operators = {}
+        complete = True
         for v in answers.job_vertices(job):
             vid = answers.as_text(v.get("id"))
-            operators[vid] = self._vertex_names(job_id, vid, force=True, now=now).operators
+            try:
+                operators[vid] = self._vertex_names(job_id, vid, force=True, now=now).operators
+            except FlowscopeError:
+                # The graph stands without this vertex's operator names; it is read again
+                # with the next poll rather than kept.
+                complete = False
+                known = self._names.get((job_id, vid))
+                operators[vid] = known.operators if known else ()
         graph = answers.job_graph(job_id, job, plan, operators)
-        self._graphs[job_id] = (key, graph)
+        if complete:
+            self._graphs[job_id] = (key, graph)
         return graph
 
     def _vertex_names(self, job_id: str, vertex_id: str, force: bool = False,
@@ -187,7 +196,7 @@ class FlinkRestSource:
         TaskManager in `thread_dumps` and the on-/off-CPU flame graphs of each vertex id in
         `flamegraphs` (the first request starts Flink's sampling; later polls collect it)."""
         t = self.clock()
-        job = self.get(f"/jobs/{job_id}")
+        job = self._job_answer(job_id)
         start = answers.job_start_s(job)
         if start is not None:
             self._job_start[job_id] = start
@@ -200,7 +209,7 @@ class FlinkRestSource:
         # round trips, not the JobManager, bound a poll.
         for vertex, (samples, lat, warn) in zip(
             graph.vertices,
-            self._map(lambda v: self._poll_vertex(job_id, v, t), graph.vertices),
+            self._map(lambda v: self._vertex_or_gap(job_id, v, t), graph.vertices),
             strict=True,
         ):
             subtasks[vertex.id] = samples
@@ -209,7 +218,11 @@ class FlinkRestSource:
             for st in samples:
                 if st.taskmanager_id:
                     tm_ids[st.taskmanager_id] = st.host
-        checkpoints = answers.checkpoint_stats(self.get(f"/jobs/{job_id}/checkpoints"))
+        try:
+            checkpoints = answers.checkpoint_stats(self.get(f"/jobs/{job_id}/checkpoints"))
+        except FlowscopeError as exc:  # the sample stands without this poll's checkpoints
+            checkpoints = answers.checkpoint_stats(None)
+            warnings.append(f"checkpoints not read in this poll: {exc}")
         real_tms = {tm: host for tm, host in tm_ids.items() if not tm.startswith("(")}
         if any(tm not in self._tm_hw_seen for tm in real_tms):
             self._tm_hw_seen.update(real_tms)
@@ -227,7 +240,7 @@ class FlinkRestSource:
         for tm_id in thread_dumps:
             try:
                 body = self.get(f"/taskmanagers/{quote(tm_id, safe='')}/thread-dump")
-            except FlinkApiError:
+            except FlowscopeError:
                 continue  # a TaskManager that left; the sample stands without it
             dumps[tm_id] = parse_thread_dump(body, tm_id)
         flames: dict[str, dict[str, FlameGraph]] = {}
@@ -237,7 +250,7 @@ class FlinkRestSource:
                 try:
                     views[kind] = parse_flamegraph(
                         self.get(f"/jobs/{job_id}/vertices/{vid}/flamegraph?type={kind}"), kind)
-                except FlinkApiError as exc:
+                except FlowscopeError as exc:
                     views[kind] = failed_flamegraph(kind, str(exc))
             flames[vid] = views
         return graph, Sample(
@@ -261,6 +274,29 @@ class FlinkRestSource:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(MAX_CONCURRENT, thread_name_prefix="flowscope-rest")
         return list(self._pool.map(fn, items))
+
+    def _job_answer(self, job_id: str) -> Any:
+        """`/jobs/:jid`, which a poll cannot do without: asked once more when it comes back
+        without a state or vertices (a JobManager mid-failover), else the poll fails."""
+        for attempt in range(2):
+            job = self.get(f"/jobs/{job_id}")
+            problem = answers.job_answer_problem(job)
+            if problem is None:
+                return job
+            if attempt:
+                raise FlinkApiError(f"Flink at {self.url} answered /jobs/{job_id[:8]}... "
+                                    f"{problem}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _vertex_or_gap(
+        self, job_id: str, vertex: Vertex, now: float
+    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str]]:
+        """A vertex's subtasks, or none with a note when its requests failed: the poll keeps
+        the vertices it could read."""
+        try:
+            return self._poll_vertex(job_id, vertex, now)
+        except FlowscopeError as exc:
+            return [], {}, [f"{vertex.name} not read in this poll: {exc}"]
 
     def _poll_vertex(
         self, job_id: str, vertex: Vertex, now: float
@@ -323,7 +359,7 @@ class FlinkRestSource:
     def _read_taskmanager_hardware(self) -> None:
         try:
             body = self.get("/taskmanagers")
-        except FlinkApiError:  # optional: hardware only sharpens the CPU evidence
+        except FlowscopeError:  # optional: hardware only sharpens the CPU evidence
             return
         self._tm_cores.update(answers.taskmanager_cores(body))
 
@@ -336,8 +372,9 @@ class FlinkRestSource:
                 if resolved:
                     self._tm_names[tm_id] = resolved
             values = self._get_metrics(path, sorted(set(resolved.values())))
-        except FlinkApiError:
-            # A TaskManager that left between two requests: the job's own metrics still count.
+        except FlowscopeError:
+            # A TaskManager that left between two requests, or a request that failed: the
+            # job's own metrics still count.
             return TaskManagerSample(tm_id, host)
         by_name = {v: k for k, v in resolved.items()}
         return TaskManagerSample(

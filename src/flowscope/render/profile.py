@@ -16,6 +16,7 @@ from flowscope.analysis.flame import FlameSummary
 from flowscope.analysis.numbers import pct as _pct
 from flowscope.analysis.profile import ProfileReport
 from flowscope.render.jsonout import json_safe
+from flowscope.render.safe import console as safe_console
 from flowscope.render.terminal import LEVEL_STYLE
 
 SCHEMA = "flowscope.profile/1"
@@ -34,7 +35,7 @@ def _flame_table(s: FlameSummary) -> Table:
     table.add_column("innermost", justify="right")
     table.add_column("operator")
     for h in s.hot_frames:
-        table.add_row(h.method, _pct(h.share), str(h.self_samples), h.operator or "")
+        table.add_row(Text(h.method), _pct(h.share), str(h.self_samples), Text(h.operator or ""))
     return table
 
 
@@ -80,7 +81,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
             table.add_column(col, justify="right" if col not in ("task", "level") else "left")
         for t in th.tasks:
             agree = {True: "yes", False: "NO", None: "-"}[t.agrees]
-            table.add_row(t.vertex_name, _pct(t.backpressured),
+            table.add_row(Text(t.vertex_name), _pct(t.backpressured),
                           Text(t.level.value, style=LEVEL_STYLE[t.level]), _pct(t.busy),
                           _pct(t.metric_backpressured),
                           Text(t.metric_level.value, style=LEVEL_STYLE[t.metric_level]), agree)
@@ -104,7 +105,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
                              else "right")
         for tm in report.taskmanagers:
             table.add_row(
-                tm.id, _pct(tm.cpu_load),
+                Text(tm.id), _pct(tm.cpu_load),
                 "-" if tm.cores_used is None else f"{tm.cores_used:.2f}",
                 "-" if tm.gc_ms_per_s is None else f"{tm.gc_ms_per_s:.0f}", _pct(tm.heap_share),
                 ", ".join(tm.busy_subtasks) or "-")
@@ -122,7 +123,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
             for col in ("hop", "adds p50", "p95", "p99", "cumulative p99", "expected"):
                 table.add_column(col, justify="left" if col == "hop" else "right")
             for h in lat.hops:
-                table.add_row(f"{h.from_name} -> {h.to_name}", _ms(h.p50), _ms(h.p95),
+                table.add_row(Text(f"{h.from_name} -> {h.to_name}"), _ms(h.p50), _ms(h.p95),
                               _ms(h.p99), _ms(h.cumulative_p99), _ms(h.expected_ms))
             parts.append(table)
         for n in lat.notes:
@@ -157,7 +158,7 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
 
 def print_profile(report: ProfileReport, console: Console | None = None,
                   verbose: bool = False) -> None:
-    (console or Console()).print(render(report, verbose))
+    (console or safe_console()).print(render(report, verbose))
 
 
 def to_dict(report: ProfileReport) -> dict[str, Any]:

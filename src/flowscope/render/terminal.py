@@ -14,6 +14,7 @@ from rich.text import Text
 from flowscope.analysis.findings import Diagnosis, Level, TaskState, Verdict
 from flowscope.analysis.numbers import pct as percent
 from flowscope.render import wording
+from flowscope.render.safe import console as safe_console
 
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
                Level.UNKNOWN: "dim"}
@@ -103,4 +104,4 @@ def render(d: Diagnosis, verbose: bool = False) -> Group:
 
 
 def print_diagnosis(d: Diagnosis, console: Console | None = None, verbose: bool = False) -> None:
-    (console or Console()).print(render(d, verbose))
+    (console or safe_console()).print(render(d, verbose))

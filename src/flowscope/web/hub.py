@@ -194,7 +194,8 @@ class LivePoller:
             if key in self._sessions or self.hub.feed(key) is not None:
                 continue  # followed already, or a job that ended (ids are never reused)
             self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers,
-                                              transport=self.transport)
+                                              transport=self.transport,
+                                              interval_s=self.interval_s)
             self.hub.add_feed(JobFeed(key, self.info, j.id, j.name, self.hub.history,
                                       self.hub.window_s))
 
@@ -223,6 +224,8 @@ class LivePoller:
                 feed.polling = False
                 session.close()
                 del self._sessions[key]
+                # A job that ended may have been resubmitted (a new id): look at once.
+                self._discovered_at = -REDISCOVER_S
         self.info.health.record(reads, failures)
 
     def _run(self) -> None:
@@ -294,16 +297,19 @@ class Hub:
     def add_live(self, url: str, job: str | None = None,
                  headers: Mapping[str, str] | None = None,
                  transport: httpx.BaseTransport | None = None) -> SourceInfo:
-        """Follow a cluster's running jobs; the first look happens here, so a wrong URL fails
-        at once (FlinkUnreachable) instead of inside the page."""
+        """Follow a cluster's running jobs. The first look happens here; when the cluster does
+        not answer yet, the source is shown as down and the poller keeps trying (a service
+        starts before, or during an outage of, what it watches)."""
         info = SourceInfo(f"c{len(self.sources)}", "live", url.rstrip("/"))
         poller = LivePoller(info, url, job, headers or {}, self, self.interval_s, transport)
         try:
             poller.discover()
-        except FlowscopeError:
-            poller.stop()
-            raise
-        info.health.record(1, 0)
+        except FlowscopeError as exc:
+            poller.error = str(exc)
+            poller._discovered_at = -REDISCOVER_S  # try again with the first poll round
+            info.health.record(1, 1)
+        else:
+            info.health.record(1, 0)
         self.sources.append(info)
         self.pollers[info.id] = poller
         return info
