@@ -20,6 +20,7 @@ from flowscope.analysis.findings import (
     Verdict,
     Work,
 )
+from flowscope.analysis.gcpause import gc_paused
 from flowscope.analysis.locate import locate, task_states
 from flowscope.analysis.window import (
     distinct_snapshots,
@@ -39,6 +40,7 @@ DEFAULT_HISTORY_S = 180.0
 YOUNG_JOB_S = 60.0
 
 
+@gc_paused
 def diagnose(
     graph: JobGraph,
     samples: Sequence[Sample],

@@ -94,6 +94,31 @@ _RATE_FIELDS = (
 _isfinite = math.isfinite
 
 
+# Quantity names as plain strings: reading an enum member costs more than a dict lookup, and
+# these are read a few dozen times per subtask.
+_SOFT_BACKPRESSURED_MS_PER_S = Q.SOFT_BACKPRESSURED_MS_PER_S.value
+_HARD_BACKPRESSURED_MS_PER_S = Q.HARD_BACKPRESSURED_MS_PER_S.value
+_IN_POOL_USAGE = Q.IN_POOL_USAGE.value
+_IN_EXCLUSIVE_USAGE = Q.IN_EXCLUSIVE_USAGE.value
+_IN_FLOATING_USAGE = Q.IN_FLOATING_USAGE.value
+_OUT_POOL_USAGE = Q.OUT_POOL_USAGE.value
+_PENDING_RECORDS = Q.PENDING_RECORDS.value
+_EMIT_LAG_MS = Q.EMIT_LAG_MS.value
+_RECORDS_IN_ERRORS = Q.RECORDS_IN_ERRORS.value
+_FIRED_TIMERS = Q.FIRED_TIMERS.value
+_CHECKPOINT_ALIGNMENT_MS = Q.CHECKPOINT_ALIGNMENT_MS.value
+_CHECKPOINT_START_DELAY_MS = Q.CHECKPOINT_START_DELAY_MS.value
+_SOURCE_IDLE_MS = Q.SOURCE_IDLE_MS.value
+_INPUT_WATERMARK = Q.INPUT_WATERMARK.value
+_OUTPUT_WATERMARK = Q.OUTPUT_WATERMARK.value
+_BUSY_MS_PER_S = Q.BUSY_MS_PER_S.value
+_IDLE_MS_PER_S = Q.IDLE_MS_PER_S.value
+_BACKPRESSURED_MS_PER_S = Q.BACKPRESSURED_MS_PER_S.value
+_RECORDS_IN_PER_S = Q.RECORDS_IN_PER_S.value
+_RECORDS_OUT_PER_S = Q.RECORDS_OUT_PER_S.value
+_SPLIT_TIMES = (Q.SPLITS_PAUSED_MS.value, Q.SPLITS_IDLE_MS.value, Q.SPLITS_ACTIVE_MS.value)
+
+
 def _times_of(values: dict[str, float]) -> tuple[float, float, float] | None:
     """A sample's accumulated busy, idle and backpressured ms when all three are numbers."""
     b, i, p = values.get(_BUSY), values.get(_IDLE), values.get(_BP)
@@ -131,8 +156,8 @@ def _ratios(
             busy, idle, bp = pb / span_ms, pi / span_ms, pp / span_ms
             span_s, basis = span_ms / 1000.0, "counters"
     if basis == "none":
-        g_busy, g_idle, g_bp = (last.get(Q.BUSY_MS_PER_S), last.get(Q.IDLE_MS_PER_S),
-                                last.get(Q.BACKPRESSURED_MS_PER_S))
+        g_busy, g_idle, g_bp = (last.get(_BUSY_MS_PER_S), last.get(_IDLE_MS_PER_S),
+                                last.get(_BACKPRESSURED_MS_PER_S))
         if (g_busy, g_idle, g_bp) == STARTUP_ARTIFACT:
             basis = "startup"
         elif g_idle is not None and g_bp is not None:
@@ -141,7 +166,7 @@ def _ratios(
             busy = g_busy / 1000.0 if g_busy is not None and _isfinite(g_busy) else None
             span_s, basis = 60.0, "gauges"  # Flink's gauges average over up to 60 s
     # A NaN busy gauge (e.g. a SQL datagen source) means busy time is not measured at all.
-    busy_gauge = last.get(Q.BUSY_MS_PER_S)
+    busy_gauge = last.get(_BUSY_MS_PER_S)
     if busy_gauge is not None and math.isnan(busy_gauge):
         busy = None
     return busy, idle, bp, span_s, basis
@@ -191,18 +216,18 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False) ->
                 if before is not None and now is not None:
                     w.operators_records_in_per_s[op] = max(now - before, 0.0) / secs
     else:
-        w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
-        w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
+        w.records_in_per_s = last.finite(_RECORDS_IN_PER_S)
+        w.records_out_per_s = last.finite(_RECORDS_OUT_PER_S)
     if not states_only:
         _head_of_job(w, series, values)
-        soft = _mean_of(values, Q.SOFT_BACKPRESSURED_MS_PER_S.value)
-        hard = _mean_of(values, Q.HARD_BACKPRESSURED_MS_PER_S.value)
+        soft = _mean_of(values, _SOFT_BACKPRESSURED_MS_PER_S)
+        hard = _mean_of(values, _HARD_BACKPRESSURED_MS_PER_S)
         w.soft_backpressured = soft / 1000.0 if soft is not None else None
         w.hard_backpressured = hard / 1000.0 if hard is not None else None
-    w.in_pool_usage = _mean_of(values, Q.IN_POOL_USAGE.value)
-    w.in_exclusive_usage = _mean_of(values, Q.IN_EXCLUSIVE_USAGE.value)
-    w.in_floating_usage = _mean_of(values, Q.IN_FLOATING_USAGE.value)
-    w.out_pool_usage = _mean_of(values, Q.OUT_POOL_USAGE.value)
+    w.in_pool_usage = _mean_of(values, _IN_POOL_USAGE)
+    w.in_exclusive_usage = _mean_of(values, _IN_EXCLUSIVE_USAGE)
+    w.in_floating_usage = _mean_of(values, _IN_FLOATING_USAGE)
+    w.out_pool_usage = _mean_of(values, _OUT_POOL_USAGE)
     return w
 
 
@@ -235,35 +260,34 @@ def _head_of_job(w: SubtaskWindow, series: list[SubtaskSample],
     """Source, watermark, checkpoint and timer facts of one subtask over its window."""
     last = series[-1]
     secs = w.span_s if w.basis == "counters" else 0.0
-    pending = _ends(values, Q.PENDING_RECORDS.value)
+    pending = _ends(values, _PENDING_RECORDS)
     if pending is not None:
         w.pending_records = pending[1]
         w.pending_growth_per_s = (pending[1] - pending[0]) / secs if secs else None
-    lag = _ends(values, Q.EMIT_LAG_MS.value)
+    lag = _ends(values, _EMIT_LAG_MS)
     if lag is not None and lag[1] >= 0:
         w.emit_lag_ms = lag[1]
         w.emit_lag_growth = (lag[1] - lag[0]) / secs if secs and lag[0] >= 0 else None
-    w.source_idle_ms = last.finite(Q.SOURCE_IDLE_MS)
-    errors = _ends(values, Q.RECORDS_IN_ERRORS.value)
+    w.source_idle_ms = last.finite(_SOURCE_IDLE_MS)
+    errors = _ends(values, _RECORDS_IN_ERRORS)
     if errors is not None and secs:
         w.records_in_errors_per_s = max(errors[1] - errors[0], 0.0) / secs
-    timers = _ends(values, Q.FIRED_TIMERS.value)
+    timers = _ends(values, _FIRED_TIMERS)
     if timers is not None and secs:
         w.fired_timers_per_s = max(timers[1] - timers[0], 0.0) / secs
     if last.splits:
         w.splits = len(last.splits)
         w.split_watermarks = {sid: watermark(v.get("watermark_ms"))
                               for sid, v in sorted(last.splits.items())}
-    parts = [_ends(values, q.value)
-             for q in (Q.SPLITS_PAUSED_MS, Q.SPLITS_IDLE_MS, Q.SPLITS_ACTIVE_MS)]
+    parts = [_ends(values, k) for k in _SPLIT_TIMES]
     if all(p is not None for p in parts):
         deltas = [max(p[1] - p[0], 0.0) for p in parts if p is not None]
         if sum(deltas) > 0:
             w.splits_paused_share = deltas[0] / sum(deltas)
-    w.input_watermark_ms = watermark(last.finite(Q.INPUT_WATERMARK))
-    w.output_watermark_ms = watermark(last.finite(Q.OUTPUT_WATERMARK))
-    w.checkpoint_alignment_ms = _max_of(values, Q.CHECKPOINT_ALIGNMENT_MS.value)
-    w.checkpoint_start_delay_ms = _max_of(values, Q.CHECKPOINT_START_DELAY_MS.value)
+    w.input_watermark_ms = watermark(last.finite(_INPUT_WATERMARK))
+    w.output_watermark_ms = watermark(last.finite(_OUTPUT_WATERMARK))
+    w.checkpoint_alignment_ms = _max_of(values, _CHECKPOINT_ALIGNMENT_MS)
+    w.checkpoint_start_delay_ms = _max_of(values, _CHECKPOINT_START_DELAY_MS)
 
 
 def _snapshot_key(s: Sample) -> tuple[float | None, ...]:
