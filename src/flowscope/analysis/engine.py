@@ -22,6 +22,7 @@ from flowscope.analysis.findings import (
 )
 from flowscope.analysis.gcpause import gc_paused
 from flowscope.analysis.locate import locate, task_states
+from flowscope.analysis.tiers import detail_note
 from flowscope.analysis.window import (
     distinct_snapshots,
     subtask_windows,
@@ -97,6 +98,7 @@ def diagnose(
                      + (f" and {len(incomplete) - 4} more" if len(incomplete) > 4 else "")
                      + " as incomplete (not all reported yet)")
         confidence = confidence.at_most(Confidence.MEDIUM)
+    notes.extend(n for n in [detail_note(graph, latest)] if n)
     restarts = {s.attempt for subs in latest.subtasks.values() for s in subs}
     if max(restarts, default=0) > 0:
         notes.append(f"the job has restarted (attempt {max(restarts)}): only the current "
