@@ -81,3 +81,19 @@ def test_the_memo_forgets_what_was_collected():
     c = Key()
     assert memo.get((c, b), lambda: 3) == 3
     assert len(memo) == 1  # the entry of the collected key is gone
+
+
+def test_a_big_jobs_history_is_cut_to_the_memory_budget():
+    from flowscope import budget
+    from flowscope.model import Sample, SubtaskSample
+
+    def sample(p: int, detail: tuple[str, ...] | None) -> Sample:
+        return Sample(0.0, "j", "RUNNING", {v: [SubtaskSample(v, i) for i in range(p)]
+                                            for v in ("a", "b")}, detail_vertices=detail)
+
+    assert budget.history_samples(sample(4, None), 900) == 900
+    big = budget.history_samples(sample(5_000, None), 900)
+    tiered = budget.history_samples(sample(5_000, ("a",)), 900)
+    assert big is not None and tiered is not None
+    assert budget.MIN_SAMPLES <= big < tiered < 900
+    assert big * 10_000 * budget.SUBTASK_DETAIL_BYTES <= budget.HISTORY_BYTES
