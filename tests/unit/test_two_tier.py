@@ -97,3 +97,14 @@ def test_a_big_jobs_history_is_cut_to_the_memory_budget():
     assert big is not None and tiered is not None
     assert budget.MIN_SAMPLES <= big < tiered < 900
     assert big * 10_000 * budget.SUBTASK_DETAIL_BYTES <= budget.HISTORY_BYTES
+
+
+def test_a_wide_vertex_in_detail_reads_its_most_telling_subtasks():
+    from flowscope.flink.rest import telling_subtasks
+    from flowscope.model import SubtaskSample
+
+    subs = [SubtaskSample("v", i, values={Q.BUSY_MS: float(i), Q.IDLE_MS: 100.0 - i,
+                                          Q.BACKPRESSURED_MS: 0.0}) for i in range(100)]
+    picked = [s.index for s in telling_subtasks(subs, 8)]
+    assert len(picked) == 8 and picked == sorted(picked)
+    assert 99 in picked and 0 in picked  # the busiest and the least busy

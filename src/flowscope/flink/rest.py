@@ -54,6 +54,34 @@ MAX_CONCURRENT = 4
 MAX_QUERY_CHARS = 3000
 # What Flink's aggregating metric handlers can compute, all asked for.
 AGGREGATES = "min,max,avg,sum,skew"
+# In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
+# one by one (a constant number of requests per vertex at any parallelism).
+DETAIL_SUBTASKS = 64
+
+
+def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
+    """The `n` subtasks whose gauges say most, by their accumulated time since they started:
+    the busiest half, then the most backpressured, then the least busy (a slow instance and
+    skew show at both ends), in subtask order."""
+
+    def share(s: SubtaskSample, q: Quantity) -> float:
+        parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
+                                        Quantity.BACKPRESSURED_MS)]
+        total = sum(p for p in parts if p is not None)
+        v = s.finite(q)
+        return v / total if v is not None and total > 0 else 0.0
+
+    busiest = sorted(samples, key=lambda s: -share(s, Quantity.BUSY_MS))
+    pressed = sorted(samples, key=lambda s: -share(s, Quantity.BACKPRESSURED_MS))
+    chosen: dict[int, SubtaskSample] = {}
+    for group, quota in ((busiest, n // 2), (pressed, n // 4), (busiest[::-1], n)):
+        for s in group:
+            if len(chosen) >= n or quota <= 0:
+                break
+            if s.index not in chosen:
+                chosen[s.index] = s
+                quota -= 1
+    return sorted(chosen.values(), key=lambda s: s.index)
 
 
 class FlinkRestSource:
@@ -202,7 +230,8 @@ class FlinkRestSource:
         for vertex, (samples, lat, warn, agg) in zip(
             graph.vertices,
             self._map(lambda v: self._poll_vertex(
-                job_id, v, t, detail is None or v.id in detail), graph.vertices),
+                job_id, v, t, detail is None or v.id in detail, detail is not None),
+                graph.vertices),
             strict=True,
         ):
             subtasks[vertex.id] = samples
@@ -270,17 +299,25 @@ class FlinkRestSource:
         return list(self._pool.map(fn, items))
 
     def _poll_vertex(
-        self, job_id: str, vertex: Vertex, now: float, in_detail: bool = True
+        self, job_id: str, vertex: Vertex, now: float, in_detail: bool = True,
+        tiered: bool = False,
     ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str],
                dict[str, dict[str, float]] | None]:
         """One vertex's subtasks: the detail (counters, attempt, TaskManager) and the gauges,
-        each subtask's (`in_detail`) or aggregated over the subtasks (the fourth item)."""
+        each subtask's (`in_detail`) or aggregated over the subtasks (the fourth item). In a
+        `tiered` poll a vertex in detail of more than DETAIL_SUBTASKS subtasks has the gauges
+        of its most telling subtasks read one by one, and all of them aggregated."""
         detail = self.get(f"/jobs/{job_id}/vertices/{vertex.id}")
         samples = answers.subtasks_from_detail(vertex, detail)
         vnames = self._vertex_names(job_id, vertex.id, now=now)
         if not in_detail:
             return samples, {}, [], self._aggregated(job_id, vertex, vnames, samples)
-        wanted = answers.wanted_metrics(vnames, samples)
+        agg = None
+        picked = samples
+        if tiered and len(samples) > DETAIL_SUBTASKS:
+            picked = telling_subtasks(samples, DETAIL_SUBTASKS)
+            agg = self._aggregated(job_id, vertex, vnames, samples)
+        wanted = answers.wanted_metrics(vnames, picked)
         values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
         by_index = {s.index: s for s in samples}
         latency: dict[str, dict[str, float]] = {}
@@ -321,7 +358,7 @@ class FlinkRestSource:
                 target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
         for index, ids in split_ids.items():
             by_index[index].values[Quantity.SPLITS] = float(len(ids))
-        return samples, latency, warnings, None
+        return samples, latency, warnings, agg
 
     def _aggregated(
         self, job_id: str, vertex: Vertex, vnames: VertexNames, samples: list[SubtaskSample]
