@@ -31,3 +31,16 @@ def history_samples(sample: Sample, cap: int | None, budget: int = HISTORY_BYTES
     `budget` bytes, but at least MIN_SAMPLES."""
     fits = max(MIN_SAMPLES, budget // max(1, sample_bytes(sample)))
     return fits if cap is None else min(cap, fits)
+
+
+def share_unchanged(before: Sample | None, after: Sample) -> None:
+    """Let `after` share the subtasks and TaskManagers of `before` where they are equal (Flink
+    refreshes metrics every ~10 s, so polls every 2 s mostly see the snapshot the poll before
+    saw): a history then holds one copy per snapshot. Values compare exactly (a NaN never
+    equals itself, so a sample with NaN keeps its own copy)."""
+    if before is None or before.job_id != after.job_id:
+        return
+    if after.subtasks == before.subtasks:
+        after.subtasks = before.subtasks
+    if after.taskmanagers == before.taskmanagers:
+        after.taskmanagers = before.taskmanagers

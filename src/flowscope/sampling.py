@@ -19,6 +19,7 @@ import httpx
 from flowscope.analysis import tiers
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
 from flowscope.analysis.findings import Cause, Confidence, CpuSplit, Diagnosis, Verdict
+from flowscope.budget import share_unchanged
 from flowscope.errors import FlowscopeError, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
@@ -56,6 +57,7 @@ class LiveSession:
         # job is small; see analysis.tiers). Set by the diagnosis loop.
         self.detail_vertices: set[str] | None = None
         self._big_job: bool | None = None
+        self._previous: Sample | None = None
 
     def poll(self) -> tuple[JobGraph, Sample]:
         try:
@@ -68,6 +70,8 @@ class LiveSession:
                 self.job.id, self.thread_dump_tms, self.flamegraph_vertices, detail
             )
             self._big_job = tiers.is_big(graph)
+            share_unchanged(self._previous, sample)
+            self._previous = sample
         except FlowscopeError:
             if self.recorder:
                 self.recorder.discard_pending()
