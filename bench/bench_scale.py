@@ -51,6 +51,7 @@ try:  # the collector is moving from sources/ to flink/
     from flowscope.flink.rest import FlinkRestSource
 except ImportError:
     from flowscope.sources.rest import FlinkRestSource
+from flowscope.analysis import tiers
 from flowscope.analysis.engine import diagnose
 from flowscope.model import JobGraph, Sample
 
@@ -179,6 +180,7 @@ class Result:
     rss_after_mib: float | None = None
     watch_rss_mib: float | None = None
     watch_wall_s: float | None = None
+    detail: int | None = None  # vertices read subtask by subtask in steady polls (None: all)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -202,19 +204,26 @@ def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def poll_samples(emu: Emulator, res: Result, budget_s: float) -> tuple[JobGraph, list[Sample]]:
+def poll_samples(emu: Emulator, res: Result, budget_s: float,
+                 tiered: bool = True) -> tuple[JobGraph, list[Sample]]:
     """Poll the fast emulator: the first poll, then as many as the budget allows (at most
-    SAMPLES), 58 s of job time apart in total; the first TIMED_POLLS steady ones are timed."""
+    SAMPLES), 58 s of job time apart in total; the first TIMED_POLLS steady ones are timed.
+    `tiered`: as a live diagnosis polls, a big job's gauges are read aggregated over subtasks
+    except on the vertices the diagnosis of the first two samples picks (`analysis.tiers`)."""
     clock, transport = VirtualClock(), CountingTransport()
     src = FlinkRestSource(emu.url, transport=transport, clock=clock)
     samples: list[Sample] = []
+    detail: set[str] | None = None
     try:
         job = src.select_job()
 
         def one() -> tuple[JobGraph, Sample, Poll]:
+            nonlocal detail
             r0, b0, c0 = src.requests, transport.bytes_in, emu.cpu_s()
             t0 = time.perf_counter()
-            graph, sample = src.poll(job.id)
+            if tiered and not samples and tiers.is_big(src.graph(job.id)):
+                detail = set()
+            graph, sample = src.poll(job.id, detail=detail)
             wall = time.perf_counter() - t0
             return graph, sample, Poll(src.requests - r0, transport.bytes_in - b0, wall,
                                        emu.cpu_s() - c0)
@@ -241,6 +250,10 @@ def poll_samples(emu: Emulator, res: Result, budget_s: float) -> tuple[JobGraph,
             graph, sample, p = one()
             samples.append(sample)
             res.steady.append(p)
+            if tiered and detail is not None and len(samples) == 2:
+                detail = tiers.detail_vertices(diagnose(graph, samples))
+                res.detail = None if detail is None else len(detail)
+                _log(f"{res.shape}: read in detail from now on: {res.detail} vertices")
             if i <= TIMED_POLLS:
                 _log(f"{res.shape}: poll {i}: {p.wall_s:.2f} s, {p.requests} requests, "
                      f"{p.bytes_in / 1e6:.1f} MB")
@@ -336,7 +349,7 @@ def bench_shape(shape: str, args: argparse.Namespace, profile: bool) -> tuple[Re
     res = Result(shape, vertices, parallelism)
     prof = ""
     with Emulator(vertices, parallelism, fast=True) as emu:
-        graph, samples = poll_samples(emu, res, args.poll_budget_s)
+        graph, samples = poll_samples(emu, res, args.poll_budget_s, tiered=not args.untiered)
     time_diagnose(graph, samples, res)
     if profile:
         prof = profile_diagnose(graph, samples)
@@ -352,7 +365,8 @@ def _mb(n: float) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = ("| job (V x P) | subtasks | TMs | requests / poll (first) | MB in / poll (first) "
+    head = ("| job (V x P) | subtasks | TMs | detail vertices | requests / poll (first) "
+            "| MB in / poll (first) "
             "| poll wall s (median of 3) | emulator CPU s / poll | `diagnose()` s "
             "(samples over s) | at 10 s refresh | verdict | RSS after diagnose, MiB "
             "| `watch` peak RSS, MiB |")
@@ -369,6 +383,7 @@ def table(results: list[Result]) -> str:
                  if r.watch_rss_mib is not None and r.watch_wall_s is not None else "-")
         lines.append(
             f"| {r.vertices} x {r.parallelism:,} | {r.subtasks:,} | {r.taskmanagers} "
+            f"| {'all' if r.detail is None else r.detail} "
             f"| {req:,.0f} ({r.first.requests:,}) | {_mb(mb)} ({_mb(r.first.bytes_in)}) "
             f"| {wall:.2f} | {emu:.2f} | {r.diagnose_s:.3f} ({r.samples} over {r.span_s:.0f}) "
             f"| {r.diagnose_flink_s:.3f} | {r.verdict} | {r.rss_after_mib:.0f} | {watch} |")
@@ -386,6 +401,8 @@ def main() -> None:
     ap.add_argument("--watch-all", action="store_true",
                     help=f"`watch` past {WATCH_MAX_SUBTASKS:,} subtasks too")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--untiered", action="store_true",
+                    help="read every vertex's gauges subtask by subtask, as before two-tier polls")
     ap.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = ap.parse_args()
     shapes = SHAPES if args.all else (args.shapes or DEFAULT_SHAPES)

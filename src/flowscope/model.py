@@ -286,6 +286,12 @@ class Sample:
     # Flame graphs taken with this poll: vertex id -> {"on_cpu": ..., "off_cpu": ...} (only
     # when asked for; Flink samples the vertex's own task threads, job by job).
     flamegraphs: dict[str, dict[str, FlameGraph]] = field(default_factory=dict)
+    # The vertex ids whose subtasks' gauges this poll read one by one (None: every vertex), and
+    # the others' gauges aggregated over their subtasks: vertex id -> quantity -> {"min",
+    # "max", "avg", "sum", "skew"} (skew as Flink computes it: mean absolute deviation over the
+    # mean, in percent, at most 100). Counters are read for every subtask either way.
+    detail_vertices: tuple[str, ...] | None = None
+    aggregates: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def uptime_s(self) -> float | None:

@@ -379,6 +379,16 @@ class RecordedTransport(httpx.BaseTransport):
                 return httpx.Response(200, content=json.dumps(answer).encode(), request=request,
                                       headers={"content-type": "application/json"})
         found = self.recording.response(self.poll_id, key)
+        if found is None and path.endswith(SUBTASKS_METRICS) and "get" in params:
+            # A poll that reads a vertex's gauges aggregated, replaying a recording of polls
+            # that read them subtask by subtask: aggregate the recorded values.
+            items = self.recording.metric_items(
+                self.poll_id, path[: -len(SUBTASKS_METRICS)] + "/metrics")
+            if items is not None:
+                answer = aggregate_items(items, ",".join(params["get"]).split(","),
+                                         ",".join(params.get("agg", [])))
+                return httpx.Response(200, content=json.dumps(answer).encode(), request=request,
+                                      headers={"content-type": "application/json"})
         if found is None:
             body = json.dumps({"errors": ["not in the recording"]}).encode()
             return httpx.Response(404, content=body, request=request)
@@ -386,6 +396,42 @@ class RecordedTransport(httpx.BaseTransport):
         return httpx.Response(status, content=content, request=request,
                               headers={"content-type": "application/json"})
 
+
+
+SUBTASKS_METRICS = "/subtasks/metrics"
+
+
+def aggregate_items(items: list[Any], names: list[str], agg: str) -> list[dict[str, Any]]:
+    """What Flink's aggregating handler answers for `names` over subtasks, from the items of
+    `/metrics?get=<subtask>.<name>` answers: min/max/avg/sum/skew (those in `agg`, all five
+    when empty) of each name's numeric values; `[]` when a name has no value at all, as Flink
+    answers when a requested metric is missing on every subtask."""
+    modes = [m for m in (agg or "min,max,avg,sum,skew").split(",") if m]
+    wanted = set(names)
+    values: dict[str, list[float]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        sub, _, bare = str(item.get("id", "")).partition(".")
+        if not sub.isdigit() or bare not in wanted:
+            continue
+        try:
+            v = float(item.get("value"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        values.setdefault(bare, []).append(v)
+    out: list[dict[str, Any]] = []
+    for name in names:
+        vals = values.get(name)
+        if not vals:
+            return []
+        total = sum(vals)
+        avg = total / len(vals)
+        dev = sum(abs(avg - x) for x in vals) / len(vals)
+        stats = {"min": min(vals), "max": max(vals), "avg": avg, "sum": total,
+                 "skew": 0.0 if avg == 0 else min(dev / avg * 100.0, 100.0)}
+        out.append({"id": name, **{m: stats[m] for m in modes if m in stats}})
+    return out
 
 def file_size(path: Path) -> int:
     total = 0

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import httpx
 
+from flowscope.analysis import tiers
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
 from flowscope.analysis.findings import Cause, Confidence, CpuSplit, Diagnosis, Verdict
+from flowscope.budget import share_unchanged
 from flowscope.errors import FlinkUnreachable, FlowscopeError, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
@@ -84,6 +86,11 @@ class LiveSession:
         self.thread_dump_tms: list[str] = []
         # Vertex ids whose flame graphs to read with each poll (also set by the diagnosis loop).
         self.flamegraph_vertices: list[str] = []
+        # Vertex ids whose subtasks' gauges to read one by one (None: every vertex while the
+        # job is small; see analysis.tiers). Set by the diagnosis loop.
+        self.detail_vertices: set[str] | None = None
+        self._big_job: bool | None = None
+        self._previous: Sample | None = None
 
     def _select(self, selector: str | None) -> JobSummary:
         """The job to poll; a reading of the job list that fails or finds no match is tried
@@ -120,9 +127,17 @@ class LiveSession:
         began = time.monotonic()
         self.source.http.deadline = began + self.budget_s()
         try:
+            if self._big_job is None:  # the graph is read once anyway, and then cached
+                self._big_job = tiers.is_big(self.source.graph(self.job.id))
+            detail = self.detail_vertices
+            if detail is None and self._big_job:
+                detail = set()  # a big job before any diagnosis: every vertex aggregated
             graph, sample = self.source.poll(
-                self.job.id, self.thread_dump_tms, self.flamegraph_vertices
+                self.job.id, self.thread_dump_tms, self.flamegraph_vertices, detail
             )
+            self._big_job = tiers.is_big(graph)
+            share_unchanged(self._previous, sample)
+            self._previous = sample
         except FlowscopeError as exc:
             self.failed += 1
             self.last_error = str(exc)
@@ -304,6 +319,7 @@ def apply_stack_requests(session: LiveSession, d: Diagnosis) -> bool:
     want = stacks_wanted(d)
     session.flamegraph_vertices = want.flamegraph_vertices
     session.thread_dump_tms = want.thread_dump_tms
+    session.detail_vertices = tiers.detail_vertices(d)
     return bool(want)
 
 

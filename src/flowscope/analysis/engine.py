@@ -21,7 +21,9 @@ from flowscope.analysis.findings import (
     Verdict,
     Work,
 )
+from flowscope.analysis.gcpause import gc_paused
 from flowscope.analysis.locate import locate, task_states
+from flowscope.analysis.tiers import detail_note
 from flowscope.analysis.window import (
     distinct_snapshots,
     subtask_windows,
@@ -40,6 +42,7 @@ DEFAULT_HISTORY_S = 180.0
 YOUNG_JOB_S = 60.0
 
 
+@gc_paused
 def diagnose(
     graph: JobGraph,
     samples: Sequence[Sample],
@@ -96,6 +99,7 @@ def diagnose(
                      + (f" and {len(incomplete) - 4} more" if len(incomplete) > 4 else "")
                      + " as incomplete (not all reported yet)")
         confidence = confidence.at_most(Confidence.MEDIUM)
+    notes.extend(n for n in [detail_note(graph, latest)] if n)
     restarts = {s.attempt for subs in latest.subtasks.values() for s in subs}
     if max(restarts, default=0) > 0:
         notes.append(f"the job has restarted (attempt {max(restarts)}): only the current "

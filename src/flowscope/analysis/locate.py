@@ -21,7 +21,7 @@ def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> lis
     for v in graph.topological():
         subs = windows.get(v.id, [])
         bp = finite_max([s.backpressured for s in subs])
-        rates = [s.true_rate for s in subs if s.true_rate is not None]
+        rates = [r for s in subs if (r := s.true_rate) is not None]
         out.append(
             TaskState(
                 vertex_id=v.id,

@@ -14,15 +14,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 
 from flowscope.analysis.findings import TaskState
 from flowscope.analysis.locate import task_states
+from flowscope.analysis.memo import IdentityMemo
 from flowscope.analysis.window import distinct_snapshots, subtask_windows
 from flowscope.model import JobGraph, Sample
 
 # More intervals than this are merged (counters make a merged interval an exact average).
 DEFAULT_MAX_STEPS = 240
+# The steps of snapshot pairs already seen, while both samples live: `watch`, `serve` and
+# `diagnose()` (through `temporal`) ask again for a history that changes by one poll at a time.
+_STEPS: IdentityMemo[TimelineStep] = IdentityMemo(256)
 
 TASK_FIELDS = ("busy", "backpressured", "idle", "records_in_per_s", "records_out_per_s")
 
@@ -66,12 +71,14 @@ def task_timeline(
         raise ValueError("max_steps must be at least 1")
     running = [s for s in samples if s.job_state == "RUNNING"]
     snaps = _pick(distinct_snapshots(running), max_steps)
-    steps = []
-    for before, after in pairwise(snaps):
-        windows = subtask_windows([before, after])
-        states = task_states(graph, windows)
-        steps.append(TimelineStep(before.t, after.t, {t.vertex_id: t for t in states}))
-    return steps
+    return [_STEPS.get((graph, before, after), partial(_step, graph, before, after))
+            for before, after in pairwise(snaps)]
+
+
+def _step(graph: JobGraph, before: Sample, after: Sample) -> TimelineStep:
+    windows = subtask_windows([before, after], states_only=True)
+    states = task_states(graph, windows)
+    return TimelineStep(before.t, after.t, {t.vertex_id: t for t in states})
 
 
 def task_series(

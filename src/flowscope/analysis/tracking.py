@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Confidence, Diagnosis, Finding, Level, TaskState, Verdict
@@ -101,7 +101,8 @@ class Watcher:
         new = self._snapshot is None or len(distinct_snapshots([self._snapshot, sample])) == 2
         if new:
             if self._snapshot is not None:
-                self.history.extend(task_timeline(graph, [self._snapshot, sample]))
+                self.history.extend(_tasks_only(step)
+                                    for step in task_timeline(graph, [self._snapshot, sample]))
             self._snapshot = sample
             self.snapshots += 1
         d = diagnose(graph, self.samples, window_s=self.window_s)
@@ -135,6 +136,13 @@ class Watcher:
             tuple(p.backpressured if p else None for p in points),
             causes.get(t.vertex_id),
         )
+
+
+def _tasks_only(step: TimelineStep) -> TimelineStep:
+    """A step without its subtasks: the view's history shows tasks, and a step of a job of
+    100,000 subtasks would otherwise hold 100,000 subtask states."""
+    return TimelineStep(step.start, step.end,
+                        {vid: replace(t, subtasks=[]) for vid, t in step.tasks.items()})
 
 
 def build_state(graph: JobGraph, samples: Sequence[Sample], *,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 
 from flowscope.analysis.findings import TaskManagerFacts
-from flowscope.analysis.numbers import finite_max, finite_mean
+from flowscope.analysis.memo import IdentityMemo
 from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample
 from flowscope.model import TmQuantity as TmQ
@@ -81,105 +82,152 @@ class SubtaskWindow:
         return self.records_in_per_s / self.busy
 
 
-def _delta(a: SubtaskSample, b: SubtaskSample, q: Q) -> float | None:
-    va, vb = a.finite(q), b.finite(q)
-    if va is None or vb is None:
+_BUSY, _IDLE, _BP = Q.BUSY_MS.value, Q.IDLE_MS.value, Q.BACKPRESSURED_MS.value
+_RATE_FIELDS = (
+    ("records_in_per_s", Q.RECORDS_IN.value), ("records_out_per_s", Q.RECORDS_OUT.value),
+    ("bytes_in_per_s", Q.BYTES_IN.value), ("bytes_out_per_s", Q.BYTES_OUT.value),
+    ("buffers_out_per_s", Q.BUFFERS_OUT.value),
+    ("bytes_in_remote_per_s", Q.BYTES_IN_REMOTE.value),
+    ("bytes_in_local_per_s", Q.BYTES_IN_LOCAL.value),
+    ("buffers_in_remote_per_s", Q.BUFFERS_IN_REMOTE.value),
+)
+_isfinite = math.isfinite
+
+
+# Quantity names as plain strings: reading an enum member costs more than a dict lookup, and
+# these are read a few dozen times per subtask.
+_SOFT_BACKPRESSURED_MS_PER_S = Q.SOFT_BACKPRESSURED_MS_PER_S.value
+_HARD_BACKPRESSURED_MS_PER_S = Q.HARD_BACKPRESSURED_MS_PER_S.value
+_IN_POOL_USAGE = Q.IN_POOL_USAGE.value
+_IN_EXCLUSIVE_USAGE = Q.IN_EXCLUSIVE_USAGE.value
+_IN_FLOATING_USAGE = Q.IN_FLOATING_USAGE.value
+_OUT_POOL_USAGE = Q.OUT_POOL_USAGE.value
+_PENDING_RECORDS = Q.PENDING_RECORDS.value
+_EMIT_LAG_MS = Q.EMIT_LAG_MS.value
+_RECORDS_IN_ERRORS = Q.RECORDS_IN_ERRORS.value
+_FIRED_TIMERS = Q.FIRED_TIMERS.value
+_CHECKPOINT_ALIGNMENT_MS = Q.CHECKPOINT_ALIGNMENT_MS.value
+_CHECKPOINT_START_DELAY_MS = Q.CHECKPOINT_START_DELAY_MS.value
+_SOURCE_IDLE_MS = Q.SOURCE_IDLE_MS.value
+_INPUT_WATERMARK = Q.INPUT_WATERMARK.value
+_OUTPUT_WATERMARK = Q.OUTPUT_WATERMARK.value
+_BUSY_MS_PER_S = Q.BUSY_MS_PER_S.value
+_IDLE_MS_PER_S = Q.IDLE_MS_PER_S.value
+_BACKPRESSURED_MS_PER_S = Q.BACKPRESSURED_MS_PER_S.value
+_RECORDS_IN_PER_S = Q.RECORDS_IN_PER_S.value
+_RECORDS_OUT_PER_S = Q.RECORDS_OUT_PER_S.value
+_SPLIT_TIMES = (Q.SPLITS_PAUSED_MS.value, Q.SPLITS_IDLE_MS.value, Q.SPLITS_ACTIVE_MS.value)
+
+
+def _times_of(values: dict[str, float]) -> tuple[float, float, float] | None:
+    """A sample's accumulated busy, idle and backpressured ms when all three are numbers."""
+    b, i, p = values.get(_BUSY), values.get(_IDLE), values.get(_BP)
+    if b is None or i is None or p is None or not (_isfinite(b) and _isfinite(i)
+                                                   and _isfinite(p)):
         return None
-    return vb - va
+    return b, i, p
 
 
-def _is_startup_artifact(s: SubtaskSample) -> bool:
-    trio = (s.get(Q.BUSY_MS_PER_S), s.get(Q.IDLE_MS_PER_S), s.get(Q.BACKPRESSURED_MS_PER_S))
-    return trio == STARTUP_ARTIFACT
+def _mean_of(values: list[dict[str, float]], key: str) -> float | None:
+    """finite_mean of one key over the samples' values (the same sum, in the same order)."""
+    total, n = 0.0, 0
+    for v in values:
+        x = v.get(key)
+        if x is not None and _isfinite(x):
+            total += x
+            n += 1
+    return total / n if n else None
 
 
-def _has_times(s: SubtaskSample) -> bool:
-    return all(s.finite(q) is not None for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS))
-
-
-def _span_ms(a: SubtaskSample, b: SubtaskSample) -> float:
-    """The time between two samples as the subtask measured it (busy + idle + bp)."""
-    parts = [_delta(a, b, q) for q in (Q.BUSY_MS, Q.IDLE_MS, Q.BACKPRESSURED_MS)]
-    return sum(max(p, 0.0) for p in parts if p is not None)
-
-
-def subtask_window(series: list[SubtaskSample]) -> SubtaskWindow:
-    """Summarise one subtask's samples (oldest first, one attempt) over their whole span."""
-    last = series[-1]
-    # Early polls can carry NaN accumulated times (the task is still starting): start from the
-    # first sample whose time counters are all numbers.
-    first = next((s for s in series if _has_times(s)), series[0])
-    w = SubtaskWindow(
-        vertex_id=last.vertex_id, index=last.index, taskmanager_id=last.taskmanager_id,
-        host=last.host, busy=None, backpressured=None, idle=None, span_s=0.0, basis="none",
-    )
-    d_busy = _delta(first, last, Q.BUSY_MS)
-    d_idle = _delta(first, last, Q.IDLE_MS)
-    d_bp = _delta(first, last, Q.BACKPRESSURED_MS)
-    if d_busy is not None and d_idle is not None and d_bp is not None:
+def _ratios(
+    first: dict[str, float], last: dict[str, float],
+    t0: tuple[float, float, float] | None, t1: tuple[float, float, float] | None,
+) -> tuple[float | None, float | None, float | None, float, str]:
+    """busy, idle, backpressured (0..1), the span they cover (s) and their basis, from the
+    counters of the first sample with times and the last one, else from Flink's gauges."""
+    busy = idle = bp = None
+    span_s, basis = 0.0, "none"
+    if t0 is not None and t1 is not None:
         # busy is derived (elapsed - idle - bp) at a slightly different instant, so it can
         # step backwards by a few ms: clamp each part at 0.
-        parts = [max(d_busy, 0.0), max(d_idle, 0.0), max(d_bp, 0.0)]
-        span_ms = sum(parts)
+        pb, pi, pp = max(t1[0] - t0[0], 0.0), max(t1[1] - t0[1], 0.0), max(t1[2] - t0[2], 0.0)
+        span_ms = pb + pi + pp
         if span_ms >= MIN_COUNTER_SPAN_S * 1000:
-            w.busy, w.idle, w.backpressured = (p / span_ms for p in parts)
-            w.span_s = span_ms / 1000.0
-            w.basis = "counters"
-    if w.basis == "none":
-        busy, idle, bp = (last.get(Q.BUSY_MS_PER_S), last.get(Q.IDLE_MS_PER_S),
-                          last.get(Q.BACKPRESSURED_MS_PER_S))
-        if _is_startup_artifact(last):
-            w.basis = "startup"
-        elif idle is not None and bp is not None:
-            w.idle = idle / 1000.0 if math.isfinite(idle) else None
-            w.backpressured = bp / 1000.0 if math.isfinite(bp) else None
-            w.busy = busy / 1000.0 if busy is not None and math.isfinite(busy) else None
-            w.span_s = 60.0  # Flink's gauges average over up to 60 s
-            w.basis = "gauges"
+            busy, idle, bp = pb / span_ms, pi / span_ms, pp / span_ms
+            span_s, basis = span_ms / 1000.0, "counters"
+    if basis == "none":
+        g_busy, g_idle, g_bp = (last.get(_BUSY_MS_PER_S), last.get(_IDLE_MS_PER_S),
+                                last.get(_BACKPRESSURED_MS_PER_S))
+        if (g_busy, g_idle, g_bp) == STARTUP_ARTIFACT:
+            basis = "startup"
+        elif g_idle is not None and g_bp is not None:
+            idle = g_idle / 1000.0 if _isfinite(g_idle) else None
+            bp = g_bp / 1000.0 if _isfinite(g_bp) else None
+            busy = g_busy / 1000.0 if g_busy is not None and _isfinite(g_busy) else None
+            span_s, basis = 60.0, "gauges"  # Flink's gauges average over up to 60 s
     # A NaN busy gauge (e.g. a SQL datagen source) means busy time is not measured at all.
-    busy_gauge = last.get(Q.BUSY_MS_PER_S)
+    busy_gauge = last.get(_BUSY_MS_PER_S)
     if busy_gauge is not None and math.isnan(busy_gauge):
-        w.busy = None
-    if w.basis == "counters":
+        busy = None
+    return busy, idle, bp, span_s, basis
 
-        def rate(q: Q) -> float | None:
+
+def subtask_window(series: list[SubtaskSample], *, states_only: bool = False) -> SubtaskWindow:
+    """Summarise one subtask's samples (oldest first, one attempt) over their whole span.
+
+    `states_only` fills only what a task state is folded from (ratios, record rates, buffer
+    usages); the other fields stay None/empty. The timeline needs no more, per interval.
+    """
+    last = series[-1]
+    values = [s.values for s in series]
+    lv = last.values
+    times = [_times_of(v) for v in values]
+    # Early polls can carry NaN accumulated times (the task is still starting): start from the
+    # first sample whose time counters are all numbers.
+    k0 = next((k for k, t in enumerate(times) if t is not None), 0)
+    first = series[k0]
+    busy, idle, bp, span_s, basis = _ratios(first.values, lv, times[k0], times[-1])
+    w = SubtaskWindow(
+        vertex_id=last.vertex_id, index=last.index, taskmanager_id=last.taskmanager_id,
+        host=last.host, busy=busy, backpressured=bp, idle=idle, span_s=span_s, basis=basis,
+    )
+    if basis == "counters":
+        t1 = times[-1]
+        assert t1 is not None
+        for name, key in _RATE_FIELDS[:2] if states_only else _RATE_FIELDS:
+            now = lv.get(key)
+            if now is None or not _isfinite(now):
+                continue  # no delta without the newest value
             # Counters listed later than the time counters (metric names are discovered after
             # the first snapshot) start from the first sample that has them.
-            start = next((s for s in series if s.finite(q) is not None and _has_times(s)), None)
-            if start is None:
-                return None
-            secs = _span_ms(start, last) / 1000.0
-            d = _delta(start, last, q)
-            if d is None or secs < MIN_COUNTER_SPAN_S:
-                return None
-            return max(d, 0.0) / secs
-
-        w.records_in_per_s = rate(Q.RECORDS_IN)
-        w.records_out_per_s = rate(Q.RECORDS_OUT)
-        w.bytes_in_per_s = rate(Q.BYTES_IN)
-        w.bytes_out_per_s = rate(Q.BYTES_OUT)
-        w.buffers_out_per_s = rate(Q.BUFFERS_OUT)
-        w.bytes_in_remote_per_s = rate(Q.BYTES_IN_REMOTE)
-        w.bytes_in_local_per_s = rate(Q.BYTES_IN_LOCAL)
-        w.buffers_in_remote_per_s = rate(Q.BUFFERS_IN_REMOTE)
-        secs = w.span_s
-        for op, counters in last.operators.items():
-            before = first.operators.get(op, {}).get("records_in")
-            now = counters.get("records_in")
-            if before is not None and now is not None:
-                w.operators_records_in_per_s[op] = max(now - before, 0.0) / secs
+            for v, t0 in zip(values, times, strict=True):
+                x = v.get(key)
+                if t0 is not None and x is not None and _isfinite(x):
+                    secs = (max(t1[0] - t0[0], 0.0) + max(t1[1] - t0[1], 0.0)
+                            + max(t1[2] - t0[2], 0.0)) / 1000.0
+                    if secs >= MIN_COUNTER_SPAN_S:
+                        setattr(w, name, max(now - x, 0.0) / secs)
+                    break
+        if last.operators and not states_only:
+            secs = w.span_s
+            for op, counters in last.operators.items():
+                before = first.operators.get(op, {}).get("records_in")
+                now = counters.get("records_in")
+                if before is not None and now is not None:
+                    w.operators_records_in_per_s[op] = max(now - before, 0.0) / secs
     else:
-        w.records_in_per_s = last.finite(Q.RECORDS_IN_PER_S)
-        w.records_out_per_s = last.finite(Q.RECORDS_OUT_PER_S)
-    _head_of_job(w, series)
-    soft = finite_mean([s.get(Q.SOFT_BACKPRESSURED_MS_PER_S) for s in series])
-    hard = finite_mean([s.get(Q.HARD_BACKPRESSURED_MS_PER_S) for s in series])
-    w.soft_backpressured = soft / 1000.0 if soft is not None else None
-    w.hard_backpressured = hard / 1000.0 if hard is not None else None
-    w.in_pool_usage = finite_mean([s.get(Q.IN_POOL_USAGE) for s in series])
-    w.in_exclusive_usage = finite_mean([s.get(Q.IN_EXCLUSIVE_USAGE) for s in series])
-    w.in_floating_usage = finite_mean([s.get(Q.IN_FLOATING_USAGE) for s in series])
-    w.out_pool_usage = finite_mean([s.get(Q.OUT_POOL_USAGE) for s in series])
+        w.records_in_per_s = last.finite(_RECORDS_IN_PER_S)
+        w.records_out_per_s = last.finite(_RECORDS_OUT_PER_S)
+    if not states_only:
+        _head_of_job(w, series, values)
+        soft = _mean_of(values, _SOFT_BACKPRESSURED_MS_PER_S)
+        hard = _mean_of(values, _HARD_BACKPRESSURED_MS_PER_S)
+        w.soft_backpressured = soft / 1000.0 if soft is not None else None
+        w.hard_backpressured = hard / 1000.0 if hard is not None else None
+    w.in_pool_usage = _mean_of(values, _IN_POOL_USAGE)
+    w.in_exclusive_usage = _mean_of(values, _IN_EXCLUSIVE_USAGE)
+    w.in_floating_usage = _mean_of(values, _IN_FLOATING_USAGE)
+    w.out_pool_usage = _mean_of(values, _OUT_POOL_USAGE)
     return w
 
 
@@ -189,62 +237,89 @@ def watermark(v: float | None) -> float | None:
     return v if v is not None and 0 < v < 1e15 else None
 
 
-def _head_of_job(w: SubtaskWindow, series: list[SubtaskSample]) -> None:
+def _ends(values: list[dict[str, float]], key: str) -> tuple[float, float] | None:
+    """The first and the last finite value of one key over the samples' values."""
+    for v in values:
+        a = v.get(key)
+        if a is not None and _isfinite(a):
+            for u in reversed(values):
+                b = u.get(key)
+                if b is not None and _isfinite(b):
+                    return a, b
+    return None
+
+
+def _max_of(values: list[dict[str, float]], key: str) -> float | None:
+    """finite_max of one key over the samples' values."""
+    known = [x for v in values if (x := v.get(key)) is not None and _isfinite(x)]
+    return max(known) if known else None
+
+
+def _head_of_job(w: SubtaskWindow, series: list[SubtaskSample],
+                 values: list[dict[str, float]]) -> None:
     """Source, watermark, checkpoint and timer facts of one subtask over its window."""
     last = series[-1]
-
-    def ends(q: Q) -> tuple[float, float] | None:
-        vals = [v for v in (s.finite(q) for s in series) if v is not None]
-        return (vals[0], vals[-1]) if vals else None
-
     secs = w.span_s if w.basis == "counters" else 0.0
-    pending = ends(Q.PENDING_RECORDS)
+    pending = _ends(values, _PENDING_RECORDS)
     if pending is not None:
         w.pending_records = pending[1]
         w.pending_growth_per_s = (pending[1] - pending[0]) / secs if secs else None
-    lag = ends(Q.EMIT_LAG_MS)
+    lag = _ends(values, _EMIT_LAG_MS)
     if lag is not None and lag[1] >= 0:
         w.emit_lag_ms = lag[1]
         w.emit_lag_growth = (lag[1] - lag[0]) / secs if secs and lag[0] >= 0 else None
-    w.source_idle_ms = last.finite(Q.SOURCE_IDLE_MS)
-    errors = ends(Q.RECORDS_IN_ERRORS)
+    w.source_idle_ms = last.finite(_SOURCE_IDLE_MS)
+    errors = _ends(values, _RECORDS_IN_ERRORS)
     if errors is not None and secs:
         w.records_in_errors_per_s = max(errors[1] - errors[0], 0.0) / secs
-    timers = ends(Q.FIRED_TIMERS)
+    timers = _ends(values, _FIRED_TIMERS)
     if timers is not None and secs:
         w.fired_timers_per_s = max(timers[1] - timers[0], 0.0) / secs
     if last.splits:
         w.splits = len(last.splits)
         w.split_watermarks = {sid: watermark(v.get("watermark_ms"))
                               for sid, v in sorted(last.splits.items())}
-    parts = [ends(q) for q in (Q.SPLITS_PAUSED_MS, Q.SPLITS_IDLE_MS, Q.SPLITS_ACTIVE_MS)]
+    parts = [_ends(values, k) for k in _SPLIT_TIMES]
     if all(p is not None for p in parts):
         deltas = [max(p[1] - p[0], 0.0) for p in parts if p is not None]
         if sum(deltas) > 0:
             w.splits_paused_share = deltas[0] / sum(deltas)
-    w.input_watermark_ms = watermark(last.finite(Q.INPUT_WATERMARK))
-    w.output_watermark_ms = watermark(last.finite(Q.OUTPUT_WATERMARK))
-    w.checkpoint_alignment_ms = finite_max(s.get(Q.CHECKPOINT_ALIGNMENT_MS) for s in series)
-    w.checkpoint_start_delay_ms = finite_max(s.get(Q.CHECKPOINT_START_DELAY_MS) for s in series)
+    w.input_watermark_ms = watermark(last.finite(_INPUT_WATERMARK))
+    w.output_watermark_ms = watermark(last.finite(_OUTPUT_WATERMARK))
+    w.checkpoint_alignment_ms = _max_of(values, _CHECKPOINT_ALIGNMENT_MS)
+    w.checkpoint_start_delay_ms = _max_of(values, _CHECKPOINT_START_DELAY_MS)
+
+
+def _snapshot_key(s: Sample) -> tuple[float | None, ...]:
+    # NaN never equals itself: a subtask reporting NaN busy time (SQL datagen sources) would
+    # make every poll look new, so only finite counters identify a snapshot.
+    return tuple(
+        v if v is not None and math.isfinite(v) else None
+        for subs in s.subtasks.values()
+        for st in subs
+        for v in (st.values.get(_BUSY), st.values.get(_IDLE))
+    )
+
+
+# Whether a sample saw the same snapshot as the one kept before it, for pairs already compared
+# (a history is asked again at every poll of `watch` and `serve`).
+_SAME: IdentityMemo[bool] = IdentityMemo(4096)
 
 
 def distinct_snapshots(samples: list[Sample]) -> list[Sample]:
     """Drop polls that saw the same JobManager metric snapshot as the poll before them."""
     out: list[Sample] = []
-    last_key: tuple[float | None, ...] | None = None
     for s in samples:
-        # NaN never equals itself: a subtask reporting NaN busy time (SQL datagen sources)
-        # would make every poll look new, so only finite counters identify a snapshot.
-        key = tuple(
-            v if v is not None and math.isfinite(v) else None
-            for subs in s.subtasks.values()
-            for st in subs
-            for v in (st.values.get(Q.BUSY_MS), st.values.get(Q.IDLE_MS))
-        )
-        if key != last_key:
-            out.append(s)
-            last_key = key
+        if out:
+            before = out[-1]
+            if _SAME.get((before, s), partial(_same_snapshot, before, s)):
+                continue
+        out.append(s)
     return out
+
+
+def _same_snapshot(a: Sample, b: Sample) -> bool:
+    return _snapshot_key(a) == _snapshot_key(b)
 
 
 def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
@@ -259,9 +334,11 @@ def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
     return before[-1:] + inside
 
 
-def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
+def subtask_windows(
+    samples: list[Sample], *, states_only: bool = False
+) -> dict[str, list[SubtaskWindow]]:
     """Per vertex, each subtask summarised over the samples (restarts split a series: the
-    newest attempt's samples are used)."""
+    newest attempt's samples are used); `states_only` as in `subtask_window`."""
     if not samples:
         return {}
     # One pass over every sample: each subtask's series, so the cost grows with samples x
@@ -272,7 +349,8 @@ def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
             for st in subs:
                 series.setdefault((vid, st.index, st.attempt), []).append(st)
     return {
-        vid: [subtask_window(series.get((vid, st.index, st.attempt)) or [st]) for st in subs]
+        vid: [subtask_window(series.get((vid, st.index, st.attempt)) or [st],
+                             states_only=states_only) for st in subs]
         for vid, subs in samples[-1].subtasks.items()
     }
 

@@ -247,6 +247,25 @@ def metric_values(body: Any) -> dict[str, float | None]:
     return out
 
 
+
+AGGREGATE_KEYS = ("min", "max", "avg", "sum", "skew")
+
+
+def aggregated_values(body: Any) -> dict[str, dict[str, float]]:
+    """A `/subtasks/metrics?get=..&agg=..` answer: name -> {min, max, avg, sum, skew} (the
+    components Flink sent as numbers). Flink answers `[]` when a requested name is missing on
+    every subtask."""
+    out: dict[str, dict[str, float]] = {}
+    for item in as_list(body):
+        item = as_dict(item)
+        name = as_text(item.get("id"))
+        if not name:
+            continue
+        stats = {k: v for k in AGGREGATE_KEYS if (v := as_number(item.get(k))) is not None}
+        if stats:
+            out[name] = stats
+    return out
+
 def wanted_metrics(vnames: VertexNames, samples: list[SubtaskSample]) -> list[str]:
     """The `<subtask>.<name>` metrics to request for a vertex's subtasks."""
     have = set().union(*(s.values.keys() for s in samples)) if samples else set()

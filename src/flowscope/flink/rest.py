@@ -7,6 +7,10 @@ Requests per poll are O(vertices + TaskManagers), not O(subtasks):
   - `GET /jobs/:jid/vertices/:vid/metrics?get=<subtask>.<name>,...`
                                               every subtask's gauges in one request per vertex
                                               (split when the URL would pass Netty's ~4 KiB limit)
+  - `GET /jobs/:jid/vertices/:vid/subtasks/metrics?get=<name>,...&agg=min,max,avg,sum,skew`
+                                              instead, for the vertices not read in detail (see
+                                              `poll(detail=...)`): the gauges aggregated over the
+                                              subtasks, one request per vertex at any parallelism
   - `GET /jobs/:jid/checkpoints`              checkpoint counts and the latest checkpoint
   - `GET /taskmanagers/:tm/metrics?get=...`   CPU, GC and heap of each TaskManager the job uses
 Metric names are listed once per vertex (and again every `relist_s`) and resolved through
@@ -16,7 +20,7 @@ Metric names are listed once per vertex (and again every `relist_s`) and resolve
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -48,8 +52,41 @@ __all__ = ["FlinkRestSource", "JobSummary"]
 MAX_CONCURRENT = 4
 # Netty's HttpObjectDecoder rejects request lines over 4096 bytes; keep the query below that.
 MAX_QUERY_CHARS = 3000
+<<<<<<< HEAD
 # Metric names of a job younger than a minute are listed again after this many seconds.
 YOUNG_RELIST_S = 15.0
+=======
+# What Flink's aggregating metric handlers can compute, all asked for.
+AGGREGATES = "min,max,avg,sum,skew"
+# In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
+# one by one (a constant number of requests per vertex at any parallelism).
+DETAIL_SUBTASKS = 64
+
+
+def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
+    """The `n` subtasks whose gauges say most, by their accumulated time since they started:
+    the busiest half, then the most backpressured, then the least busy (a slow instance and
+    skew show at both ends), in subtask order."""
+
+    def share(s: SubtaskSample, q: Quantity) -> float:
+        parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
+                                        Quantity.BACKPRESSURED_MS)]
+        total = sum(p for p in parts if p is not None)
+        v = s.finite(q)
+        return v / total if v is not None and total > 0 else 0.0
+
+    busiest = sorted(samples, key=lambda s: -share(s, Quantity.BUSY_MS))
+    pressed = sorted(samples, key=lambda s: -share(s, Quantity.BACKPRESSURED_MS))
+    chosen: dict[int, SubtaskSample] = {}
+    for group, quota in ((busiest, n // 2), (pressed, n // 4), (busiest[::-1], n)):
+        for s in group:
+            if len(chosen) >= n or quota <= 0:
+                break
+            if s.index not in chosen:
+                chosen[s.index] = s
+                quota -= 1
+    return sorted(chosen.values(), key=lambda s: s.index)
+>>>>>>> scale2
 
 
 class FlinkRestSource:
@@ -190,11 +227,16 @@ class FlinkRestSource:
     # -- polling ------------------------------------------------------------------------------
 
     def poll(
-        self, job_id: str, thread_dumps: Sequence[str] = (), flamegraphs: Sequence[str] = ()
+        self, job_id: str, thread_dumps: Sequence[str] = (), flamegraphs: Sequence[str] = (),
+        detail: Collection[str] | None = None,
     ) -> tuple[JobGraph, Sample]:
         """Read one sample of every subtask and TaskManager of a job, with a thread dump of each
         TaskManager in `thread_dumps` and the on-/off-CPU flame graphs of each vertex id in
-        `flamegraphs` (the first request starts Flink's sampling; later polls collect it)."""
+        `flamegraphs` (the first request starts Flink's sampling; later polls collect it).
+
+        `detail`: the vertex ids whose subtasks' gauges are read one by one; the other
+        vertices' gauges are read aggregated over their subtasks (`Sample.aggregates`). None
+        reads every vertex in detail. Counters are read for every subtask either way."""
         t = self.clock()
         job = self._job_answer(job_id)
         start = answers.job_start_s(job)
@@ -205,14 +247,23 @@ class FlinkRestSource:
         latency: dict[str, dict[str, float]] = {}
         warnings: list[str] = []
         tm_ids: dict[str, str] = {}
+        aggregates: dict[str, dict[str, dict[str, float]]] = {}
         # Vertices are read concurrently (a few at a time): against a remote JobManager the
         # round trips, not the JobManager, bound a poll.
-        for vertex, (samples, lat, warn) in zip(
+        for vertex, (samples, lat, warn, agg) in zip(
             graph.vertices,
+<<<<<<< HEAD
             self._map(lambda v: self._vertex_or_gap(job_id, v, t), graph.vertices),
+=======
+            self._map(lambda v: self._poll_vertex(
+                job_id, v, t, detail is None or v.id in detail, detail is not None),
+                graph.vertices),
+>>>>>>> scale2
             strict=True,
         ):
             subtasks[vertex.id] = samples
+            if agg is not None:
+                aggregates[vertex.id] = agg
             latency.update(lat)
             warnings.extend(warn)
             for st in samples:
@@ -265,6 +316,9 @@ class FlinkRestSource:
             warnings=warnings,
             thread_dumps=dumps,
             flamegraphs=flames,
+            detail_vertices=None if detail is None else tuple(
+                v.id for v in graph.vertices if v.id in detail),
+            aggregates=aggregates,
         )
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -299,13 +353,25 @@ class FlinkRestSource:
             return [], {}, [f"{vertex.name} not read in this poll: {exc}"]
 
     def _poll_vertex(
-        self, job_id: str, vertex: Vertex, now: float
-    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str]]:
-        """One vertex's subtasks: the detail (counters, attempt, TaskManager) and the gauges."""
+        self, job_id: str, vertex: Vertex, now: float, in_detail: bool = True,
+        tiered: bool = False,
+    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str],
+               dict[str, dict[str, float]] | None]:
+        """One vertex's subtasks: the detail (counters, attempt, TaskManager) and the gauges,
+        each subtask's (`in_detail`) or aggregated over the subtasks (the fourth item). In a
+        `tiered` poll a vertex in detail of more than DETAIL_SUBTASKS subtasks has the gauges
+        of its most telling subtasks read one by one, and all of them aggregated."""
         detail = self.get(f"/jobs/{job_id}/vertices/{vertex.id}")
         samples = answers.subtasks_from_detail(vertex, detail)
         vnames = self._vertex_names(job_id, vertex.id, now=now)
-        wanted = answers.wanted_metrics(vnames, samples)
+        if not in_detail:
+            return samples, {}, [], self._aggregated(job_id, vertex, vnames, samples)
+        agg = None
+        picked = samples
+        if tiered and len(samples) > DETAIL_SUBTASKS:
+            picked = telling_subtasks(samples, DETAIL_SUBTASKS)
+            agg = self._aggregated(job_id, vertex, vnames, samples)
+        wanted = answers.wanted_metrics(vnames, picked)
         values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
         by_index = {s.index: s for s in samples}
         latency: dict[str, dict[str, float]] = {}
@@ -346,7 +412,27 @@ class FlinkRestSource:
                 target.operators.setdefault(op, {})[names.OPERATOR_COUNTERS[counter]] = value
         for index, ids in split_ids.items():
             by_index[index].values[Quantity.SPLITS] = float(len(ids))
-        return samples, latency, warnings
+        return samples, latency, warnings, agg
+
+    def _aggregated(
+        self, job_id: str, vertex: Vertex, vnames: VertexNames, samples: list[SubtaskSample]
+    ) -> dict[str, dict[str, float]]:
+        """A vertex's gauges aggregated over its subtasks: quantity -> {min, max, avg, sum,
+        skew}, in flowscope's units (`sum` and `avg` scaled like the values; skew in %)."""
+        bare = sorted({name.partition(".")[2] for name in answers.wanted_metrics(
+            vnames, samples[:1]) if name.partition(".")[2] in vnames.by_name})
+        out: dict[str, dict[str, float]] = {}
+        path = f"/jobs/{job_id}/vertices/{vertex.id}/subtasks/metrics"
+        for chunk in answers.chunks(bare, MAX_QUERY_CHARS):
+            body = self.get(f"{path}?get={quote(','.join(chunk), safe=',')}"
+                            f"&agg={AGGREGATES}")
+            for name, stats in answers.aggregated_values(body).items():
+                q = vnames.by_name.get(name)
+                if q is None:
+                    continue
+                factor = names.UNIT_FACTORS.get(name.rsplit(".", 1)[-1], 1.0)
+                out[str(q)] = {k: v if k == "skew" else v * factor for k, v in stats.items()}
+        return out
 
     def _get_metrics(self, path: str, wanted: list[str]) -> dict[str, float | None]:
         """Fetch metric values with as few `get=` requests as the URL limit allows."""

@@ -23,6 +23,7 @@ import httpx
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
+from flowscope.budget import history_samples
 from flowscope.errors import FlowscopeError, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
@@ -50,6 +51,7 @@ class JobFeed:
         self._lock = threading.Lock()
         self._graph: JobGraph | None = None
         self._samples: deque[Sample] = deque(maxlen=history)
+        self._history = history
         self._latest: Diagnosis | None = None
         self._timeline: tuple[int, list[TimelineStep]] | None = None
 
@@ -57,6 +59,10 @@ class JobFeed:
         """Append samples and re-diagnose the newest window."""
         with self._lock:
             self._graph = graph
+            if samples:  # a big job keeps fewer samples (flowscope.budget)
+                keep = history_samples(samples[-1], self._history)
+                if keep != self._samples.maxlen:
+                    self._samples = deque(self._samples, maxlen=keep)
             self._samples.extend(samples)
             self.error = None
             snapshot = list(self._samples)

@@ -1,0 +1,110 @@
+"""Big jobs: gauges read aggregated over subtasks except where the analysis looks closely,
+recordings of subtask-by-subtask polls replayed through aggregated reads, and the memo that
+spares the analysis repeated work."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+from flowscope.analysis import tiers
+from flowscope.analysis.engine import diagnose
+from flowscope.analysis.memo import IdentityMemo
+from flowscope.api import load_recording
+from flowscope.model import Quantity as Q
+from flowscope.recording import aggregate_items
+from flowscope.sampling import ReplaySession
+from tests.conftest import fixture_path
+
+
+def test_aggregates_are_what_flinks_handler_answers():
+    items = [{"id": "0.a", "value": "1.0"}, {"id": "1.a", "value": "3"},
+             {"id": "0.b", "value": "2"}, {"id": "x", "value": "9"}]
+    (a,) = aggregate_items(items, ["a"], "min,max,avg,sum,skew")
+    assert a == {"id": "a", "min": 1.0, "max": 3.0, "avg": 2.0, "sum": 4.0, "skew": 50.0}
+    assert aggregate_items(items, ["a"], "max") == [{"id": "a", "max": 3.0}]
+    # A name that no subtask has empties the whole answer, as in Flink.
+    assert aggregate_items(items, ["a", "missing"], "") == []
+
+
+def test_a_recording_replays_through_aggregated_reads():
+    session = ReplaySession(fixture_path("skew"))
+    try:
+        polls = session.polls
+        poll = polls[len(polls) // 2]
+        session._transport.poll_id, session._t = poll.id, poll.t
+        _, full = session.source.poll(session.job_id)
+        graph, tiered = session.source.poll(session.job_id, detail=set())
+    finally:
+        session.close()
+    assert full.detail_vertices is None and not full.aggregates
+    assert tiered.detail_vertices == ()
+    for v in graph.vertices:
+        pools = [s.values[Q.IN_POOL_USAGE] for s in full.subtasks[v.id]
+                 if Q.IN_POOL_USAGE in s.values]
+        agg = tiered.aggregates[v.id].get(Q.IN_POOL_USAGE)
+        if pools and agg is not None:
+            assert math.isclose(agg["max"], max(pools)) and math.isclose(agg["min"], min(pools))
+        # Counters still come for every subtask, from the vertex detail.
+        assert [s.index for s in tiered.subtasks[v.id]] == [s.index for s in full.subtasks[v.id]]
+        assert all(s.finite(Q.BUSY_MS) is not None for s in tiered.subtasks[v.id])
+        assert all(Q.IN_POOL_USAGE not in s.values for s in tiered.subtasks[v.id])
+    d = diagnose(graph, [tiered])
+    assert any(n.startswith("read subtask by subtask: no vertex") for n in d.notes)
+
+
+def test_small_jobs_are_read_in_detail_and_big_ones_around_the_bottleneck(monkeypatch):
+    graph, samples = load_recording(fixture_path("skew"))
+    d = diagnose(graph, samples)
+    assert tiers.detail_vertices(d) is None
+    monkeypatch.setattr(tiers, "DETAIL_ALL_UP_TO", 1)
+    picked = tiers.detail_vertices(d)
+    assert picked is not None
+    (root,) = [f.vertex_id for f in d.bottlenecks]
+    task = next(t for t in d.tasks if t.vertex_id == root)
+    assert {root, *task.upstream, *task.downstream} <= picked
+
+
+class Key:
+    pass
+
+
+def test_the_memo_forgets_what_was_collected():
+    memo: IdentityMemo[int] = IdentityMemo(2)
+    a, b = Key(), Key()
+    calls = []
+    assert memo.get((a, b), lambda: calls.append(1) or 1) == 1
+    assert memo.get((a, b), lambda: calls.append(2) or 2) == 1
+    assert calls == [1]
+    del a
+    gc.collect()
+    c = Key()
+    assert memo.get((c, b), lambda: 3) == 3
+    assert len(memo) == 1  # the entry of the collected key is gone
+
+
+def test_a_big_jobs_history_is_cut_to_the_memory_budget():
+    from flowscope import budget
+    from flowscope.model import Sample, SubtaskSample
+
+    def sample(p: int, detail: tuple[str, ...] | None) -> Sample:
+        return Sample(0.0, "j", "RUNNING", {v: [SubtaskSample(v, i) for i in range(p)]
+                                            for v in ("a", "b")}, detail_vertices=detail)
+
+    assert budget.history_samples(sample(4, None), 900) == 900
+    big = budget.history_samples(sample(5_000, None), 900)
+    tiered = budget.history_samples(sample(5_000, ("a",)), 900)
+    assert big is not None and tiered is not None
+    assert budget.MIN_SAMPLES <= big < tiered < 900
+    assert big * 10_000 * budget.SUBTASK_DETAIL_BYTES <= budget.HISTORY_BYTES
+
+
+def test_a_wide_vertex_in_detail_reads_its_most_telling_subtasks():
+    from flowscope.flink.rest import telling_subtasks
+    from flowscope.model import SubtaskSample
+
+    subs = [SubtaskSample("v", i, values={Q.BUSY_MS: float(i), Q.IDLE_MS: 100.0 - i,
+                                          Q.BACKPRESSURED_MS: 0.0}) for i in range(100)]
+    picked = [s.index for s in telling_subtasks(subs, 8)]
+    assert len(picked) == 8 and picked == sorted(picked)
+    assert 99 in picked and 0 in picked  # the busiest and the least busy
