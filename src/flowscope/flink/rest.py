@@ -52,10 +52,8 @@ __all__ = ["FlinkRestSource", "JobSummary"]
 MAX_CONCURRENT = 4
 # Netty's HttpObjectDecoder rejects request lines over 4096 bytes; keep the query below that.
 MAX_QUERY_CHARS = 3000
-<<<<<<< HEAD
 # Metric names of a job younger than a minute are listed again after this many seconds.
 YOUNG_RELIST_S = 15.0
-=======
 # What Flink's aggregating metric handlers can compute, all asked for.
 AGGREGATES = "min,max,avg,sum,skew"
 # In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
@@ -86,7 +84,6 @@ def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample
                 chosen[s.index] = s
                 quota -= 1
     return sorted(chosen.values(), key=lambda s: s.index)
->>>>>>> scale2
 
 
 class FlinkRestSource:
@@ -252,13 +249,9 @@ class FlinkRestSource:
         # round trips, not the JobManager, bound a poll.
         for vertex, (samples, lat, warn, agg) in zip(
             graph.vertices,
-<<<<<<< HEAD
-            self._map(lambda v: self._vertex_or_gap(job_id, v, t), graph.vertices),
-=======
-            self._map(lambda v: self._poll_vertex(
+            self._map(lambda v: self._vertex_or_gap(
                 job_id, v, t, detail is None or v.id in detail, detail is not None),
                 graph.vertices),
->>>>>>> scale2
             strict=True,
         ):
             subtasks[vertex.id] = samples
@@ -343,14 +336,16 @@ class FlinkRestSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _vertex_or_gap(
-        self, job_id: str, vertex: Vertex, now: float
-    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str]]:
+        self, job_id: str, vertex: Vertex, now: float, in_detail: bool = True,
+        tiered: bool = False,
+    ) -> tuple[list[SubtaskSample], dict[str, dict[str, float]], list[str],
+               dict[str, dict[str, float]] | None]:
         """A vertex's subtasks, or none with a note when its requests failed: the poll keeps
         the vertices it could read."""
         try:
-            return self._poll_vertex(job_id, vertex, now)
+            return self._poll_vertex(job_id, vertex, now, in_detail, tiered)
         except FlowscopeError as exc:
-            return [], {}, [f"{vertex.name} not read in this poll: {exc}"]
+            return [], {}, [f"{vertex.name} not read in this poll: {exc}"], None
 
     def _poll_vertex(
         self, job_id: str, vertex: Vertex, now: float, in_detail: bool = True,
