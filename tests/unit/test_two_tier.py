@@ -100,7 +100,7 @@ def test_a_big_jobs_history_is_cut_to_the_memory_budget():
 
 
 def test_a_wide_vertex_in_detail_reads_its_most_telling_subtasks():
-    from flowscope.flink.rest import telling_subtasks
+    from flowscope.flink.tiering import telling_subtasks
     from flowscope.model import SubtaskSample
 
     subs = [SubtaskSample("v", i, values={Q.BUSY_MS: float(i), Q.IDLE_MS: 100.0 - i,

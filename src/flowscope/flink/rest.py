@@ -33,6 +33,7 @@ from flowscope.flink import metric_names as names
 from flowscope.flink.answers import JobSummary, VertexNames
 from flowscope.flink.http import RestClient
 from flowscope.flink.stacks import failed_flamegraph, parse_flamegraph, parse_thread_dump
+from flowscope.flink.tiering import AGGREGATES, DETAIL_SUBTASKS, telling_subtasks
 from flowscope.model import (
     FlameGraph,
     JobGraph,
@@ -54,37 +55,6 @@ MAX_CONCURRENT = 4
 MAX_QUERY_CHARS = 3000
 # Metric names of a job younger than a minute are listed again after this many seconds.
 YOUNG_RELIST_S = 15.0
-# What Flink's aggregating metric handlers can compute, all asked for.
-AGGREGATES = "min,max,avg,sum,skew"
-# In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
-# one by one (a constant number of requests per vertex at any parallelism).
-DETAIL_SUBTASKS = 64
-
-
-def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
-    """The `n` subtasks whose gauges say most, by their accumulated time since they started:
-    the busiest half, then the most backpressured, then the least busy (a slow instance and
-    skew show at both ends), in subtask order."""
-
-    def share(s: SubtaskSample, q: Quantity) -> float:
-        parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
-                                        Quantity.BACKPRESSURED_MS)]
-        total = sum(p for p in parts if p is not None)
-        v = s.finite(q)
-        return v / total if v is not None and total > 0 else 0.0
-
-    busiest = sorted(samples, key=lambda s: -share(s, Quantity.BUSY_MS))
-    pressed = sorted(samples, key=lambda s: -share(s, Quantity.BACKPRESSURED_MS))
-    chosen: dict[int, SubtaskSample] = {}
-    for group, quota in ((busiest, n // 2), (pressed, n // 4), (busiest[::-1], n)):
-        for s in group:
-            if len(chosen) >= n or quota <= 0:
-                break
-            if s.index not in chosen:
-                chosen[s.index] = s
-                quota -= 1
-    return sorted(chosen.values(), key=lambda s: s.index)
-
 
 class FlinkRestSource:
     """A live Flink cluster, read through its REST API.

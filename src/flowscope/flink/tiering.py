@@ -1,0 +1,37 @@
+"""Two-tier polls of big jobs: which subtasks of a vertex read in detail have their gauges
+read one by one (the rest are read aggregated over subtasks, one request per vertex)."""
+
+from __future__ import annotations
+
+from flowscope.model import Quantity, SubtaskSample
+
+# What Flink's aggregating metric handlers can compute, all asked for.
+AGGREGATES = "min,max,avg,sum,skew"
+# In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
+# one by one (a constant number of requests per vertex at any parallelism).
+DETAIL_SUBTASKS = 64
+
+
+def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
+    """The `n` subtasks whose gauges say most, by their accumulated time since they started:
+    the busiest half, then the most backpressured, then the least busy (a slow instance and
+    skew show at both ends), in subtask order."""
+
+    def share(s: SubtaskSample, q: Quantity) -> float:
+        parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
+                                        Quantity.BACKPRESSURED_MS)]
+        total = sum(p for p in parts if p is not None)
+        v = s.finite(q)
+        return v / total if v is not None and total > 0 else 0.0
+
+    busiest = sorted(samples, key=lambda s: -share(s, Quantity.BUSY_MS))
+    pressed = sorted(samples, key=lambda s: -share(s, Quantity.BACKPRESSURED_MS))
+    chosen: dict[int, SubtaskSample] = {}
+    for group, quota in ((busiest, n // 2), (pressed, n // 4), (busiest[::-1], n)):
+        for s in group:
+            if len(chosen) >= n or quota <= 0:
+                break
+            if s.index not in chosen:
+                chosen[s.index] = s
+                quota -= 1
+    return sorted(chosen.values(), key=lambda s: s.index)
