@@ -98,7 +98,9 @@ class FlinkRestSource:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            # Do not wait for requests still in flight (a Ctrl-C mid-poll must stop at once):
+            # their answers are not needed any more.
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.http.close()
 
