@@ -107,7 +107,10 @@ def diagnose(
 
     findings: list[Finding] = []
     roots = locate(graph, tasks)
-    view = temporal.analyse(graph, window_samples(list(samples), history_s))
+    # The history judges bottlenecks that come and go, and holds the stack samples, which are
+    # taken once per bottleneck.
+    history = window_samples(list(samples), history_s)
+    view = temporal.analyse(graph, history)
     moving = temporal.moving_finding(graph, view)
     alternating: set[str] = set()
     if moving is not None:
@@ -115,13 +118,11 @@ def diagnose(
         alternating = temporal.alternating(view)
         roots = [r for r in roots if r not in alternating]
         findings.append(moving)
-    # Stack samples are taken once per bottleneck, so look for them over the whole history.
-    in_window = window_samples(list(samples), history_s)
 
     def explain(vid: str, at_head: bool = False) -> Finding:
-        split = cpu.from_flamegraphs(in_window, vid, graph.vertex(vid).name)
+        split = cpu.from_flamegraphs(history, vid, graph.vertex(vid).name)
         if not isinstance(split, CpuSplit):
-            split = cpu.from_thread_dumps(in_window, graph, vid) or split
+            split = cpu.from_thread_dumps(history, graph, vid) or split
         return causes.classify(graph, tasks, tasks[vid], windows[vid], tms, span, split,
                                at_head=at_head)
 
