@@ -36,7 +36,9 @@ def test_ctrl_c_stops_the_cluster():
         assert workdir, "the lab did not say where it works"
         assert processes_of(workdir), "no Flink processes were started"
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        # stop-cluster.sh takes ~15 s alone; beside the shared test cluster on 2 busy cores
+        # it took over 60 s in two full runs. What is asserted is that nothing survives.
+        proc.wait(timeout=150)
     finally:
         if proc.poll() is None:  # the test failed before Ctrl-C: still clean up the lab
             proc.terminate()
