@@ -40,3 +40,29 @@ def test_an_uneven_python_udf_is_compute_bound_not_skew():
     assert "not data skew" in f.summary and "Python" in f.summary
     # The partitioner sends 60% of the records to subtask 0: 1.2x a fair share, give or take.
     assert any(e.metric == "imbalance" and e.value >= 1.1 for e in f.evidence)
+
+
+def test_a_slow_subtask_that_also_gets_more_records_is_slow_not_skewed():
+    """One CI run saw the slow subtask of slow-of-three receive 2.3x its peers' records
+    (busy 100%, peers 7%): its cost per record was still 6x theirs, which skew cannot make."""
+    import dataclasses
+
+    from flowscope.analysis import causes
+    from flowscope.analysis.locate import task_states
+    from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
+
+    graph, samples = load_recording(fixture_path("slow-of-three"))
+    windows = subtask_windows(distinct_snapshots(window_samples(list(samples), 60.0)))
+    (enrich,) = [v.id for v in graph.vertices if v.name == "enrich"]
+    subs = windows[enrich]
+    peers = [s for s in subs if s.index != 0]
+    peer_rate = sum(s.records_in_per_s or 0 for s in peers) / len(peers)
+    subs = [dataclasses.replace(s, records_in_per_s=2.3 * peer_rate, busy=1.0) if s.index == 0
+            else dataclasses.replace(s, busy=0.07) for s in subs]
+    tasks = {t.vertex_id: t for t in task_states(graph, {**windows, enrich: subs})}
+    f = causes.classify(graph, tasks, tasks[enrich], subs, {}, 60.0)
+    assert f.cause == Cause.SLOW_INSTANCE and f.subtasks == [0], f.summary
+    # The same subtask at the same cost per record as its peers is skew.
+    cheap = [s if s.index == 0 else dataclasses.replace(s, busy=1.0 / 2.3) for s in subs]
+    f = causes.classify(graph, tasks, tasks[enrich], cheap, {}, 60.0)
+    assert f.cause == Cause.DATA_SKEW, f.summary

@@ -111,9 +111,14 @@ def _classify(
     # subtask has headroom to spare, so more parallelism spreads the load. Data skew is load
     # that the peers' headroom cannot take: the ratio of records alone does not decide.
     loaded = bool(cool) and min(s.busy or 0.0 for s in measured) >= BUSY_HOT
-    skewed = (not uniform and cool and not loaded and rec_ratio is not None
+    # A subtask that costs far more per record than its peers is slow, whatever its share of
+    # the records: under skew the hot subtask pays about what its peers pay per record (its
+    # busy time is capped at 100%, so it reads, if anything, cheaper).
+    costly = peers and cost_ratio is not None and cost_ratio >= SLOW_COST_RATIO
+    skewed = (bool(hot) and not uniform and cool and not loaded and not costly
+              and rec_ratio is not None
               and rec_ratio >= SKEW_RATIO)
-    slow = (not skewed and peers and cost_ratio is not None and cost_ratio >= SLOW_COST_RATIO)
+    slow = not skewed and costly
     uneven = not uniform and bool(cool) and not loaded
     if skewed or slow or not uniform:
         for s in sorted(measured, key=lambda s: -(s.busy or 0))[:4]:
