@@ -30,7 +30,6 @@ import argparse
 import json
 import lzma
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,13 +47,13 @@ from flowscope.analysis.engine import diagnose
 from flowscope.errors import JobNotFound
 from flowscope.flink.historyserver import job_graph
 from flowscope.flink.prometheus import PrometheusSource
-from flowscope.lab.cluster import ClusterSpec, LocalCluster, flink_version, free_port
+from flowscope.lab.cluster import ClusterSpec, LocalCluster, flink_version
+from flowscope.lab.promserver import PrometheusServer, reporter_targets
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
 from flowscope.sampling import LiveSession, apply_stack_requests, load_recording
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prometheus"
 PHASES = (("compute-bound",), ("skew", "slow-subtask", "off-cpu", "healthy"))
-REPORTER_PORTS = range(9250, 9291)
 LEAD_S = 30.0
 REFUSED_S = 12000.0
 
@@ -79,51 +78,9 @@ class Capture(httpx.BaseTransport):
 
 @contextmanager
 def prometheus(targets: list[str], workdir: Path, tsdb: Path | None = None
-               ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise SystemExit("needs Debian's prometheus package (apt-get install prometheus)")
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: flink\n    scrape_interval: 1s\n"
-        f"    static_configs:\n      - targets: {json.dumps(targets)}\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tsdb or workdir / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                up = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}).json()
-                if len(up["data"]["result"]) == len(targets):
-                    break
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            if proc.poll() is not None:
-                raise SystemExit(f"prometheus exited: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.5)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def reporter_targets() -> list[str]:
-    out = []
-    for port in REPORTER_PORTS:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status()
-            out.append(f"127.0.0.1:{port}")
-        except httpx.HTTPError:
-            continue
-    return out
+               ) -> Iterator[tuple[str, subprocess.Popen[str] | None]]:
+    with PrometheusServer(targets, workdir, tsdb=tsdb) as server:
+        yield server.url, server.proc
 
 
 def record_rest(url: str, job_id: str, out: Path, seconds: float) -> None:

@@ -33,12 +33,38 @@ def lab_cluster() -> Iterator[object]:
         cluster.rest_port = int(url.rsplit(":", 1)[1])
         yield cluster
         return
-    cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=10, latency_interval_ms=1000))
+    # With Flink's PrometheusReporter and a HistoryServer: the Prometheus source, `scan` and
+    # the post-mortem of ended jobs are tested on the same runs as the REST poller.
+    cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=10, latency_interval_ms=1000,
+                                       prometheus=True, history_server=True))
     cluster.start(timeout_s=120)
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+# Prometheus scrapes the shared cluster this often (seconds).
+SCRAPE_S = 2.0
+
+
+@pytest.fixture(scope="session")
+def lab_prometheus(lab_cluster: object, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[object]:
+    """A real Prometheus (Debian's) scraping the shared cluster's PrometheusReporters, or
+    None without the binary or the reporters (tests that need it skip then). Requested before
+    scenario jobs are submitted, so that it holds their whole history."""
+    import shutil
+
+    from flowscope.lab.promserver import PrometheusServer, reporter_targets
+
+    targets = reporter_targets()
+    if shutil.which("prometheus") is None or not targets:
+        yield None
+        return
+    with PrometheusServer(targets, tmp_path_factory.mktemp("prometheus"),
+                          scrape_s=SCRAPE_S) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

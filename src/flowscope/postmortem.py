@@ -19,8 +19,10 @@ from flowscope.errors import FlinkApiError, FlinkUnreachable, FlowscopeError, Jo
 from flowscope.flink import historyserver
 from flowscope.flink.prometheus import History, PrometheusSource
 from flowscope.flink.promwindow import fit_to_graph
-from flowscope.model import JobGraph
+from flowscope.model import JobGraph, Sample
 
+# A window that ends this close to now is the job's present: stack samples read now fit it.
+RECENT_S = 120.0
 _RELATIVE = re.compile(r"^-\s*((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$")
 
 
@@ -101,9 +103,49 @@ def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
         raise FlowscopeError(f"{said}: {exc}") from None
     attempt = history.attempts()[-1]
     span = attempt[-1].t - attempt[0].t
-    d = diagnose(graph, attempt, window_s=window_s or span + history.step_s,
-                 target_rate=target_rate, history_s=max(span, 1.0) + history.step_s)
+
+    def judge() -> Diagnosis:
+        return diagnose(graph, attempt, window_s=window_s or span + history.step_s,
+                        target_rate=target_rate, history_s=max(span, 1.0) + history.step_s)
+
+    d = judge()
+    stacks = None
+    if graph_url is not None and graph_from is None and said.startswith("graph from the Job"):
+        stacks = _live_stacks(graph_url, chosen.id, d, attempt[-1], end,
+                              graph_headers if graph_headers is not None else headers)
+        if stacks:
+            d = judge()
     d.notes[:0] = [f"from Prometheus at {src.url}, {len(history.samples)} steps of "
                    f"{history.step_s:g} s, {history.queries} queries; {said}",
-                   *history.notes, *fitted]
+                   *history.notes, *fitted, *([stacks] if stacks else [])]
     return d, history
+
+
+def _live_stacks(url: str, job_id: str, d: Diagnosis, last: Sample, end: float,
+                 headers: Mapping[str, str] | None) -> str | None:
+    """Prometheus holds no stack samples. When the window ends now (within RECENT_S) and the
+    job still runs, read the flame graphs of each busy bottleneck from the JobManager, as a
+    live diagnosis does, into the newest sample; say so (None when none were read)."""
+    from flowscope.flink.ondemand import fetch_flamegraphs
+    from flowscope.flink.rest import FlinkRestSource
+    from flowscope.sampling import stacks_wanted
+
+    wanted = stacks_wanted(d).flamegraph_vertices
+    if not wanted or time.time() - end > RECENT_S:
+        return None
+    read = []
+    try:
+        with FlinkRestSource(url, headers=headers) as src:
+            for vid in wanted:
+                try:
+                    fg = fetch_flamegraphs(src, job_id, vid)
+                except FlowscopeError:
+                    continue
+                last.flamegraphs[vid] = fg.views
+                read.append(vid)
+    except FlowscopeError:
+        return None
+    if not read:
+        return None
+    return (f"on-/off-CPU from the JobManager's flame graphs of {len(read)} vertex(es), read "
+            "now (the job still runs; Prometheus holds no stack samples)")

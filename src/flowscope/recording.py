@@ -160,9 +160,12 @@ class Recorder:
         return poll_id
 
     def fail_poll(self, t: float, error: str) -> None:
-        """Note a poll that failed (what it had read is not kept): a recording says what it
-        missed."""
-        self._pending.clear()
+        """Note a poll that failed: a recording says what it missed. Its metric values are
+        dropped; its other good answers go with the next poll, which a replay needs when
+        they are read once per job (the plan, a vertex's metric listing) and the source
+        caches them."""
+        self._pending = [(path, status, body) for path, status, body in self._pending
+                         if status == 200 and "?" not in path]
         with self._conn:
             self._conn.execute("INSERT INTO failed_polls VALUES (?, ?)", (t, error[:500]))
         self.failed += 1

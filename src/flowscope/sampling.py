@@ -54,8 +54,12 @@ class LiveSession:
         transport: httpx.BaseTransport | None = None,
         interval_s: float = 2.0,
         deadline: float | None = None,
+        aggregated: bool = False,
     ) -> None:
         self.started = time.monotonic()
+        # Read every vertex's gauges aggregated over its subtasks (a fleet scan: requests grow
+        # with vertices, never subtasks); counters stay per subtask.
+        self.aggregated = aggregated
         self.interval_s = interval_s
         self.failed = 0
         self.succeeded = 0
@@ -129,7 +133,7 @@ class LiveSession:
         try:
             if self._big_job is None:  # the graph is read once anyway, and then cached
                 self._big_job = tiers.is_big(self.source.graph(self.job.id))
-            detail = self.detail_vertices
+            detail = set() if self.aggregated else self.detail_vertices
             if detail is None and self._big_job:
                 detail = set()  # a big job before any diagnosis: every vertex aggregated
             graph, sample = self.source.poll(

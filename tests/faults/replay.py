@@ -31,7 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
+
+from flowscope.recording import SUBTASKS_METRICS, aggregate_items
 
 JSON_TYPE = "application/json; charset=UTF-8"
 ACTIVE = "RUNNING"
@@ -273,7 +275,20 @@ class Replay:
         vertex = parts[4] if len(parts) >= 5 and parts[3] == "vertices" else None
         rescaled = vertex in job.parallelism
         doc: Any
-        if query.startswith("get=") and (rescaled or self.store.at(recorded, poll.id) is None):
+        if (path.endswith(SUBTASKS_METRICS) and vertex is not None and "get=" in query
+                and self.store.at(recorded, poll.id) is None):
+            # Gauges read aggregated over subtasks (a two-tier poll or a scan), from a
+            # recording of polls that read them subtask by subtask: Flink's aggregates of them.
+            params = parse_qs(query)
+            wanted = ",".join(params.get("get", [])).split(",")
+            par = job.parallelism.get(vertex) or self.recorded_parallelism.get(vertex, (0, 0))[0]
+            per_subtask = ",".join(f"{i}.{n}" for i in range(par) for n in wanted)
+            items = self._metric_values(path[: -len(SUBTASKS_METRICS)] + "/metrics",
+                                        "get=" + per_subtask, poll.id, job, vertex)
+            if items is None:
+                return not_found(raw_path)
+            doc = aggregate_items(items, wanted, ",".join(params.get("agg", [])))
+        elif query.startswith("get=") and (rescaled or self.store.at(recorded, poll.id) is None):
             values = self._metric_values(path, query, poll.id, job, vertex)
             if values is None:
                 return not_found(raw_path)

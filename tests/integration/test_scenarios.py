@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.sampling import load_recording
+from tests.integration.promcheck import COMPARED, JUDGED, prometheus_agrees
 from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
@@ -42,6 +44,7 @@ for _s in LIGHT:
 HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy and not s.needs_netns]
 DEADLINE_S = 180.0
 TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-times.json"
+POSTMORTEM = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-postmortem.json"
 
 
 def check(scenario: Scenario, d: Diagnosis) -> None:
@@ -100,15 +103,16 @@ class Waves:
 
 
 @pytest.fixture(scope="module")
-def light_jobs(runner):
+def light_jobs(runner, lab_prometheus):
+    # lab_prometheus: started before any job, so that it holds each job's whole history.
     waves = Waves(runner)
     yield waves
     waves.cancel()
 
 
 @pytest.mark.parametrize("scenario", WAVES[0], ids=lambda s: s.name)
-def test_light_scenario(scenario, light_jobs, lab_cluster, tmp_path):
-    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path)
+def test_light_scenario(scenario, light_jobs, lab_cluster, lab_prometheus, tmp_path):
+    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
 
 
 def test_cli_diagnose_live_json(light_jobs, lab_cluster):
@@ -126,20 +130,91 @@ def test_cli_diagnose_live_json(light_jobs, lab_cluster):
     assert doc["findings"][0]["cause"] == "data-skew"
 
 
+# The first wave's jobs whose `scan` rows are checked: two bottlenecks and a healthy job.
+SCANNED = ("skew", "slow-subtask", "healthy")
+
+
+def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
+    """`flowscope scan` over REST and over Prometheus while the first wave runs: the known
+    bottlenecks with their causes, the healthy job as healthy, the most held-back first."""
+    light_jobs.job(SCENARIOS["skew"])  # the first wave runs
+    sources = [["--url", lab_cluster.url]]
+    if lab_prometheus is not None:
+        sources.append(["--prometheus", lab_prometheus.url])
+    for source in sources:
+        run = subprocess.run(
+            [sys.executable, "-m", "flowscope.cli", "scan", *source, "--json"],
+            capture_output=True, text=True, timeout=180,
+        )
+        assert run.returncode == 1, run.stderr
+        doc = json.loads(run.stdout)
+        rows = {r["job_name"]: r for r in doc["jobs"]}
+        assert {f"flowscope-{s.name}" for s in WAVES[0]} <= set(rows), (source, sorted(rows))
+        for name in SCANNED:
+            s, row = SCENARIOS[name], rows[f"flowscope-{name}"]
+            assert row["verdict"] == s.expected_verdict, (source, row["summary"])
+            if s.bottleneck is not None:
+                assert (row["bottleneck"], row["cause"]) == (s.bottleneck, s.cause), (
+                    source, row["summary"])
+        severity = {"backpressured": 0, "limited": 1, "unknown": 2, "healthy": 3}
+        order = [severity[r["verdict"]] for r in doc["jobs"]]
+        assert order == sorted(order), (source, order)
+
+
 @pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)
-def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, tmp_path):
-    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path)
+def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prometheus,
+                                    tmp_path):
+    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
 
 
-def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path) -> None:
+def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, lab_prometheus):
+    """Scenario A (skew, first wave) was cancelled; while the second wave runs, `diagnose
+    --prometheus` over A's window, with the graph from Flink's HistoryServer, names A's
+    bottleneck; and so it does over the whole last hour."""
+    if lab_prometheus is None:
+        pytest.skip("needs Debian's prometheus package")
+    if "skew" not in JUDGED:
+        pytest.skip("the first wave's skew job was not judged in this run")
+    light_jobs.job(WAVES[1][0])  # the second wave runs; the first was cancelled
+    job_id, start, end = JUDGED["skew"]
+    history = lab_cluster.history_url
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # the HistoryServer picks the archive up
+        try:
+            if httpx.get(f"{history}/jobs/{job_id}", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    for window in (["--start", f"{start:.3f}", "--end", f"{end:.3f}"], ["--start=-1h"]):
+        began = time.monotonic()
+        run = subprocess.run(
+            [sys.executable, "-m", "flowscope.cli", "diagnose", "--prometheus",
+             lab_prometheus.url, "--url", history, "--job", job_id, *window, "--json"],
+            capture_output=True, text=True, timeout=120,
+        )
+        took = time.monotonic() - began
+        assert run.returncode == 1, run.stderr
+        doc = json.loads(run.stdout)
+        assert doc["bottlenecks"] == ["enrich"], doc["notes"]
+        assert doc["findings"][0]["cause"] == "data-skew"
+        assert any("HistoryServer" in n for n in doc["notes"]), doc["notes"]
+        POSTMORTEM.write_text(json.dumps({"window": window, "seconds": round(took, 2)}))
+
+
+def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path, prom=None) -> None:
     d, uptime = settle(cluster.url, job_id, tmp_path / "run.fsrec", scenario.min_observe_s)
     check(scenario, d)
     remember(scenario, d, uptime)
     replay_matches(tmp_path / "run.fsrec", d)
+    if prom is not None and scenario.name in COMPARED:
+        prometheus_agrees(prom.url, cluster.url, scenario.name, job_id, d,
+                          tmp_path / "run.fsrec")
 
 
 @pytest.mark.parametrize("scenario", HEAVY, ids=lambda s: s.name)
-def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, tmp_path):
+def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, lab_prometheus,
+                            tmp_path):
     # light_jobs is requested so that the light scenarios are cancelled first (module scope
     # teardown happens later; cancel them now to leave the cores to this job).
     light_jobs.cancel()
@@ -150,5 +225,8 @@ def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, tmp_path)
         check(scenario, d)
         remember(scenario, d, uptime)
         assert time.monotonic() - start < DEADLINE_S
+        if lab_prometheus is not None and scenario.name in COMPARED:
+            prometheus_agrees(lab_prometheus.url, lab_cluster.url, scenario.name, job_id, d,
+                              tmp_path / "run.fsrec")
     finally:
         runner.cancel(job_id)

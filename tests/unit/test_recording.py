@@ -87,3 +87,27 @@ def test_recording_is_small():
     with Recording(path) as r:
         polls = len(r.polls())
     assert path.stat().st_size / polls < 8 * 1024
+
+
+def test_a_failed_first_poll_keeps_what_is_read_once_per_job(tmp_path):
+    """The source caches the plan: a first poll that fails after reading it must not leave a
+    recording whose first good poll has no plan (seen live: `poll 1 cannot be replayed`)."""
+    src = Recording(fixture_path("skew"))
+    (job_id,) = src.job_ids()
+    first = src.polls(job_id)[0].id
+    paths = [p for p in src._paths_at(first, "%") if "?" not in p]
+    metric = next(p for poll in src.polls(job_id) for p in src._paths_at(poll.id, "%?get=%"))
+    out = tmp_path / "failed-first.fsrec"
+    writer = Recorder(out, "http://recorded")
+    last = src.polls(job_id)[-1].id
+    for p in [*paths, metric]:
+        status, body = src.response(last, p)
+        writer.capture(p, status, body)
+    writer.fail_poll(1.0, "the poll ran out of time")
+    writer.capture(metric, *src.response(last, metric))
+    writer.commit_poll(2.0, job_id)
+    writer.close()
+    replay = Recording(out)
+    (poll,) = replay.polls(job_id)
+    assert replay.response(poll.id, f"/jobs/{job_id}/plan") is not None
+    assert replay.failed_polls() == [(1.0, "the poll ran out of time")]

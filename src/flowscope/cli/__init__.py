@@ -1,6 +1,6 @@
 """The `flowscope` command line: one module per command, loaded when the command runs.
 
-Exit codes (diagnose, demo):
+Exit codes (diagnose, demo; scan: the most severe verdict among its jobs):
   0  healthy: no backpressure
   1  backpressured: a bottleneck was found (or backpressure without a clear source)
   5  limited: nothing is backpressured, but the first task of the job runs at its limit
@@ -26,6 +26,7 @@ COMMANDS = {
     "profile": ("flowscope.cli.profile", "profile"),
     "record": ("flowscope.cli.record", "record"),
     "report": ("flowscope.cli.report", "report"),
+    "scan": ("flowscope.cli.scan", "scan"),
     "serve": ("flowscope.cli.serve", "serve"),
     "watch": ("flowscope.cli.watch", "watch"),
 }

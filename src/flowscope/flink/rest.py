@@ -332,7 +332,10 @@ class FlinkRestSource:
         samples = answers.subtasks_from_detail(vertex, detail)
         vnames = self._vertex_names(job_id, vertex.id, now=now)
         if not in_detail:
-            return samples, {}, [], self._aggregated(job_id, vertex, vnames, samples)
+            try:
+                return samples, {}, [], self._aggregated(job_id, vertex, vnames, samples)
+            except FlowscopeError as exc:  # the counters stand without the gauges
+                return samples, {}, [f"{vertex.name} gauges not read in this poll: {exc}"], {}
         agg = None
         picked = samples
         if tiered and len(samples) > DETAIL_SUBTASKS:

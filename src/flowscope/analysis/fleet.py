@@ -1,0 +1,106 @@
+"""Many jobs' diagnoses as one fleet: a row per job, ordered by how much it needs a look. Pure.
+
+A row says the job, its verdict, the bottleneck and its cause, for how long the verdict has
+held (when the source can tell), and the first action with its number. Rows sort by severity:
+backpressured jobs first (the most backpressured first), then jobs at their limit, then those
+that could not be told, then healthy ones; ties by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from flowscope.analysis.findings import Cause, Confidence, Diagnosis, Finding, Verdict
+
+# Verdicts by how much a job needs a look (lower first).
+SEVERITY = {Verdict.BACKPRESSURED: 0, Verdict.LIMITED: 1, Verdict.UNKNOWN: 2,
+            Verdict.HEALTHY: 3}
+
+
+@dataclass
+class FleetRow:
+    """One job of a fleet scan. `since_s`: seconds the verdict has held up to the scan's time
+    (None when the source cannot tell); `backpressured`: the job's highest task
+    backpressured ratio (0..1); `busy`: the bottleneck's busy ratio (0..1)."""
+
+    job_id: str
+    job_name: str
+    where: str  # the cluster URL or the Prometheus URL the job was read from
+    verdict: Verdict
+    confidence: Confidence
+    bottleneck: str | None = None
+    subtasks: list[int] = field(default_factory=list)
+    cause: Cause | None = None
+    summary: str = ""
+    since_s: float | None = None
+    action: str = ""
+    backpressured: float | None = None
+    busy: float | None = None
+    diagnosis: Diagnosis | None = None
+
+
+@dataclass
+class ScanError:
+    """A cluster (or job) that could not be read: one line, kept beside the rows."""
+
+    where: str
+    job: str | None
+    message: str
+
+
+def action_line(d: Diagnosis, f: Finding) -> str:
+    """The finding's first action, with its numbers first: `parallelism enrich 2 -> 5`, the
+    config keys, or the action's first sentence."""
+    current = {t.name: t.parallelism for t in d.tasks}
+    for a in f.actions:
+        if a.parallelism:
+            return "; ".join(f"parallelism {name} {current.get(name, '?')} -> {p}"
+                             for name, p in a.parallelism.items())
+    for a in f.actions:
+        if a.config:
+            return "; ".join(f"{k}: {v}" for k, v in a.config.items())
+    if f.actions:
+        text = f.actions[0].text
+        first = text.split(". ")[0].split(": ")[0].rstrip(".")
+        return first if len(first) <= 90 else first[:87] + "..."
+    return ""
+
+
+def row_of(d: Diagnosis, where: str, since_s: float | None = None) -> FleetRow:
+    """The fleet row of one job's diagnosis."""
+    bp = [t.backpressured for t in d.tasks if t.backpressured is not None]
+    row = FleetRow(d.job_id, d.job_name, where, d.verdict, d.confidence, since_s=since_s,
+                   backpressured=max(bp) if bp else None, diagnosis=d)
+    bottlenecks = d.bottlenecks
+    if bottlenecks:
+        f = max(bottlenecks, key=lambda x: _busy_of(d, x))
+        row.bottleneck = f.vertex_name
+        row.subtasks = list(f.subtasks)
+        row.cause = f.cause
+        row.summary = (f"transient: {f.summary}" if f.cause == Cause.TRANSIENT
+                       else f.summary)
+        row.action = action_line(d, f)
+        row.busy = _busy_of(d, f)
+        if len(bottlenecks) > 1:
+            row.bottleneck = f"{f.vertex_name} (+{len(bottlenecks) - 1} more)"
+    return row
+
+
+def _busy_of(d: Diagnosis, f: Finding) -> float:
+    for t in d.tasks:
+        if t.vertex_id == f.vertex_id:
+            return t.busy or 0.0
+    return 0.0
+
+
+def ordered(rows: Iterable[FleetRow]) -> list[FleetRow]:
+    """Rows by severity, the most held-back job first."""
+    return sorted(rows, key=lambda r: (SEVERITY.get(r.verdict, 9), -(r.backpressured or 0.0),
+                                       -(r.busy or 0.0), r.job_name, r.job_id))
+
+
+def worst(rows: Iterable[FleetRow]) -> Verdict | None:
+    """The most severe verdict among the rows (None for no rows)."""
+    found = [r.verdict for r in rows]
+    return min(found, key=lambda v: SEVERITY.get(v, 9)) if found else None
