@@ -221,3 +221,18 @@ def test_fixtures_stay_small() -> None:
         fx: PromFixture = prom_fixture(name)
         assert fx.path.stat().st_size < 300 * 1024
         assert fx.rest_recording.stat().st_size < 300 * 1024
+
+
+def test_a_fine_history_is_judged_in_intervals_not_as_one() -> None:
+    """Prometheus steps every scrape (1 s here): the timeline cuts them into intervals of at
+    least MIN_STEP_S (a window firing between them is seen), never merges them into one."""
+    from flowscope.analysis import temporal
+
+    fx = prom_fixture("skew")
+    history = fx.history()
+    fit_to_graph(history, fx.graph)
+    samples = history.attempts()[-1]
+    view = temporal.analyse(fx.graph, samples)
+    span = samples[-1].t - samples[0].t
+    assert view.steps >= span / (temporal.MIN_STEP_S + history.step_s) - 1, (view.steps, span)
+    assert all(b - a >= temporal.MIN_STEP_S for a, b, _ in view.sequence[:-1])

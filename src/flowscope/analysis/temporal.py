@@ -9,6 +9,7 @@ in between) are one moving bottleneck, reported with its period. Pure.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,11 +54,16 @@ class TemporalView:
 def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
     """Locate the sources of backpressure in every interval of `samples`."""
     kept: list[Sample] = []
+    group_start = -math.inf
     for s in distinct_snapshots([s for s in samples if s.job_state == "RUNNING"]):
-        if kept and s.t - kept[-1].t < MIN_STEP_S:
-            kept[-1] = s  # later snapshot of the same refresh
+        if kept and s.t - group_start < MIN_STEP_S:
+            # A later snapshot of the same refresh, or a step of a finer series (Prometheus
+            # every 1-2 s): the interval ends here. Measured from the group's first snapshot,
+            # so a regular fine series makes intervals of MIN_STEP_S or more, not one interval.
+            kept[-1] = s
         else:
             kept.append(s)
+            group_start = s.t
     steps = task_timeline(graph, kept)
     view = TemporalView(steps=len(steps))
     if not steps:
