@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
@@ -82,14 +83,26 @@ def graph_of(job_id: str, *, url: str | None = None, recording: str | Path | Non
             f"graph from the archive at {url.rstrip('/')} (HistoryServer)")
 
 
-def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
-                     graph_url: str | None = None, graph_from: str | Path | None = None,
-                     headers: Mapping[str, str] | None = None,
-                     graph_headers: Mapping[str, str] | None = None,
-                     window_s: float | None = None, step_s: float | None = None,
-                     target_rate: float | None = None) -> tuple[Diagnosis, History]:
-    """The diagnosis of `job` (id or name) over [start, end] (epoch seconds): judged over the
-    last `window_s` seconds of the newest attempt (default: all of it)."""
+@dataclass
+class PastWindow:
+    """A job's samples over a past window, fitted to its graph: the newest attempt's samples
+    (`samples`), the whole `history`, and sentences on where each part came from."""
+
+    graph: JobGraph
+    samples: list[Sample]
+    history: History
+    notes: list[str]
+    graph_said: str
+    prometheus_url: str
+
+
+def read_past(prometheus_url: str, job: str, start: float, end: float, *,
+              graph_url: str | None = None, graph_from: str | Path | None = None,
+              headers: Mapping[str, str] | None = None,
+              graph_headers: Mapping[str, str] | None = None,
+              step_s: float | None = None) -> PastWindow:
+    """The samples of `job` (id or name) over [start, end] (epoch seconds) from Prometheus,
+    with its graph from `graph_url` or the recording `graph_from`."""
     if end <= start:
         raise FlowscopeError("the window ends before it starts")
     with PrometheusSource(prometheus_url, headers=headers) as src:
@@ -101,7 +114,24 @@ def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
         fitted = fit_to_graph(history, graph)
     except ValueError as exc:
         raise FlowscopeError(f"{said}: {exc}") from None
-    attempt = history.attempts()[-1]
+    notes = [f"from Prometheus at {src.url}, {len(history.samples)} steps of "
+             f"{history.step_s:g} s, {history.queries} queries; {said}",
+             *history.notes, *fitted]
+    return PastWindow(graph, history.attempts()[-1], history, notes, said, src.url)
+
+
+def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
+                     graph_url: str | None = None, graph_from: str | Path | None = None,
+                     headers: Mapping[str, str] | None = None,
+                     graph_headers: Mapping[str, str] | None = None,
+                     window_s: float | None = None, step_s: float | None = None,
+                     target_rate: float | None = None) -> tuple[Diagnosis, History]:
+    """The diagnosis of `job` (id or name) over [start, end] (epoch seconds): judged over the
+    last `window_s` seconds of the newest attempt (default: all of it)."""
+    past = read_past(prometheus_url, job, start, end, graph_url=graph_url,
+                     graph_from=graph_from, headers=headers, graph_headers=graph_headers,
+                     step_s=step_s)
+    graph, attempt, history = past.graph, past.samples, past.history
     span = attempt[-1].t - attempt[0].t
 
     def judge() -> Diagnosis:
@@ -110,14 +140,13 @@ def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
 
     d = judge()
     stacks = None
-    if graph_url is not None and graph_from is None and said.startswith("graph from the Job"):
-        stacks = _live_stacks(graph_url, chosen.id, d, attempt[-1], end,
+    if graph_url is not None and graph_from is None and past.graph_said.startswith(
+            "graph from the Job"):
+        stacks = _live_stacks(graph_url, history.job.id, d, attempt[-1], end,
                               graph_headers if graph_headers is not None else headers)
         if stacks:
             d = judge()
-    d.notes[:0] = [f"from Prometheus at {src.url}, {len(history.samples)} steps of "
-                   f"{history.step_s:g} s, {history.queries} queries; {said}",
-                   *history.notes, *fitted, *([stacks] if stacks else [])]
+    d.notes[:0] = [*past.notes, *([stacks] if stacks else [])]
     return d, history
 
 

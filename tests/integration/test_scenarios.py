@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -159,6 +160,18 @@ def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
         severity = {"backpressured": 0, "limited": 1, "unknown": 2, "healthy": 3}
         order = [severity[r["verdict"]] for r in doc["jobs"]]
         assert order == sorted(order), (source, order)
+    if lab_prometheus is None:
+        return
+    # watch starts with the last 90 s from Prometheus and goes on live for 4 s: many more
+    # metric snapshots than 4 s of live polls could give.
+    run = subprocess.run(
+        [sys.executable, "-m", "flowscope.cli", "watch", "--prometheus", lab_prometheus.url,
+         "--url", lab_cluster.url, "--job", "flowscope-skew", "--start=-90s",
+         "--duration", "4"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "data-skew" in run.stdout
+    seen = [int(m) for m in re.findall(r"· (\d+) snapshots ·", run.stdout)]
+    assert seen and max(seen) >= 10, run.stdout[-2000:]
 
 
 @pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)
@@ -167,7 +180,8 @@ def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prome
     check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
 
 
-def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, lab_prometheus):
+def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, lab_prometheus,
+                                                     tmp_path):
     """Scenario A (skew, first wave) was cancelled; while the second wave runs, `diagnose
     --prometheus` over A's window, with the graph from Flink's HistoryServer, names A's
     bottleneck; and so it does over the whole last hour."""
@@ -200,6 +214,15 @@ def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, la
         assert doc["findings"][0]["cause"] == "data-skew"
         assert any("HistoryServer" in n for n in doc["notes"]), doc["notes"]
         POSTMORTEM.write_text(json.dumps({"window": window, "seconds": round(took, 2)}))
+    # The same past window as a report: timelines at Prometheus's resolution.
+    page = tmp_path / "past.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "flowscope.cli", "report", "--prometheus", lab_prometheus.url,
+         "--url", history, "--job", job_id, "--start", f"{start:.3f}", "--end", f"{end:.3f}",
+         "-o", str(page)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    html = page.read_text()
+    assert "data-skew" in html and "HistoryServer" in html
 
 
 def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path, prom=None) -> None:

@@ -14,6 +14,7 @@ from flowscope.cli.common import (
     headers_of,
     source_options,
 )
+from flowscope.cli.history import history_options, history_samples
 from flowscope.errors import FlowscopeError
 from flowscope.model import JobGraph, Sample
 
@@ -66,15 +67,18 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
               help="The diagnosis judges the last WINDOW seconds; timelines cover everything.")
 @click.option("--target-rate", type=POSITIVE, default=None,
               help="Records/s the sources should sustain; sizes the recommended parallelism.")
+@history_options
 @friendly_errors
 def report(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
            output: str | None, duration: float, interval: float, record_to: str | None,
-           window: float, target_rate: float | None) -> None:
+           window: float, target_rate: float | None, **history: str | None) -> None:
     """Write a self-contained HTML report: the job graph coloured like Flink's UI, the
     bottleneck and its cause, timelines of every task, per-subtask tables, the findings.
 
-    The file opens offline and makes no request. Read a recording with --from, or sample a
-    live job for --duration seconds (optionally recording it with --record).
+    The file opens offline and makes no request. Read a recording with --from, a past window
+    from Prometheus with --prometheus (timelines over the whole window, at the store's
+    resolution), or sample a live job for --duration seconds (optionally recording it with
+    --record).
     """
     from flowscope import api
 
@@ -82,7 +86,14 @@ def report(url: str, job: str | None, headers: tuple[str, ...], from_file: str |
         raise click.UsageError("--record applies to a live run, not to --from")
     if duration <= 0 or interval <= 0 or window <= 0:
         raise click.UsageError("--duration, --interval and --window must be positive")
-    if from_file:
+    if history["prometheus"]:
+        if from_file or record_to:
+            raise click.UsageError("--prometheus reads the past: not with --from or --record")
+        past = history_samples(url, job, headers_of(headers), window,
+                               **history)  # type: ignore[arg-type]
+        graph, samples = past.graph, past.samples
+        source = f"Prometheus at {past.prometheus_url} ({past.graph_said})"
+    elif from_file:
         graph, samples = api.load_recording(from_file, job)
         source = from_file
     else:

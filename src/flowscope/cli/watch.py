@@ -24,14 +24,15 @@ from flowscope.cli.common import (
     safe_text,
     source_options,
 )
+from flowscope.cli.history import history_options
+from flowscope.feeds import LiveFeed, PastThenLiveFeed, ReplayFeed
 from flowscope.render.keys import Keys, Quit
 from flowscope.render.safe import console as safe_console
 from flowscope.render.watch import render, render_lines, where_it_has_been
-from flowscope.sampling import LiveFeed, ReplayFeed
 
 
-def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float | None,
-              replay: bool) -> None:
+def run_watch(feed: ReplayFeed | LiveFeed | PastThenLiveFeed, *, window_s: float,
+              duration_s: float | None, replay: bool) -> None:
     """Drive the view from `feed` until it ends, the user quits, or `duration_s` passes."""
     from rich.live import Live
 
@@ -94,16 +95,49 @@ def run_watch(feed: ReplayFeed | LiveFeed, *, window_s: float, duration_s: float
 @click.option("--duration", type=POSITIVE, default=None,
               help="Stop after this many seconds (default: until q, Ctrl-C, or the end "
                    "of the recording when not on a terminal).")
+@history_options
 @friendly_errors
 def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
           interval: float, record_to: str | None, speed: float, window: float,
-          duration: float | None) -> None:
+          duration: float | None, **history: str | None) -> None:
     """A live, top-like view: each task's busy / backpressured / idle with its recent
     history, the bottleneck and its cause, and where the bottleneck has been.
 
     Keys: q quits, p pauses. Not on a terminal (a pipe, CI), it prints a block of plain
     lines at each new metric snapshot instead, and ends with the recording.
+
+    With --prometheus URL --start TIME (e.g. --start=-1h) the view starts with the job's
+    history since TIME, read from Prometheus, and goes on live from --url.
     """
-    feed = (ReplayFeed(from_file, job, speed) if from_file
-            else LiveFeed(url, job, headers_of(headers), record_to, interval, duration))
+    if history["prometheus"]:
+        if from_file:
+            raise click.UsageError("--prometheus starts from history and goes on live: "
+                                   "not with --from")
+        if history["at"] is not None or history["end"] is not None or not history["start"]:
+            raise click.UsageError("watch --prometheus takes --start TIME (the history to "
+                                   "start from) and goes on live: no --at or --end")
+        feed: ReplayFeed | LiveFeed | PastThenLiveFeed = _past_then_live(
+            url, job, headers_of(headers), record_to, interval, duration, history)
+    elif from_file:
+        feed = ReplayFeed(from_file, job, speed)
+    else:
+        feed = LiveFeed(url, job, headers_of(headers), record_to, interval, duration)
     run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))
+
+
+def _past_then_live(url: str, job: str | None, headers: dict[str, str], record_to: str | None,
+                    interval: float, duration: float | None, history: dict[str, str | None]
+                    ) -> PastThenLiveFeed:
+    from flowscope.postmortem import parse_time, read_past
+
+    live = LiveFeed(url, job, headers, record_to, interval, duration)
+    try:
+        job_id = live.session.job.id
+        past = read_past(str(history["prometheus"]), job_id, parse_time(str(history["start"])),
+                         parse_time("now"), graph_url=url, graph_from=history["graph_from"],
+                         headers=headers)
+    except BaseException:
+        live.close()
+        raise
+    return PastThenLiveFeed(past.samples, past.graph, live,
+                            f"history from Prometheus ({len(past.samples)} steps), then live")
