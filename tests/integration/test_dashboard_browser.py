@@ -231,3 +231,36 @@ def test_live_updates_arrive_without_reload(browser: Any, runner: Any, lab_clust
             w.assert_clean()
     finally:
         runner.cancel(job_id)
+
+
+def test_the_fleet_page_lists_every_job_most_held_back_first(browser: Any) -> None:
+    """Several jobs: the front page is the fleet, sorted by severity, each task a box coloured
+    as the job graph colours it; a column header re-sorts, a row opens the job."""
+    names = ("healthy", "head-cpu", "skew", "off-cpu")
+    files = [a for n in names for a in ("--from", str(fixture_path(n)))]
+    with serve(*files) as srv, watched_page(browser) as w:
+        page = w.page
+        page.goto(srv.url)
+        rows = page.locator("#fleet-table tbody tr.row")
+        page.wait_for_function("document.querySelectorAll('#fleet-table tr.row').length === 4")
+        verdicts = [rows.nth(i).locator(".badge").text_content() for i in range(4)]
+        assert verdicts == ["backpressured", "backpressured", "limited", "healthy"], verdicts
+        skew = rows.filter(has_text="flowscope-skew")
+        assert "enrich" in skew.text_content() and "data skew" in skew.text_content()
+        boxes = skew.locator(".task-box")
+        assert boxes.count() == 4  # Source, parse, enrich, out
+        fills = [boxes.nth(i).evaluate("e => getComputedStyle(e).backgroundColor")
+                 for i in range(4)]
+        red = [int(x) for x in fills[2].removeprefix("rgb(").rstrip(")").split(",")]
+        assert red[0] > 200 and red[1] < 130, fills  # enrich busy red, as in the graph
+        page.click("#fleet-table th[data-col='name']")
+        first = rows.first.locator("td").first.text_content().strip()
+        assert first == "flowscope-head-cpu", first  # sorted by name now
+        skew.click()
+        page.wait_for_selector("svg.dag g.node.bottleneck")
+        assert page.text_content("#job-title") == "flowscope-skew"
+        assert "job=" in page.url
+        page.click("#to-fleet")
+        page.wait_for_selector("#fleet-table tr.row")
+        assert page.url.endswith("#fleet")
+        w.assert_clean()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flowscope.analysis.findings import Diagnosis, TaskState
+from flowscope.analysis.findings import Diagnosis, TaskState, Verdict
+from flowscope.analysis.fleet import SEVERITY, row_of
 from flowscope.analysis.timeline import TASK_FIELDS
 from flowscope.analysis.window import distinct_snapshots
 from flowscope.model import JobGraph
@@ -47,7 +48,26 @@ def job_summary(feed: JobFeed) -> dict[str, Any]:
             {"vertex_id": f.vertex_id, "vertex_name": f.vertex_name, "cause": str(f.cause)}
             for f in (d.bottlenecks if d else [])
         ],
+        **_fleet_fields(feed.key, d),
     }
+
+
+def _fleet_fields(key: str, d: Diagnosis | None) -> dict[str, Any]:
+    """What the fleet page adds to a job's row: its severity rank, the bottleneck's busy
+    ratio, the job's highest backpressured ratio, the action with its number, and each task
+    coloured as the job graph colours it (topological order)."""
+    if d is None:
+        return {"severity": SEVERITY[Verdict.UNKNOWN], "busy": None, "backpressured": None,
+                "action": None, "subtasks": [], "tasks": []}
+    row = row_of(d, key)
+    tasks = []
+    for t in d.tasks:
+        fill, stroke, _ = flink_colours(t.busy, t.backpressured)
+        tasks.append({"name": t.name, "busy": _num(t.busy), "backpressured": _num(
+            t.backpressured), "idle": _num(t.idle), "fill": fill, "stroke": stroke})
+    return {"severity": SEVERITY.get(d.verdict, 9), "busy": _num(row.busy),
+            "backpressured": _num(row.backpressured), "action": row.action or None,
+            "subtasks": row.subtasks, "tasks": tasks}
 
 
 def hub_summary(hub: Hub) -> dict[str, Any]:

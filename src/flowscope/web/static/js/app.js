@@ -15,6 +15,8 @@
     askedVersion: null, // the job's version when its view was last requested
     loading: false,
     again: false,
+    fleet: false, // the fleet page instead of one job
+    sort: { col: "severity", desc: false },
   };
 
   function currentJob() {
@@ -22,6 +24,10 @@
   }
 
   function saveHash() {
+    if (state.fleet) {
+      history.replaceState(null, "", `${location.pathname}${location.search}#fleet`);
+      return;
+    }
     const q = new URLSearchParams();
     if (state.key) q.set("job", state.key);
     if (state.vertex) q.set("task", state.vertex);
@@ -29,7 +35,8 @@
   }
 
   function selectJob(key) {
-    if (key === state.key) return;
+    if (key === state.key && !state.fleet) return;
+    showFleet(false);
     Object.assign(state, { key, vertex: null, at: null, view: null, timeline: null, askedVersion: null });
     saveHash();
     renderSidebar();
@@ -111,6 +118,85 @@
     }
   }
 
+  // -- the fleet page: every job as a row, sortable, each row opening the job ---------------
+
+  const FLEET_COLUMNS = [
+    { col: "name", label: "job", value: (j) => j.name.toLowerCase() },
+    { col: "source", label: "source", value: (j) => j.source.label.toLowerCase() },
+    { col: "severity", label: "verdict", value: (j) => [j.severity, -(j.backpressured || 0), -(j.busy || 0)] },
+    { col: "bottleneck", label: "bottleneck", value: (j) => (j.bottlenecks[0] || {}).vertex_name || "~" },
+    { col: "cause", label: "cause", value: (j) => (j.bottlenecks[0] || {}).cause || "~" },
+    { col: "busy", label: "busy", value: (j) => -(j.busy ?? -1), num: true },
+    { col: "backpressured", label: "backpressured", value: (j) => -(j.backpressured ?? -1), num: true },
+    { col: "tasks", label: "tasks", value: (j) => j.tasks.length },
+    { col: "action", label: "action", value: (j) => j.action || "~" },
+    { col: "last_t", label: "updated", value: (j) => -(j.last_t || 0) },
+  ];
+
+  function compare(a, b) {
+    const x = Array.isArray(a) ? a : [a];
+    const y = Array.isArray(b) ? b : [b];
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] < y[i]) return -1;
+      if (x[i] > y[i]) return 1;
+    }
+    return 0;
+  }
+
+  function showFleet(on) {
+    state.fleet = on;
+    $("main").classList.toggle("fleet-mode", on);
+    $("fleet").hidden = !on;
+    if (on) {
+      state.key = null;
+      $("job-title").textContent = "every job";
+      $("verdict").hidden = true;
+      $("freshness").textContent = "";
+      saveHash();
+      renderSidebar();
+      renderFleet();
+    }
+  }
+
+  function renderFleet() {
+    const table = FS.clear($("fleet-table"));
+    const jobs = (state.summary ? state.summary.jobs : []).slice();
+    const column = FLEET_COLUMNS.find((c) => c.col === state.sort.col) || FLEET_COLUMNS[2];
+    jobs.sort((a, b) => compare(column.value(a), column.value(b)) || compare(a.name, b.name));
+    if (state.sort.desc) jobs.reverse();
+    table.appendChild(el("thead", {}, el("tr", {}, FLEET_COLUMNS.map((c) => el("th", {
+      class: c.col === column.col ? `sorted${state.sort.desc ? " desc" : ""}` : "",
+      dataset: { col: c.col },
+      onclick: () => {
+        state.sort = { col: c.col, desc: state.sort.col === c.col ? !state.sort.desc : false };
+        renderFleet();
+      },
+    }, c.label)))));
+    const body = el("tbody", {});
+    for (const j of jobs) {
+      const neck = j.bottlenecks[0];
+      const where = neck ? neck.vertex_name + (j.subtasks.length && j.subtasks.length <= 4
+        && ["data-skew", "slow-instance"].includes(neck.cause) ? ` [${j.subtasks.join(", ")}]` : "") : "";
+      body.appendChild(el("tr", { class: "row", dataset: { key: j.key }, onclick: () => selectJob(j.key) },
+        el("td", {}, el("span", { class: `dot ${j.verdict || "none"}` }), " ", j.name),
+        el("td", { class: "muted" }, j.source.label),
+        el("td", {}, el("span", { class: `badge ${j.verdict || "unknown"}` }, j.verdict || "waiting")),
+        el("td", {}, where),
+        el("td", {}, neck ? FS.causeText(neck.cause) : ""),
+        el("td", { class: "num" }, j.busy === null ? "" : FS.pct(j.busy)),
+        el("td", { class: "num" }, FS.pct(j.backpressured)),
+        el("td", { class: "boxes" }, j.tasks.map((t) => el("span", {
+          class: "task-box", title: `${t.name}: busy ${FS.pct(t.busy)}, backpressured ${FS.pct(t.backpressured)}, idle ${FS.pct(t.idle)}`,
+          style: `background:${t.fill};border-color:${t.stroke}`,
+        }))),
+        el("td", {}, j.action || ""),
+        el("td", { class: "muted" }, j.last_t ? FS.time(j.last_t) : ""),
+        ));
+    }
+    if (!jobs.length) body.appendChild(el("tr", {}, el("td", { colspan: FLEET_COLUMNS.length, class: "muted" }, "No job to show yet.")));
+    table.appendChild(body);
+  }
+
   function renderHeader() {
     const job = currentJob();
     const view = state.view;
@@ -164,6 +250,12 @@
 
   function onJobs(summary) {
     state.summary = summary;
+    if (state.fleet) {
+      renderSidebar();
+      renderFleet();
+      return;
+    }
+    if (!state.key && summary.jobs.length > 1) { showFleet(true); return; }
     if (!state.key || !currentJob()) {
       const first = summary.jobs[0];
       if (first) { selectJob(first.key); return; }
@@ -209,6 +301,8 @@
     const hash = new URLSearchParams(location.hash.slice(1));
     state.key = hash.get("job");
     state.vertex = hash.get("task");
+    if (hash.has("fleet")) showFleet(true);
+    $("to-fleet").addEventListener("click", (ev) => { ev.preventDefault(); showFleet(true); });
     wireCursor();
     try {
       onJobs(await FS.getJSON("api/jobs"));
