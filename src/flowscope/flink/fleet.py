@@ -8,7 +8,7 @@
                                         uptimes, the hottest subtask of each task, and the
                                         medians of its peers
   - `GET /api/v1/query_range` x 1      each job's state over the lookback ("for how long"),
-                                        asked alongside the others
+                                        from the same ratios, asked alongside the others
 and turns the answers into per-job aggregates that analysis.triage judges. A query the
 server refuses for its size is split by job_id prefix ([0-7] then [89a-f], then halves
 again) and the parts merged; only a refused query is split.
@@ -127,14 +127,9 @@ class _Scan:
 
     def run(self, lookback_s: float, step_s: float) -> tuple[list[Row], list[str], Series]:
         """(the rows of the per-task queries, the jobs without counters, the state history's
-        series): the history runs alongside the rest."""
-        def history(m: str) -> Series:
-            return self.history(fleetql.state_query(m, LOW_THRESHOLD, triage.HEAD_BUSY),
-                                lookback_s, step_s)
-
+        series): after the counter check, the rest runs side by side."""
         w = self.window_s
         with ThreadPoolExecutor(5, thread_name_prefix="flowscope-fleet") as pool:
-            states = pool.submit(self.sharded, history, "the state history")
             missing = self.sharded(lambda m: self.instant(fleetql.missing_counters_query(m)),
                                    "the counter check")
             legacy = sorted({lab.get(fleetql.JOB, "") for lab, v in missing if v > 0} - {""})
@@ -150,6 +145,12 @@ class _Scan:
             ]
             futures = [pool.submit(self.sharded, self._asker(q), "a per-task query")
                        for q in queries]
+
+            def history(m: str) -> Series:
+                query = fleetql.state_query(m, w, fb, LOW_THRESHOLD, triage.HEAD_BUSY)
+                return self.history(query, lookback_s, step_s)
+
+            states = pool.submit(self.sharded, history, "the state history")
             rows = [row for f in futures for row in f.result()]
             history_rows = states.result()
         for what, n in sorted(self.refused.items()):

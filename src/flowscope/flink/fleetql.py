@@ -164,15 +164,15 @@ def peers_query(matcher: str, window_s: float, fallback: str | None) -> str:
     })
 
 
-def state_query(matcher: str, low: float, head_busy: float) -> str:
+def state_query(matcher: str, window_s: float, fallback: str | None, low: float,
+                head_busy: float) -> str:
     """Per job, a state code: 2 when some task is backpressured more than `low`, else 1 when
     its busiest first task (one that takes no records in; any task when none does) is busy at
-    least `head_busy`, else 0 (analysis.triage.STATE_CODES). From Flink's gauges as they are
-    at each step (Flink averages them over up to a minute): a history over many steps is
-    cheaper so, and needs no counters."""
-    bp = f"max by ({JOB}) ({TIMES['bp'][1]}{{{matcher}}}) / 1000"
-    busy = f"max by ({BY_TASK}) ({TIMES['busy'][1]}{{{matcher}}}) / 1000"
-    sources = f"(max by ({BY_TASK}) ({RECORDS['rin'][1]}{{{matcher}}}) == 0)"
+    least `head_busy`, else 0 (analysis.triage.STATE_CODES). The same ratios over the same
+    window as the verdict, so the last step agrees with it."""
+    bp = f"max by ({JOB}) ({ratio('bp', matcher, window_s, fallback)})"
+    busy = f"max by ({BY_TASK}) ({ratio('busy', matcher, window_s, fallback)})"
+    sources = f"(max by ({BY_TASK}) ({rate('rin', matcher, window_s, fallback)}) == 0)"
     head = (f"(max by ({JOB}) ({busy} and on ({BY_TASK}) {sources}) "
             f"or max by ({JOB}) ({busy}))")
     return f"2 * ({bp} > bool {low:g}) + ({bp} <= bool {low:g}) * ({head} >= bool {head_busy:g})"
