@@ -16,7 +16,7 @@ no targets).
 
     PYTHONPATH=src python scripts/fleet_history.py --jobs 100 --serve      # serve until Ctrl-C
     PYTHONPATH=src python scripts/fleet_history.py \
-        --record tests/fixtures/prometheus/fleet-20.json.xz
+        --record tests/fixtures/prometheus/fleet/fleet-20.json.xz
 """
 
 from __future__ import annotations
