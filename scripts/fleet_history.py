@@ -229,9 +229,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve(tsdb: Path, scrape_s: float, *, max_samples: int | None = None
-          ) -> Iterator[str]:
+          ) -> Iterator[Served]:
     """A real Prometheus on `tsdb` (read as it is: long retention, no targets)."""
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     config = tsdb.parent / f"prometheus-{tsdb.name}.yml"
@@ -257,7 +263,7 @@ def serve(tsdb: Path, scrape_s: float, *, max_samples: int | None = None
                 raise SystemExit(f"prometheus did not start: "
                                  f"{proc.stderr.read() if proc.stderr else ''}")
             time.sleep(0.3)
-        yield url
+        yield Served(url, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -318,7 +324,8 @@ def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,
             tsdb, series, planned = build(work, n, end=end, span_s=span_s, scrape_s=scrape_s,
                                           parallelism=parallelism, name=label)
             meta[f"{label}_series"] = series
-            with serve(tsdb, scrape_s) as url:
+            with serve(tsdb, scrape_s) as served:
+                url = served.url
                 capture = Capture()
                 scan = scan_prometheus(url, at=at, window_s=120.0, lookback_s=lookback,
                                        transport=capture)
@@ -339,7 +346,8 @@ def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,
                                 for j in planned]
                 limit = refusing_limit(tsdb, scrape_s, at, lookback)
                 meta["max_samples"] = limit
-                with serve(tsdb, scrape_s, max_samples=limit) as url:
+                with serve(tsdb, scrape_s, max_samples=limit) as served:
+                    url = served.url
                     capture = Capture()
                     scan = scan_prometheus(url, at=at, window_s=120.0, lookback_s=lookback,
                                            transport=capture)
@@ -362,8 +370,9 @@ def refusing_limit(tsdb: Path, scrape_s: float, at: float, lookback: float) -> i
     query = fleetql.times_query("", 120.0, None, RELATIVE_HOT, BUSY_HOT)
     limit = 1 << 20
     while limit > 16:
-        with serve(tsdb, scrape_s, max_samples=limit) as url:
-            body = httpx.get(f"{url}/api/v1/query", params={"query": query, "time": at}).json()
+        with serve(tsdb, scrape_s, max_samples=limit) as served:
+            body = httpx.get(f"{served.url}/api/v1/query",
+                             params={"query": query, "time": at}).json()
         if body["status"] == "error":
             return limit
         limit //= 2
@@ -390,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                                 scrape_s=args.scrape, parallelism=args.parallelism)
         print(f"{args.jobs} jobs, {series} series, ending at {end:.0f}", flush=True)
         if args.serve:
-            with serve(tsdb, args.scrape) as url:
-                print(f"Prometheus at {url} (Ctrl-C stops it)", flush=True)
+            with serve(tsdb, args.scrape) as served:
+                print(f"Prometheus at {served.url} (Ctrl-C stops it)", flush=True)
                 try:
                     while True:
                         time.sleep(3600)
