@@ -135,60 +135,59 @@ def _steady(values: list[float]) -> list[float]:
 
 def write_openmetrics(path: Path, jobs: list[Job], runs: dict[str, Recorded], *, end: float,
                       span_s: float, scrape_s: float, parallelism: int) -> int:
-    """Write every job's series over [end - span_s, end]; returns the number of series."""
+    """Write every job's series over [end - span_s, end], one metric family after the other
+    (OpenMetrics does not interleave them), streaming; returns the number of series."""
     steps = int(span_s // scrape_s) + 1
     start = end - (steps - 1) * scrape_s
     times = [f"{start + k * scrape_s:.3f}" for k in range(steps)]
-    healthy = runs["healthy"]
-    per_name: dict[str, list[str]] = {n: [] for n in NAMES}
-    uptime_lines: list[str] = []
     count = 0
-    for job in jobs:
-        run = runs[job.kind]
-        onset_step = int(job.onset_s // scrape_s) if job.onset_s else steps
-        offset = int(_hex(job.job_id, "offset"), 16) % SEGMENT
-        tms = [f"tm_{job.index:04d}_{k}:6122_{_hex(job.job_id, k)[:6]}" for k in range(2)]
-        attempt = _hex(job.job_id, "attempt")
-        tasks = {t for (_, t, _) in run.series}
-        for task in sorted(tasks):
-            busy = {i: sum(_steady(run.series[("busyTimeMsPerSecond", task, i)][1]))
-                    for i in (0, 1) if ("busyTimeMsPerSecond", task, i) in run.series}
-            coolest = min(busy, key=lambda i: busy[i]) if busy else 0
-            for sub in range(parallelism):
-                src = sub if sub < 2 else coolest
-                for name in NAMES:
-                    key = (name, task, src)
-                    if key not in run.series:
-                        continue
-                    labels, after = run.series[key]
-                    before = healthy.series.get(key, (labels, after))[1]
-                    labels = {**labels, "job_id": job.job_id, "job_name": job.name,
-                              "subtask_index": str(sub), "tm_id": tms[sub % 2],
-                              "host": f"tm_{job.index:04d}_{sub % 2}",
-                              "instance": f"10.1.{job.index // 200}.{job.index % 200}:9249",
-                              "task_attempt_id": f"{attempt}_{labels['task_id']}_{sub}_0"}
-                    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-                    head = f"{TASK}{name}{{{text}}} "
-                    vals = _replay(name in COUNTERS, before, after, onset_step, steps, offset,
-                                   scrape_s)
-                    per_name[name].append("".join(f"{head}{v:g} {t}\n"
-                                                  for v, t in zip(vals, times, strict=True)))
-                    count += 1
-        labels = {**run.uptime_labels, "job_id": job.job_id, "job_name": job.name,
-                  "host": f"jm_{job.index:04d}", "instance": f"10.2.{job.index // 200}."
-                  f"{job.index % 200}:9249"}
-        text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        uptime_lines.append("".join(f"{UPTIME}{{{text}}} {(k * scrape_s + 30) * 1000:g} "
-                                    f"{times[k]}\n" for k in range(steps)))
-        count += 1
     with path.open("w") as out:
         for name in NAMES:
             out.write(f"# TYPE {TASK}{name} gauge\n")
-            out.writelines(per_name[name])
+            for job in jobs:
+                for head, vals in _job_series(job, name, runs, steps, scrape_s, parallelism):
+                    out.write("".join(f"{head}{v:g} {t}\n"
+                                      for v, t in zip(vals, times, strict=True)))
+                    count += 1
         out.write(f"# TYPE {UPTIME} gauge\n")
-        out.writelines(uptime_lines)
+        for job in jobs:
+            labels = {**runs[job.kind].uptime_labels, "job_id": job.job_id,
+                      "job_name": job.name, "host": f"jm_{job.index:04d}",
+                      "instance": f"10.2.{job.index // 200}.{job.index % 200}:9249"}
+            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            out.write("".join(f"{UPTIME}{{{text}}} {(k * scrape_s + 30) * 1000:g} {times[k]}\n"
+                              for k in range(steps)))
+            count += 1
         out.write("# EOF\n")
     return count
+
+
+def _job_series(job: Job, name: str, runs: dict[str, Recorded], steps: int, scrape_s: float,
+                parallelism: int) -> Iterator[tuple[str, list[float]]]:
+    """(the sample line's head, the values) of each of the job's series of metric `name`."""
+    run, healthy = runs[job.kind], runs["healthy"]
+    onset_step = int(job.onset_s // scrape_s) if job.onset_s else steps
+    offset = int(_hex(job.job_id, "offset"), 16) % SEGMENT
+    tms = [f"tm_{job.index:04d}_{k}:6122_{_hex(job.job_id, k)[:6]}" for k in range(2)]
+    attempt = _hex(job.job_id, "attempt")
+    for task in sorted({t for (_, t, _) in run.series}):
+        busy = {i: sum(_steady(run.series[("busyTimeMsPerSecond", task, i)][1]))
+                for i in (0, 1) if ("busyTimeMsPerSecond", task, i) in run.series}
+        coolest = min(busy, key=lambda i: busy[i]) if busy else 0
+        for sub in range(parallelism):
+            key = (name, task, sub if sub < 2 else coolest)
+            if key not in run.series:
+                continue
+            labels, after = run.series[key]
+            before = healthy.series.get(key, (labels, after))[1]
+            labels = {**labels, "job_id": job.job_id, "job_name": job.name,
+                      "subtask_index": str(sub), "tm_id": tms[sub % 2],
+                      "host": f"tm_{job.index:04d}_{sub % 2}",
+                      "instance": f"10.1.{job.index // 200}.{job.index % 200}:9249",
+                      "task_attempt_id": f"{attempt}_{labels['task_id']}_{sub}_0"}
+            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            yield (f"{TASK}{name}{{{text}}} ",
+                   _replay(name in COUNTERS, before, after, onset_step, steps, offset, scrape_s))
 
 
 def _replay(counter: bool, before: list[float], after: list[float], onset_step: int,
