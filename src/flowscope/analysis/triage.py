@@ -5,8 +5,9 @@ causes.py applied to the hottest subtask and its peers' medians. Pure.
 A fleet scan reads aggregates, not per-subtask series: per task the max / mean / min busy
 ratio, the backpressured and idle ratios, record rates, the hottest subtask and the median of
 its peers. Without a job graph there are no edges, so the bottleneck is located as a person
-reads a dashboard: in a job with backpressured tasks, the busiest task that is not itself
-backpressured. With the graph, analysis.locate decides. No stack samples and no JVM CPU time
+reads a dashboard: in a job with backpressured tasks, the busiest task that is not itself held
+back (its hottest subtask is not more backpressured than busy, analysis.locate's test). With
+the graph, analysis.locate decides. No stack samples and no JVM CPU time
 are read: a busy uniform bottleneck is named compute-bound at medium confidence, and
 `flowscope diagnose --job ...` tells on-CPU from off-CPU work.
 """
@@ -187,7 +188,7 @@ def triage(job: JobAggregate, *, t: float, window_s: float,
         roots, heads = _locate_without_edges(job.tasks)
         notes.append("located from busy and backpressured time without the job graph "
                      "(Prometheus holds no edges): the bottleneck is the busiest task that is "
-                     "not itself backpressured, as on a dashboard")
+                     "not itself held back, as on a dashboard")
 
     findings = [_classify(aggs[r], job, tasks, window_s, at_head=False)
                 for r in roots if r in aggs]
