@@ -49,6 +49,7 @@ class PromClient:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.requests = 0
+        self.bytes_in = 0  # response bytes as received (compressed when the server gzips)
         self._lock = threading.Lock()
         self._client = httpx.Client(base_url=self.url, headers=dict(headers or {}),
                                     timeout=timeout_s, transport=transport,
@@ -71,6 +72,9 @@ class PromClient:
         except httpx.HTTPError as exc:
             raise PrometheusUnreachable(
                 f"request to {self.url} failed: {reason(exc)}") from None
+        with self._lock:
+            # Answers built in memory (replayed ones) were never downloaded: count their body.
+            self.bytes_in += resp.num_bytes_downloaded or len(resp.content)
         if resp.status_code in (401, 403):
             # Proxies in front of hosted stores answer these in their own shapes.
             raise PrometheusError(f"{self.url} refused the credentials ({resp.status_code} to "

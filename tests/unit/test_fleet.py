@@ -1,0 +1,240 @@
+"""The fleet scan on answers recorded from a real Prometheus serving a fleet grown from the
+recorded lab runs (scripts/fleet_history.py --record): the known mix's verdicts, as many
+queries for 5 jobs as for 20, a refused query split by job id, one-line errors; and the
+triage's rules against the engine's on the per-job recordings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import lzma
+import statistics
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+
+from flowscope.analysis.engine import diagnose
+from flowscope.analysis.findings import BUSY_HOT, Cause, Verdict
+from flowscope.analysis.triage import (
+    RELATIVE_HOT,
+    HotSubtask,
+    JobAggregate,
+    TaskAggregate,
+    held_for,
+    triage,
+)
+from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
+from flowscope.errors import FlowscopeError, JobNotFound
+from flowscope.flink.fleet import FleetScan, Shard, scan_prometheus
+from flowscope.flink.promql import PrometheusError, PrometheusUnreachable
+from flowscope.flink.promwindow import fit_to_graph
+from tests.prom_fixtures import FIXTURES, PROM_URL, Replay, prom_fixture
+
+FLEET = FIXTURES / "fleet" / "fleet-20.json.xz"
+
+
+@cache
+def recorded() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(lzma.decompress(FLEET.read_bytes()))
+    return data
+
+
+def scan(answers: str = "fleet", **kw: Any) -> tuple[FleetScan, Replay]:
+    meta = recorded()["meta"]
+    replay = Replay(recorded()["prometheus"][answers])
+    args: dict[str, Any] = {"at": meta["at"], "window_s": meta["window_s"],
+                            "lookback_s": meta["lookback_s"], **kw}
+    return scan_prometheus(PROM_URL, transport=replay, **args), replay
+
+
+def signature(result: FleetScan) -> dict[str, tuple[str, str | None, str | None]]:
+    return {d.job_id: (str(d.verdict), d.bottlenecks[0].vertex_name if d.bottlenecks else None,
+                       str(d.bottlenecks[0].cause) if d.bottlenecks else None)
+            for d in result.diagnoses}
+
+
+def plan() -> dict[str, list[Any]]:
+    """job_id -> [kind, name, verdict, bottleneck, cause, seconds held]."""
+    return {row[0]: row[1:] for row in recorded()["meta"]["plan"]}
+
+
+def test_the_fixture_is_small_and_from_a_real_prometheus() -> None:
+    assert FLEET.stat().st_size < 300_000
+    meta = recorded()["meta"]
+    assert meta["prometheus_version"].startswith("2.")
+    assert meta["jobs"] == 20 and meta["subset"] == 5
+    assert {"fleet", "subset", "refusing", "before"} <= set(recorded()["prometheus"])
+
+
+def test_the_scan_finds_the_known_mix() -> None:
+    result, _ = scan()
+    want = {jid: (p[2], p[3], p[4]) for jid, p in plan().items()}
+    assert signature(result) == want
+    kinds = {p[0] for p in plan().values()}
+    assert {"healthy", "skew", "slow-subtask", "compute-bound", "off-cpu"} <= kinds
+
+
+def test_each_job_says_how_long_its_state_has_held() -> None:
+    result, _ = scan()
+    step = recorded()["meta"]["lookback_s"] / 60
+    for jid, p in plan().items():
+        held = result.since_s[jid]
+        assert held is not None
+        # The state flips within a step of the onset (Flink's gauges average over a minute).
+        assert abs(held - p[5]) <= 2 * step, (p[1], held, p[5])
+
+
+def test_a_bottleneck_comes_with_evidence_an_action_and_medium_confidence() -> None:
+    result, _ = scan()
+    by_kind = {plan()[d.job_id][0]: d for d in result.diagnoses}
+    for kind in ("skew", "slow-subtask", "compute-bound"):
+        d = by_kind[kind]
+        f = d.bottlenecks[0]
+        assert str(d.confidence) == "medium"
+        assert f.evidence and f.actions and f.summary
+        assert any("without the job graph" in n for n in d.notes)
+        assert d.tasks[0].name == "Source:_gen"
+        assert all(t.parallelism == 2 for t in d.tasks)
+    cb = by_kind["compute-bound"]
+    assert cb.bottlenecks[0].actions[0].parallelism == {"enrich": 3}
+    assert any("flowscope diagnose --job" in n for n in cb.notes)
+    skew = by_kind["skew"].bottlenecks[0]
+    assert skew.subtasks == [1]  # the recorded run's hot subtask
+    assert str(by_kind["healthy"].confidence) == "high"
+
+
+def test_the_queries_do_not_grow_with_the_jobs() -> None:
+    small, _ = scan("subset")
+    large, _ = scan("fleet")
+    assert len(small.diagnoses) == 5 and len(large.diagnoses) == 20
+    assert small.queries == large.queries == 7
+    assert 0 < small.bytes_in < large.bytes_in
+    # The first five jobs are the same in both fleets, and judged the same.
+    same = signature(large)
+    assert all(same[jid] == sig for jid, sig in signature(small).items())
+
+
+def test_a_query_refused_for_its_size_is_split_by_job_id() -> None:
+    whole, _ = scan("fleet")
+    split, replay = scan("refusing")
+    statuses = [recorded()["prometheus"]["refusing"][p][0] for p in replay.paths]
+    assert 422 in statuses
+    assert any("job_id%3D~%22%5B01234567%5D" in p or 'job_id=~"[01234567]' in p
+               for p in replay.paths)
+    assert split.queries > whole.queries
+    assert signature(split) == signature(whole)
+    assert split.since_s == whole.since_s
+    assert any("refused" in n and "split" in n for n in split.notes)
+
+
+def test_the_shards_halve_the_job_ids_and_stop() -> None:
+    first = Shard().halves()
+    assert [s.matcher for s in first] == ['job_id=~"[01234567].*"', 'job_id=~"[89abcdef].*"']
+    shard, depth = Shard(), 0
+    while parts := shard.halves():
+        shard, depth = parts[0], depth + 1
+    assert shard.matcher == 'job_id=~"00[0].*"' and depth == 12
+
+
+def test_no_job_in_the_window_is_a_one_line_error() -> None:
+    with pytest.raises(JobNotFound) as err:
+        scan("before", at=recorded()["meta"]["before"])
+    assert "\n" not in str(err.value) and "no Flink task series" in str(err.value)
+
+
+def test_an_unreachable_server_is_a_one_line_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(PrometheusUnreachable) as err:
+        scan_prometheus(PROM_URL, at=0.0, transport=httpx.MockTransport(refuse))
+    assert "\n" not in str(err.value) and isinstance(err.value, FlowscopeError)
+
+
+def test_a_server_that_is_not_prometheus_is_a_one_line_error() -> None:
+    def html(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="<html>not found</html>")
+
+    with pytest.raises(PrometheusError) as err:
+        scan_prometheus(PROM_URL, at=0.0, transport=httpx.MockTransport(html))
+    assert "\n" not in str(err.value)
+
+
+def test_graphs_locate_along_the_edges() -> None:
+    # The fleet's jobs run the lab's program: the same vertex ids as the recorded runs.
+    graph = prom_fixture("skew").graph
+    graphs = {jid: dataclasses.replace(graph, job_id=jid) for jid in plan()}
+    with_edges, _ = scan(graphs=graphs)
+    without, _ = scan()
+    named = {jid: (v, "enrich" if b else None, c) for jid, (v, b, c) in signature(without).items()}
+    assert signature(with_edges) == named
+    d = with_edges.diagnoses[0]
+    assert any("along the job graph's edges" in n for n in d.notes)
+    assert [t.name for t in d.tasks] == [v.name for v in graph.topological()]
+
+
+# -- the triage's rules against the engine's, on the per-job recordings -----------------------
+
+def aggregates(name: str) -> tuple[JobAggregate, Any]:
+    """The per-job fixture's last minute folded as the fleet queries fold it."""
+    fx = prom_fixture(name)
+    history = fx.history()
+    fit_to_graph(history, fx.graph)
+    samples = history.attempts()[-1]
+    windows = subtask_windows(distinct_snapshots(window_samples(samples, 60.0)))
+    tasks = []
+    for v in fx.graph.vertices:
+        subs = [w for w in windows.get(v.id, []) if w.busy is not None]
+        busy = [w.busy or 0.0 for w in subs]
+        inputs = bool(fx.graph.inputs(v.id))
+
+        def load(w: Any, inputs: bool = inputs) -> float:
+            return (w.records_in_per_s if inputs else w.records_out_per_s) or 0.0
+
+        hot = max(subs, key=lambda w: w.busy or 0.0)
+        peers = [w for w in subs if w is not hot]
+        bar = max(BUSY_HOT, RELATIVE_HOT * max(busy))
+        tasks.append(TaskAggregate(
+            task_id=v.id, name=v.name, subtasks=len(subs), busy_max=max(busy),
+            busy_avg=statistics.mean(busy), busy_min=min(busy),
+            hot_subtasks=sum(b >= bar for b in busy),
+            backpressured_max=max(w.backpressured or 0.0 for w in subs),
+            backpressured_avg=statistics.mean(w.backpressured or 0.0 for w in subs),
+            idle_max=max(w.idle or 0.0 for w in subs),
+            records_in_per_s=sum(w.records_in_per_s or 0.0 for w in subs),
+            records_out_per_s=sum(w.records_out_per_s or 0.0 for w in subs),
+            hottest=HotSubtask(hot.index, hot.taskmanager_id, hot.busy or 0.0,
+                               hot.backpressured, hot.records_in_per_s, hot.records_out_per_s),
+            peers_busy_median=statistics.median(w.busy or 0.0 for w in peers),
+            peers_load_median=statistics.median(load(w) for w in peers),
+            peers_cost_median=statistics.median((w.busy or 0.0) / load(w) for w in peers
+                                                if load(w)) if any(map(load, peers)) else None,
+            counted=len(subs)))
+    engine = diagnose(fx.graph, samples)
+    return JobAggregate(fx.job_id, fx.graph.name, tuple(tasks), engine.uptime_s), engine
+
+
+@pytest.mark.parametrize("name", ["skew", "slow-subtask", "compute-bound", "healthy"])
+def test_the_triage_rules_agree_with_the_engine(name: str) -> None:
+    job, engine = aggregates(name)
+    # The engine's JVM-CPU fallback called the compute-bound run off-CPU on the shared host
+    # (test_prometheus_source.CAUSE_DIFFERS); a fleet scan reads no CPU time: busy is all
+    # it can say.
+    busy = {Cause.OFF_CPU: Cause.COMPUTE_BOUND}
+    for graph in (None, prom_fixture(name).graph):
+        fleet = triage(job, t=0.0, window_s=60.0, graph=graph)
+        assert fleet.verdict == engine.verdict
+        assert ([(f.vertex_name, f.cause) for f in fleet.bottlenecks]
+                == [(f.vertex_name, busy.get(f.cause, f.cause)) for f in engine.bottlenecks])
+
+
+def test_held_for_counts_the_run_of_equal_states_up_to_now() -> None:
+    pts = [(0.0, 0.0), (60.0, 2.0), (120.0, 2.0), (180.0, 2.0)]
+    assert held_for(pts, Verdict.BACKPRESSURED, 180.0, 60.0) == 120.0
+    assert held_for(pts, Verdict.HEALTHY, 180.0, 60.0) is None  # not the state now
+    assert held_for(pts[:-1], Verdict.BACKPRESSURED, 180.0, 60.0) == 120.0  # a step late
+    assert held_for([(0.0, 2.0), (180.0, 2.0)], Verdict.BACKPRESSURED, 180.0, 60.0) == 0.0
+    assert held_for([], Verdict.BACKPRESSURED, 180.0, 60.0) is None
+    assert held_for(pts, Verdict.UNKNOWN, 180.0, 60.0) is None
