@@ -149,4 +149,10 @@ def _scan_prometheus(url: str, at: str | None, window: float, lookback: float,
         found = scan_prometheus(url, at=when, window_s=window, lookback_s=lookback,
                                 headers=headers, progress=show)
     rows = [row_of(d, url, found.since_s.get(d.job_id)) for d in found.diagnoses]
-    return rows, list(found.notes), {"queries": found.queries, "bytes_in": found.bytes_in}
+    notes = list(found.notes)
+    if rows:
+        notes.append(f"{url}: {found.queries} queries for {len(rows)} jobs; located from busy "
+                     "and backpressured time without the job graph, names as Flink's "
+                     "reporter writes them; `flowscope diagnose --prometheus URL --job ID "
+                     "--url JOBMANAGER --start ...` looks closer")
+    return rows, notes, {"queries": found.queries, "bytes_in": found.bytes_in}

@@ -208,6 +208,16 @@ def _value(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+# Stats that are time ratios (0..1). `rate()` extrapolates to the window's edges, so a counter
+# read a moment late can give 1.06: clamped, as the REST window clamps its ratios.
+RATIOS = {"busy_max", "busy_avg", "busy_min", "bp_max", "bp_avg", "idle_max", "idle_avg",
+          "peers_busy", "hot_busy", "hot_bp"}
+
+
+def _clamped(stat: str, v: float) -> float:
+    return min(max(v, 0.0), 1.0) if stat in RATIOS and math.isfinite(v) else v
+
+
 def _aggregate(rows: list[Row], legacy: set[str]) -> list[triage.JobAggregate]:
     """Per-job aggregates from the rows of the four instant queries; `legacy`: the jobs
     without accumulated-time counters."""
@@ -216,9 +226,10 @@ def _aggregate(rows: list[Row], legacy: set[str]) -> list[triage.JobAggregate]:
     hot: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     uptime: dict[str, float] = {}
     job_names: dict[str, str] = {}
-    for lab, v in rows:
+    for lab, raw in rows:
         stat, job, task = lab.get(fleetql.STAT, ""), lab.get(fleetql.JOB, ""), lab.get(
             fleetql.TASK, "")
+        v = _clamped(stat, raw)
         if stat == "uptime_ms":
             if math.isfinite(v) and v > 0:
                 uptime[job] = v / 1000.0
