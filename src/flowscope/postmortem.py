@@ -72,6 +72,9 @@ def graph_of(job_id: str, *, url: str | None = None, recording: str | Path | Non
                              "HistoryServer for ended jobs) or --graph-from RECORDING")
     from flowscope.flink.rest import FlinkRestSource
 
+    archive = f"graph from the archive at {url.rstrip('/')} (HistoryServer)"
+    if historyserver.is_history_server(url, headers=headers):
+        return historyserver.job_graph(url, job_id, headers=headers), archive
     try:
         with FlinkRestSource(url, headers=headers) as src:
             return src.graph(job_id), f"graph from the JobManager at {src.url}"
@@ -79,8 +82,7 @@ def graph_of(job_id: str, *, url: str | None = None, recording: str | Path | Non
         pass  # ended, or a HistoryServer (it serves the job, not its metric listings)
     except FlinkUnreachable:
         raise
-    return (historyserver.job_graph(url, job_id, headers=headers),
-            f"graph from the archive at {url.rstrip('/')} (HistoryServer)")
+    return historyserver.job_graph(url, job_id, headers=headers), archive
 
 
 @dataclass

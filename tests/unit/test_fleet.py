@@ -238,3 +238,37 @@ def test_held_for_counts_the_run_of_equal_states_up_to_now() -> None:
     assert held_for([(0.0, 2.0), (180.0, 2.0)], Verdict.BACKPRESSURED, 180.0, 60.0) == 0.0
     assert held_for([], Verdict.BACKPRESSURED, 180.0, 60.0) is None
     assert held_for(pts, Verdict.UNKNOWN, 180.0, 60.0) is None
+
+
+# -- Flink's own series: the lab's first wave, scraped live (scripts/record_fleet_lab.py) ----
+
+LAB = FIXTURES / "fleet" / "lab.json.xz"
+# Causes a fleet scan cannot name without stack samples or the graph: the bottleneck's place
+# is checked for these, not the cause (off-CPU reads as busy; a moving bottleneck as its
+# steady task).
+NO_STACKS = {"off-cpu", "moving"}
+
+
+def test_the_lab_fleet_is_read_as_each_scenario_was_built() -> None:
+    """Flink's accumulated-time "counters" step back every few scrapes; read with rate(),
+    each step back is a counter reset and the skew job's cool subtask read 507% busy (skew
+    came out as a slow instance). The scan reads them with delta()."""
+    data = json.loads(lzma.decompress(LAB.read_bytes()))
+    meta = data["meta"]
+    result = scan_prometheus(PROM_URL, transport=Replay(data["prometheus"]), at=meta["at"],
+                             window_s=meta["window_s"], lookback_s=meta["lookback_s"])
+    seen = {d.job_name: d for d in result.diagnoses}
+    assert {"flowscope_skew", "flowscope_slow_subtask", "flowscope_healthy"} <= set(seen)
+    for name, (verdict, bottleneck, cause) in meta["expected"].items():
+        d = seen[name]
+        assert str(d.verdict) == verdict, (name, [f.summary for f in d.findings])
+        got = [(f.vertex_name, str(f.cause)) for f in d.bottlenecks]
+        if bottleneck is None:
+            assert got == [], name
+        elif cause in NO_STACKS:
+            assert [v for v, _ in got] == [bottleneck] or cause == "moving", (name, got)
+        else:
+            assert got == [(bottleneck, cause)], (name, [f.summary for f in d.findings])
+        for t in d.tasks:
+            for ratio in (t.busy, t.backpressured, t.idle):
+                assert ratio is None or 0.0 <= ratio <= 1.0, (name, t.name, ratio)

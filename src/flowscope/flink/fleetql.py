@@ -2,8 +2,12 @@
 queries does not grow with the number of jobs, and drops every label it does not need.
 
 Per subtask, over the `window` before the evaluation time:
-  busy / backpressured / idle ratio (0..1) = rate(accumulate*TimeMs[w]) / 1000, or for the
-      jobs without such counters (`fallback`), avg_over_time(*TimeMsPerSecond[w]) / 1000;
+  busy / backpressured / idle ratio (0..1) = delta(accumulate*TimeMs[w]) / w / 1000, or for
+      the jobs without such counters (`fallback`), avg_over_time(*TimeMsPerSecond[w]) / 1000.
+      Not rate(): Flink computes these "counters" from the current busy / idle / backpressure
+      periods, and they step back by tens to hundreds of ms every few scrapes (measured on the
+      lab's skew job: 10 decreases in 2 minutes). rate() takes each step back for a counter
+      reset and adds the whole value: one subtask read 507% busy;
   records in / out per second = rate(numRecordsIn|Out[w]), or for those jobs the mean of the
       numRecords*PerSecond gauges;
   load = records in where there are any, else records out (a source takes none in).
@@ -54,7 +58,7 @@ def ratio(kind: str, matcher: str, window_s: float, fallback: str | None) -> str
     """A time ratio (0..1) per subtask attempt, with every label of its series."""
     counter, gauge = TIMES[kind]
     w = _w(window_s)
-    expr = f"rate({counter}{{{matcher}}}[{w}]) / 1000"
+    expr = f"delta({counter}{{{matcher}}}[{w}]) / {max(1, round(window_s))} / 1000"
     if fallback is None:
         return expr
     return f"({expr} or avg_over_time({gauge}{{{_and(matcher, fallback)}}}[{w}]) / 1000)"

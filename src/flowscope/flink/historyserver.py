@@ -39,3 +39,21 @@ def job_graph(url: str, job_id: str, *, headers: Mapping[str, str] | None = None
     finally:
         http.close()
     return answers.job_graph(job_id, job, plan, {})
+
+
+def is_history_server(url: str, *, headers: Mapping[str, str] | None = None,
+                      transport: httpx.BaseTransport | None = None) -> bool:
+    """Whether `url` is Flink's HistoryServer rather than a JobManager: both answer the job
+    endpoints alike, but the HistoryServer's `/config` sets the `web-history` feature (one
+    request; False when it cannot be told)."""
+    from flowscope.errors import FlowscopeError
+
+    http = RestClient(url, headers=headers, transport=transport)
+    try:
+        config = http.get("/config")
+    except FlowscopeError:
+        return False
+    finally:
+        http.close()
+    features = config.get("features") if isinstance(config, dict) else None
+    return isinstance(features, dict) and features.get("web-history") is True
