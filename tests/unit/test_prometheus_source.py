@@ -236,3 +236,19 @@ def test_a_fine_history_is_judged_in_intervals_not_as_one() -> None:
     span = samples[-1].t - samples[0].t
     assert view.steps >= span / (temporal.MIN_STEP_S + history.step_s) - 1, (view.steps, span)
     assert all(b - a >= temporal.MIN_STEP_S for a, b, _ in view.sequence[:-1])
+
+
+def test_steps_with_only_some_subtasks_are_left_out_and_said() -> None:
+    """A job registers and unregisters its subtasks' metrics one by one: the recorded runs
+    each have a step with part of a vertex's subtasks. Judged on it, a skew read over the hot
+    subtask alone looked uniform (a live post-mortem over the hour around a cancelled skew
+    job said compute-bound)."""
+    fx = prom_fixture("healthy")
+    history = fx.history()
+    before = len(history.samples)
+    notes = fit_to_graph(history, fx.graph)
+    assert len(history.samples) == before - 1
+    assert any("some subtasks had no series" in n for n in notes)
+    for s in history.samples:
+        assert {vid: len(subs) for vid, subs in s.subtasks.items()} == {
+            v.id: v.parallelism for v in fx.graph.vertices}

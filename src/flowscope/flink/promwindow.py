@@ -256,6 +256,20 @@ def fit_to_graph(history: History, graph: JobGraph) -> list[str]:
               if not any(v.id in s.subtasks for s in history.samples)]
     if absent:
         notes.append(f"no series of {', '.join(absent[:4])} in the window")
+    # A job that ends (or starts) unregisters (registers) its subtasks' metrics one by one: a
+    # step with only some of a vertex's subtasks would judge the task on the rest (a skew
+    # read over its hot subtask alone looks uniform). Such steps are left out when others
+    # have every subtask.
+    present = {vid for s in history.samples for vid, subs in s.subtasks.items() if subs}
+
+    def complete(s: Sample) -> bool:
+        return all(len(s.subtasks.get(vid, ())) == parallelism[vid] for vid in present)
+
+    whole = [s for s in history.samples if complete(s)]
+    if whole and len(whole) < len(history.samples):
+        notes.append(f"{len(history.samples) - len(whole)} step(s) in which some subtasks had "
+                     "no series (the job starting or ending) were left out")
+        history.samples = whole
     return notes
 
 
