@@ -176,6 +176,15 @@ def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
     assert "data-skew" in run.stdout
     seen = [int(m) for m in re.findall(r"· (\d+) snapshots ·", run.stdout)]
     assert seen and max(seen) >= 10, run.stdout[-2000:]
+    # serve does the same: the job's page starts with its last 90 s.
+    from tests.integration.test_dashboard_browser import serve
+
+    began = time.time()
+    with serve("--url", lab_cluster.url, "--job", "flowscope-skew", "--prometheus",
+               lab_prometheus.url, "--since=-90s") as srv:
+        (job,) = httpx.get(srv.url + "api/jobs", timeout=10).json()["jobs"]
+        assert job["error"] is None, job
+        assert job["polls"] >= 20 and job["first_t"] <= began - 60, job
 
 
 @pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)

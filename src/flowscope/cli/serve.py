@@ -57,10 +57,19 @@ class ServeError(FlowscopeError):
               help="Judge the last WINDOW seconds of samples.")
 @click.option("--history", type=Positive(10.0), default=1800.0, show_default=True,
               help="Seconds of samples kept in memory per live job (for the timelines).")
+@click.option("--prometheus", default=None, metavar="URL", envvar="FLOWSCOPE_PROMETHEUS",
+              callback=check_url,
+              help="With --since: start each live job with its history from this "
+                   "Prometheus-compatible store (Flink's PrometheusReporter scraped), then go "
+                   "on live. Env FLOWSCOPE_PROMETHEUS.")
+@click.option("--since", default=None, metavar="TIME",
+              help="With --prometheus: how far back the history goes (-1h, RFC 3339, epoch "
+                   "seconds). Keep --history at least as long to hold it.")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
           from_files: tuple[str, ...], host: str, port: int, token: str | None,
-          interval: float, window: float, history: float) -> None:
+          interval: float, window: float, history: float, prometheus: str | None,
+          since: str | None) -> None:
     """A web dashboard of live jobs and recordings, with a Prometheus /metrics endpoint.
 
     The page shows each job's graph coloured like Flink's (blue idle, red busy, black
@@ -87,8 +96,15 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     for path in from_files:
         hub.add_recording(path, job)
     extra = headers_of(headers)
+    past = None
+    if (prometheus is None) != (since is None):
+        raise click.UsageError("--prometheus and --since go together")
+    if prometheus is not None and since is not None:
+        from flowscope.postmortem import parse_time
+
+        past = (prometheus, parse_time(since))
     for url in urls:
-        hub.add_live(url, job, extra)
+        hub.add_live(url, job, extra, past=past)
     loopback = host in LOOPBACK_HOSTS
     if not loopback and not token:
         err.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who can "

@@ -22,6 +22,12 @@ from flowscope.lab.cluster import LabError, free_port
 REPORTER_PORTS = range(9250, 9291)
 
 
+def reporter_range(host: str = "127.0.0.1") -> list[str]:
+    """Every port of the lab's reporter range as a target: a JVM that starts (or restarts)
+    later is scraped too."""
+    return [f"{host}:{port}" for port in REPORTER_PORTS]
+
+
 def reporter_targets(host: str = "127.0.0.1") -> list[str]:
     """`host:port` of every PrometheusReporter answering in the lab's port range."""
     out = []
@@ -40,8 +46,12 @@ class PrometheusServer:
     entry once every target is up, stopped on exit."""
 
     def __init__(self, targets: list[str], workdir: Path, *, scrape_s: float = 1.0,
-                 tsdb: Path | None = None, start_timeout_s: float = 60.0) -> None:
+                 tsdb: Path | None = None, start_timeout_s: float = 60.0,
+                 expect_up: int | None = None) -> None:
         self.targets = targets
+        # Targets that must be up before start() returns (default: all of them). Scraping a
+        # whole port range catches a JVM whose reporter comes up later.
+        self.expect_up = len(targets) if expect_up is None else expect_up
         self.workdir = workdir
         self.scrape_s = scrape_s
         self.tsdb = tsdb or workdir / "tsdb"
@@ -73,7 +83,7 @@ class PrometheusServer:
             try:
                 up = httpx.get(f"{self.url}/api/v1/query", params={"query": "up == 1"},
                                timeout=5).json()
-                if len(up["data"]["result"]) >= len(self.targets):
+                if len(up["data"]["result"]) >= self.expect_up:
                     return self
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
@@ -82,7 +92,7 @@ class PrometheusServer:
                 raise LabError(f"prometheus exited: {err.strip()[-300:]}")
             time.sleep(0.5)
         self.stop()
-        raise LabError(f"prometheus did not scrape {len(self.targets)} target(s) within "
+        raise LabError(f"prometheus did not scrape {self.expect_up} target(s) within "
                        f"{self.start_timeout_s:.0f} s")
 
     def stop(self) -> None:

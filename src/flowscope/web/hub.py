@@ -152,8 +152,11 @@ class LivePoller:
 
     def __init__(self, info: SourceInfo, url: str, job: str | None,
                  headers: Mapping[str, str], hub: Hub, interval_s: float,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 past: tuple[str, float] | None = None) -> None:
         self.info = info
+        # (Prometheus URL, epoch seconds): each job found starts with its history since then.
+        self.past = past
         self.transport = transport  # a seam: tests replay recorded answers through it
         self.url = url
         self.job = job
@@ -202,8 +205,23 @@ class LivePoller:
             self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers,
                                               transport=self.transport,
                                               interval_s=self.interval_s)
-            self.hub.add_feed(JobFeed(key, self.info, j.id, j.name, self.hub.history,
-                                      self.hub.window_s))
+            feed = JobFeed(key, self.info, j.id, j.name, self.hub.history, self.hub.window_s)
+            if self.past is not None:
+                self._seed(feed, j.id)
+            self.hub.add_feed(feed)
+
+    def _seed(self, feed: JobFeed, job_id: str) -> None:
+        """The job's history since `past` from Prometheus, before its first poll."""
+        from flowscope.postmortem import read_past
+
+        prometheus, since = self.past or ("", 0.0)
+        try:
+            past = read_past(prometheus, job_id, since, time.time(), graph_url=self.url,
+                             headers=self.headers)
+        except FlowscopeError as exc:
+            feed.fail(f"no history from Prometheus: {exc}")
+            return
+        feed.add(past.graph, past.samples)
 
     def poll_once(self) -> None:
         reads = failures = 0
@@ -302,12 +320,15 @@ class Hub:
 
     def add_live(self, url: str, job: str | None = None,
                  headers: Mapping[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> SourceInfo:
+                 transport: httpx.BaseTransport | None = None,
+                 past: tuple[str, float] | None = None) -> SourceInfo:
         """Follow a cluster's running jobs. The first look happens here; when the cluster does
         not answer yet, the source is shown as down and the poller keeps trying (a service
-        starts before, or during an outage of, what it watches)."""
+        starts before, or during an outage of, what it watches). `past`: (Prometheus URL,
+        epoch seconds) to start each job with its history since then."""
         info = SourceInfo(f"c{len(self.sources)}", "live", url.rstrip("/"))
-        poller = LivePoller(info, url, job, headers or {}, self, self.interval_s, transport)
+        poller = LivePoller(info, url, job, headers or {}, self, self.interval_s, transport,
+                            past)
         try:
             poller.discover()
         except FlowscopeError as exc:
