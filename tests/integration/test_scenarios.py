@@ -150,6 +150,10 @@ def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
         )
         assert run.returncode == 1, run.stderr
         doc = json.loads(run.stdout)
+        kind = source[0].removeprefix("--")
+        (TIMES.parent / f"flowscope-scan-{kind}.json").write_text(json.dumps([
+            [r["job_name"], r["verdict"], r["bottleneck"], r["cause"], r["since_s"]]
+            for r in doc["jobs"]] + [doc["stats"]], indent=1))
         # Prometheus holds names as Flink's reporter writes them (flowscope_skew).
         named = prom_mangle if source[0] == "--prometheus" else str
         rows = {r["job_name"]: r for r in doc["jobs"]}
