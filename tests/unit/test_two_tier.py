@@ -108,3 +108,24 @@ def test_a_wide_vertex_in_detail_reads_its_most_telling_subtasks():
     picked = [s.index for s in telling_subtasks(subs, 8)]
     assert len(picked) == 8 and picked == sorted(picked)
     assert 99 in picked and 0 in picked  # the busiest and the least busy
+
+
+def test_aggregated_vertices_are_summarised_from_their_counters_alone():
+    """Polls that read every gauge aggregated: the counters-only window of each subtask is
+    the full window (the gauges it skips are not there), at a fraction of the cost."""
+    from flowscope.analysis.window import subtask_window, subtask_windows
+
+    session = ReplaySession(fixture_path("skew"))
+    try:
+        tiered = []
+        for poll in session.polls[-12:]:
+            session._transport.poll_id, session._t = poll.id, poll.t
+            tiered.append(session.source.poll(session.job_id, detail=set())[1])
+    finally:
+        session.close()
+    windows = subtask_windows(tiered)
+    for vid, subs in windows.items():
+        for w in subs:
+            series = [st for s in tiered for st in s.subtasks[vid] if st.index == w.index]
+            assert w == subtask_window(series), (vid, w.index)
+    assert any(w.busy is not None and w.records_in_per_s for ws in windows.values() for w in ws)

@@ -172,11 +172,15 @@ def _ratios(
     return busy, idle, bp, span_s, basis
 
 
-def subtask_window(series: list[SubtaskSample], *, states_only: bool = False) -> SubtaskWindow:
+def subtask_window(series: list[SubtaskSample], *, states_only: bool = False,
+                   counters_only: bool = False) -> SubtaskWindow:
     """Summarise one subtask's samples (oldest first, one attempt) over their whole span.
 
     `states_only` fills only what a task state is folded from (ratios, record rates, buffer
     usages); the other fields stay None/empty. The timeline needs no more, per interval.
+    `counters_only`: the samples hold only the vertex detail's counters (a vertex whose
+    gauges were read aggregated over its subtasks): the gauge means and source facts, which
+    would all come out empty, are not looked for.
     """
     last = series[-1]
     values = [s.values for s in series]
@@ -208,7 +212,7 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False) ->
                     if secs >= MIN_COUNTER_SPAN_S:
                         setattr(w, name, max(now - x, 0.0) / secs)
                     break
-        if last.operators and not states_only:
+        if last.operators and not states_only and not counters_only:
             secs = w.span_s
             for op, counters in last.operators.items():
                 before = first.operators.get(op, {}).get("records_in")
@@ -218,6 +222,8 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False) ->
     else:
         w.records_in_per_s = last.finite(_RECORDS_IN_PER_S)
         w.records_out_per_s = last.finite(_RECORDS_OUT_PER_S)
+    if counters_only:
+        return w
     if not states_only:
         _head_of_job(w, series, values)
         soft = _mean_of(values, _SOFT_BACKPRESSURED_MS_PER_S)
@@ -348,9 +354,14 @@ def subtask_windows(
         for vid, subs in s.subtasks.items():
             for st in subs:
                 series.setdefault((vid, st.index, st.attempt), []).append(st)
+    # Vertices whose gauges every sample read aggregated hold only counters per subtask.
+    aggregated = {vid for vid in samples[-1].subtasks
+                  if all(s.detail_vertices is not None and vid not in s.detail_vertices
+                         for s in samples)}
     return {
         vid: [subtask_window(series.get((vid, st.index, st.attempt)) or [st],
-                             states_only=states_only) for st in subs]
+                             states_only=states_only, counters_only=vid in aggregated)
+              for st in subs]
         for vid, subs in samples[-1].subtasks.items()
     }
 
