@@ -41,7 +41,13 @@ from typing import Any
 
 import httpx
 
+from flowscope.lab.promserver import PrometheusServer
+
 REPO = Path(__file__).resolve().parent.parent
+# The fixtures' reader and writer (tests/prom_fixtures.py) live with the tests.
+sys.path.insert(0, str(REPO))
+from tests.prom_fixtures import Capture  # noqa: E402
+
 RECORDED = REPO / "tests" / "fixtures" / "prometheus"
 TASK = "flink_taskmanager_job_task_"
 # The task metrics a fleet job carries: the ones a scan reads, and the other time gauges.
@@ -220,14 +226,6 @@ def create_blocks(openmetrics: Path, tsdb: Path) -> None:
                     str(tsdb)], check=True, stdout=subprocess.DEVNULL)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Served:
     url: str
@@ -238,37 +236,11 @@ class Served:
 def serve(tsdb: Path, scrape_s: float, *, max_samples: int | None = None
           ) -> Iterator[Served]:
     """A real Prometheus on `tsdb` (read as it is: long retention, no targets)."""
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    config = tsdb.parent / f"prometheus-{tsdb.name}.yml"
-    config.write_text(f"global:\n  scrape_interval: {scrape_s:g}s\n"
-                      f"  evaluation_interval: {scrape_s:g}s\n")
-    port = free_port()
-    args = [binary, f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn"]
-    if max_samples is not None:
-        args.append(f"--query.max-samples={max_samples}")
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"prometheus did not start: "
-                                 f"{proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.3)
-        yield Served(url, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    extra = [f"--query.max-samples={max_samples}"] if max_samples is not None else []
+    with PrometheusServer([], tsdb.parent, scrape_s=scrape_s, tsdb=tsdb,
+                          start_timeout_s=120.0, extra_args=extra) as server:
+        assert server.proc is not None
+        yield Served(server.url, server.proc.pid)
 
 
 def build(workdir: Path, jobs: int, *, end: float, span_s: float, scrape_s: float,
@@ -282,22 +254,6 @@ def build(workdir: Path, jobs: int, *, end: float, span_s: float, scrape_s: floa
     create_blocks(text, tsdb)
     text.unlink()
     return tsdb, series, planned
-
-
-class Capture(httpx.BaseTransport):
-    """Passes requests on and keeps each answer by its path and query."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.answers: dict[str, list[Any]] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        resp = self.inner.handle_request(request)
-        body = resp.read()
-        self.answers[request.url.raw_path.decode("ascii")] = [resp.status_code, body.decode()]
-        headers = [(k, v) for k, v in resp.headers.items()
-                   if k.lower() not in ("content-encoding", "content-length")]
-        return httpx.Response(resp.status_code, headers=headers, content=body, request=request)
 
 
 def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,

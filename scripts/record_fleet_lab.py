@@ -21,31 +21,16 @@ import json
 import lzma
 import sys
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from flowscope.flink.fleet import scan_prometheus
 from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS
 
+# The fixtures' reader and writer (tests/prom_fixtures.py) live with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.prom_fixtures import Capture
+
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prometheus" / "fleet"
-
-
-class Capture(httpx.BaseTransport):
-    """Passes requests on and keeps each answer by its path and query."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.answers: dict[str, list[Any]] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        resp = self.inner.handle_request(request)
-        body = resp.read()
-        self.answers[request.url.raw_path.decode("ascii")] = [resp.status_code, body.decode()]
-        headers = [(k, v) for k, v in resp.headers.items()
-                   if k.lower() not in ("content-encoding", "content-length")]
-        return httpx.Response(resp.status_code, headers=headers, content=body, request=request)
 
 
 def main(argv: list[str] | None = None) -> int:

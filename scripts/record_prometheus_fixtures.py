@@ -52,28 +52,14 @@ from flowscope.lab.promserver import PrometheusServer, reporter_targets
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
 from flowscope.sampling import LiveSession, apply_stack_requests, load_recording
 
+# The fixtures' reader and writer (tests/prom_fixtures.py) live with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.prom_fixtures import Capture
+
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prometheus"
 PHASES = (("compute-bound",), ("skew", "slow-subtask", "off-cpu", "healthy"))
 LEAD_S = 30.0
 REFUSED_S = 12000.0
-
-
-class Capture(httpx.BaseTransport):
-    """Passes requests on and keeps each answer by its path and query."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.answers: dict[str, list[Any]] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        resp = self.inner.handle_request(request)
-        body = resp.read()
-        self.answers[request.url.raw_path.decode("ascii")] = [resp.status_code, body.decode()]
-        # read() has decoded the body already: a gzip header would have it decoded twice.
-        headers = [(k, v) for k, v in resp.headers.items()
-                   if k.lower() not in ("content-encoding", "content-length")]
-        return httpx.Response(resp.status_code, headers=headers, content=body,
-                              request=request)
 
 
 @contextmanager
@@ -186,7 +172,6 @@ def reread(tsdb: Path, out_dir: Path, only: list[str] | None) -> int:
 
 def report(name: str, out_dir: Path) -> None:
     """Print the REST and Prometheus verdicts of the run side by side."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.prom_fixtures import PromFixture
 
     fx = PromFixture(out_dir / f"{name}.json.xz")

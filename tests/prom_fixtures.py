@@ -24,6 +24,24 @@ PROM_URL = "http://prometheus.recorded:9090"
 HISTORY_URL = "http://historyserver.recorded:8082"
 
 
+class Capture(httpx.BaseTransport):
+    """Passes requests on and keeps each answer by its path and query: what `Replay` serves
+    back (the recording scripts write fixtures with it)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.answers: dict[str, list[Any]] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        resp = self.inner.handle_request(request)
+        body = resp.read()
+        self.answers[request.url.raw_path.decode("ascii")] = [resp.status_code, body.decode()]
+        # read() has decoded the body already: a gzip header would have it decoded twice.
+        headers = [(k, v) for k, v in resp.headers.items()
+                   if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(resp.status_code, headers=headers, content=body, request=request)
+
+
 class Replay(httpx.BaseTransport):
     """Answers each request with the recorded answer to the same path and query."""
 

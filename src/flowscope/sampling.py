@@ -46,7 +46,7 @@ class LiveSession:
     def __init__(
         self,
         url: str,
-        job: str | None = None,
+        job: str | JobSummary | None = None,
         *,
         headers: Mapping[str, str] | None = None,
         record_to: str | Path | None = None,
@@ -78,11 +78,13 @@ class LiveSession:
             if self.recorder:
                 self.recorder.close()
             raise
-        self.selector = job
+        # A job already read from the cluster's job list (a scan, the dashboard) is followed
+        # as if chosen by id, without listing the jobs again.
+        self.selector = job.id if isinstance(job, JobSummary) else job
         # --duration counts from the first request (opening the file and the client is set-up).
         self.started = time.monotonic()
         try:
-            self.job: JobSummary = self._select(job)
+            self.job: JobSummary = job if isinstance(job, JobSummary) else self._select(job)
         except FlowscopeError:
             self.close()
             raise

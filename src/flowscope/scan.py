@@ -105,7 +105,7 @@ def _diagnose_job(url: str, job: JobSummary, headers: Mapping[str, str] | None,
                   duration_s: float, interval_s: float, window_s: float) -> FleetRow:
     from flowscope.sampling import LiveSession, sample_until_confident
 
-    session = LiveSession(url, job.id, headers=headers, interval_s=interval_s,
+    session = LiveSession(url, job, headers=headers, interval_s=interval_s,
                           deadline=time.monotonic() + duration_s, aggregated=True)
     try:
         *_, d = sample_until_confident(session, interval_s=interval_s,

@@ -265,8 +265,10 @@ def test_the_lab_fleet_is_read_as_each_scenario_was_built() -> None:
         got = [(f.vertex_name, str(f.cause)) for f in d.bottlenecks]
         if bottleneck is None:
             assert got == [], name
+        elif cause == "moving":  # seen at one moment: one of the tasks that take turns
+            assert len(got) == 1 and got[0][0] in bottleneck, (name, got)
         elif cause in NO_STACKS:
-            assert [v for v, _ in got] == [bottleneck] or cause == "moving", (name, got)
+            assert [v for v, _ in got] == [bottleneck], (name, got)
         else:
             assert got == [(bottleneck, cause)], (name, [f.summary for f in d.findings])
         for t in d.tasks:

@@ -42,6 +42,8 @@ def test_scan_over_rest_puts_the_held_back_job_first_and_says_the_dead_cluster()
     assert doc["jobs"][0]["since_s"] > 0
     (error,) = doc["errors"]
     assert error["source"] == dead and "\n" not in error["message"]
+    # The job list was read once per cluster, not again for each job sampled.
+    assert paths.count("/jobs/overview") == 1
     # Gauges were read aggregated per vertex, never subtask by subtask.
     assert any("/subtasks/metrics?get=" in p for p in paths)
     assert not [p for p in paths if PER_SUBTASK.search(p)]

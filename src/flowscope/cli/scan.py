@@ -14,7 +14,6 @@ from flowscope.analysis.fleet import FleetRow, ScanError, ordered, row_of, worst
 from flowscope.cli.common import (
     EXIT_ERROR,
     EXIT_FOR,
-    EXIT_USAGE,
     POSITIVE,
     check_url,
     err_console,
@@ -127,9 +126,7 @@ def _exit_code(rows: list[FleetRow], errors: list[ScanError]) -> int:
         return EXIT_FOR[top]
     if errors:
         return EXIT_ERROR
-    if top is None:
-        return EXIT_FOR[Verdict.HEALTHY]
-    return EXIT_FOR.get(top, EXIT_USAGE)
+    return EXIT_FOR[top or Verdict.HEALTHY]
 
 
 def _scan_prometheus(url: str, at: str | None, window: float, lookback: float,

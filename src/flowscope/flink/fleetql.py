@@ -57,21 +57,26 @@ def _and(*matchers: str | None) -> str:
 def ratio(kind: str, matcher: str, window_s: float, fallback: str | None) -> str:
     """A time ratio (0..1) per subtask attempt, with every label of its series."""
     counter, gauge = TIMES[kind]
-    w = _w(window_s)
-    expr = f"delta({counter}{{{matcher}}}[{w}]) / {max(1, round(window_s))} / 1000"
-    if fallback is None:
-        return expr
-    return f"({expr} or avg_over_time({gauge}{{{_and(matcher, fallback)}}}[{w}]) / 1000)"
+    secs = max(1, round(window_s))
+    return _or_gauge(f"delta({counter}{{{matcher}}}[{_w(window_s)}]) / {secs} / 1000", gauge,
+                     matcher, window_s, fallback, " / 1000")
 
 
 def rate(kind: str, matcher: str, window_s: float, fallback: str | None) -> str:
     """Records per second per subtask attempt."""
     counter, gauge = RECORDS[kind]
-    w = _w(window_s)
-    expr = f"rate({counter}{{{matcher}}}[{w}])"
+    return _or_gauge(f"rate({counter}{{{matcher}}}[{_w(window_s)}])", gauge, matcher,
+                     window_s, fallback, "")
+
+
+def _or_gauge(expr: str, gauge: str, matcher: str, window_s: float, fallback: str | None,
+              scale: str) -> str:
+    """`expr` from the counters, or for the `fallback` jobs the gauge's mean over the window
+    (`scale` turns its unit into the expression's)."""
     if fallback is None:
         return expr
-    return f"({expr} or avg_over_time({gauge}{{{_and(matcher, fallback)}}}[{w}]))"
+    return (f"({expr} or avg_over_time({gauge}{{{_and(matcher, fallback)}}}"
+            f"[{_w(window_s)}]){scale})")
 
 
 def missing_counters_query(matcher: str) -> str:

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -47,11 +48,12 @@ class PrometheusServer:
 
     def __init__(self, targets: list[str], workdir: Path, *, scrape_s: float = 1.0,
                  tsdb: Path | None = None, start_timeout_s: float = 60.0,
-                 expect_up: int | None = None) -> None:
+                 expect_up: int | None = None, extra_args: Sequence[str] = ()) -> None:
         self.targets = targets
         # Targets that must be up before start() returns (default: all of them). Scraping a
         # whole port range catches a JVM whose reporter comes up later.
         self.expect_up = len(targets) if expect_up is None else expect_up
+        self.extra_args = list(extra_args)  # e.g. --query.max-samples=N
         self.workdir = workdir
         self.scrape_s = scrape_s
         self.tsdb = tsdb or workdir / "tsdb"
@@ -75,8 +77,11 @@ class PrometheusServer:
             f"    static_configs:\n      - targets: {json.dumps(self.targets)}\n")
         self.port = free_port()
         self.proc = subprocess.Popen(
+            # A long retention: a TSDB kept or backfilled with old times is read as it is.
             [binary, f"--config.file={config}", f"--storage.tsdb.path={self.tsdb}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+             "--storage.tsdb.retention.time=3650d",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
+             *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:

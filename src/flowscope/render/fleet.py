@@ -14,21 +14,11 @@ from flowscope.analysis.findings import Verdict
 from flowscope.analysis.fleet import FleetRow, ScanError
 from flowscope.render import jsonout
 from flowscope.render.terminal import pct
+from flowscope.render.watch import duration
 
 SCHEMA = "flowscope.scan/1"
 VERDICT_STYLE = {Verdict.BACKPRESSURED: "bold red", Verdict.LIMITED: "yellow",
                  Verdict.UNKNOWN: "dim", Verdict.HEALTHY: "green"}
-
-
-def duration(seconds: float | None) -> str:
-    """`45 s`, `12 min`, `3.5 h`; `-` when unknown."""
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def table(rows: Sequence[FleetRow], errors: Sequence[ScanError] = (),

@@ -33,8 +33,13 @@ def clock(t: float) -> str:
 
 
 def duration(s: float | None) -> str:
+    """`45s`, `12m05s`, `3h20m`; `?` when unknown."""
     n = max(0, int(s or 0))
-    return "?" if s is None else f"{n // 60}m{n % 60:02d}s" if n >= 60 else f"{n}s"
+    if s is None:
+        return "?"
+    if n >= 3600:
+        return f"{n // 3600}h{n % 3600 // 60:02d}m"
+    return f"{n // 60}m{n % 60:02d}s" if n >= 60 else f"{n}s"
 
 
 def where_it_has_been(state: WatchState, last: int = 6) -> str:

@@ -202,7 +202,7 @@ class LivePoller:
             key = f"{self.info.id}-{j.id}"
             if key in self._sessions or self.hub.feed(key) is not None:
                 continue  # followed already, or a job that ended (ids are never reused)
-            self._sessions[key] = LiveSession(self.url, j.id, headers=self.headers,
+            self._sessions[key] = LiveSession(self.url, j, headers=self.headers,
                                               transport=self.transport,
                                               interval_s=self.interval_s)
             feed = JobFeed(key, self.info, j.id, j.name, self.hub.history, self.hub.window_s)
