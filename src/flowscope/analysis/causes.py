@@ -105,6 +105,12 @@ def _classify(
     cost = {s.index: s.busy / r for s in measured if s.busy and (r := records(s))}
     hottest = max(measured, key=lambda s: s.busy or 0.0) if measured else None
     peers = [s for s in measured if s is not hottest]
+    # No peer took a record in the window: starved behind the hot subtask (a slow subtask
+    # fills the upstream's shared output buffers; seen live), or every key goes to it. Their
+    # cost per record since the job started tells the two apart.
+    starved = bool(peers) and not any(p.index in cost for p in peers)
+    if starved:
+        cost = {s.index: c for s in measured if (c := s.cost_since_start_s) is not None}
     rec_ratio = _ratio_to_peers(hottest, peers, records)
     cost_ratio = _ratio_to_peers(hottest, peers, lambda s: cost.get(s.index))
     # Every subtask loaded (the coolest busy at least BUSY_HOT): the input is uneven, but no
@@ -159,10 +165,13 @@ def _classify(
             f"{head}: a slow instance. Subtask(s) "
             f"{_list(finding.subtasks)} on {where} spend "
             + (f"{cost_ratio:.1f}x " if cost_ratio else "more ")
-            + "the busy time per record of their peers on "
-            + (f"{rec_ratio:.1f}x " if rec_ratio is not None else "about as many ")
-            + "the records, and are busy "
-            f"{pct(max(s.busy or 0 for s in slow_subs))}"
+            + ("the busy time per record of their peers since the job started (the peers "
+               "took no records in the window: held up behind them), and are busy "
+               if starved else
+               "the busy time per record of their peers on "
+               + (f"{rec_ratio:.1f}x " if rec_ratio is not None else "about as many ")
+               + "the records, and are busy ")
+            + pct(max(s.busy or 0 for s in slow_subs))
         )
         for tm in finding.taskmanagers:
             info = tms.get(tm, NO_FACTS)

@@ -56,6 +56,9 @@ class SubtaskWindow:
     in_floating_usage: float | None = None
     out_pool_usage: float | None = None
     operators_records_in_per_s: dict[str, float] = field(default_factory=dict)
+    # Busy seconds per record since the attempt started (the newest counters' totals), over
+    # the records taken in (or sent out, for a subtask that takes none in).
+    cost_since_start_s: float | None = None
     # The head of the job: a source subtask's own view of its input (newest values, and
     # changes over the window per second of it), and event time (epoch ms).
     pending_records: float | None = None
@@ -83,6 +86,7 @@ class SubtaskWindow:
 
 
 _BUSY, _IDLE, _BP = Q.BUSY_MS.value, Q.IDLE_MS.value, Q.BACKPRESSURED_MS.value
+_RECORDS_IN, _RECORDS_OUT = Q.RECORDS_IN.value, Q.RECORDS_OUT.value
 _RATE_FIELDS = (
     ("records_in_per_s", Q.RECORDS_IN.value), ("records_out_per_s", Q.RECORDS_OUT.value),
     ("bytes_in_per_s", Q.BYTES_IN.value), ("bytes_out_per_s", Q.BYTES_OUT.value),
@@ -198,6 +202,9 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False,
     if basis == "counters":
         t1 = times[-1]
         assert t1 is not None
+        taken = lv.get(_RECORDS_IN) or lv.get(_RECORDS_OUT)
+        if taken and _isfinite(taken) and taken > 0:
+            w.cost_since_start_s = t1[0] / 1000.0 / taken
         for name, key in _RATE_FIELDS[:2] if states_only else _RATE_FIELDS:
             now = lv.get(key)
             if now is None or not _isfinite(now):
