@@ -8,9 +8,11 @@ counts as counts). NaN means Flink reported NaN; a missing key means Flink did n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+import numpy as np
 
 
 class Quantity(StrEnum):
@@ -296,3 +298,90 @@ class Sample:
     @property
     def uptime_s(self) -> float | None:
         return None if self.job_start is None else self.t - self.job_start
+
+    def columns(self, vertex_id: str) -> VertexColumns:
+        """One vertex's counters as arrays, built once per list of subtasks (the collector
+        builds them with the poll; a list replaced later is read again)."""
+        subs = self.subtasks.get(vertex_id, [])
+        cache: dict[str, tuple[list[SubtaskSample], int, VertexColumns]]
+        cache = self.__dict__.setdefault("_columns", {})
+        hit = cache.get(vertex_id)
+        if hit is not None and hit[0] is subs and hit[1] == len(subs):
+            return hit[2]
+        cols = VertexColumns.of(subs)
+        cache[vertex_id] = (subs, len(subs), cols)
+        return cols
+
+
+# The counters kept as arrays, in this order (rates over a window come from their deltas).
+COLUMN_COUNTERS = (
+    Quantity.BUSY_MS.value, Quantity.IDLE_MS.value, Quantity.BACKPRESSURED_MS.value,
+    Quantity.RECORDS_IN.value, Quantity.RECORDS_OUT.value, Quantity.BYTES_IN.value,
+    Quantity.BYTES_OUT.value, Quantity.BUFFERS_OUT.value, Quantity.BYTES_IN_REMOTE.value,
+    Quantity.BYTES_IN_LOCAL.value, Quantity.BUFFERS_IN_REMOTE.value,
+)
+_BUSY_GAUGE = Quantity.BUSY_MS_PER_S.value
+_NAN = math.nan
+# What the vertex detail gives every subtask. A subtask whose values hold nothing else had no
+# gauge read on its own (its vertex was read aggregated, or the detail tier did not pick it).
+DETAIL_QUANTITIES = frozenset({
+    Quantity.BUSY_MS.value, Quantity.IDLE_MS.value, Quantity.BACKPRESSURED_MS.value,
+    Quantity.RECORDS_IN.value, Quantity.RECORDS_OUT.value, Quantity.BYTES_IN.value,
+    Quantity.BYTES_OUT.value, Quantity.IO_COMPLETE.value,
+})
+
+
+@dataclass(frozen=True, eq=False)
+class VertexColumns:
+    """A vertex's subtask counters at one poll as arrays, in the order of `Sample.subtasks`:
+    what the analysis folds over hundreds of thousands of subtasks without one Python object
+    per subtask. NaN: not reported (or reported as NaN)."""
+
+    index: np.ndarray  # int64
+    attempt: np.ndarray  # int64
+    counters: np.ndarray  # float64, one row per name of COLUMN_COUNTERS
+    # Flink reported busyTimeMsPerSecond as NaN: busy time is not measured (bool).
+    busy_unmeasured: np.ndarray
+    # The subtask has values beyond the vertex detail's (gauges read one by one) (bool).
+    gauged: np.ndarray
+
+    @classmethod
+    def of(cls, subs: Sequence[SubtaskSample]) -> VertexColumns:
+        keys, nan, g, plain = COLUMN_COUNTERS, _NAN, _BUSY_GAUGE, DETAIL_QUANTITIES
+        rows = [(st.index, st.attempt, v.get(g, 0.0), not v.keys() <= plain,
+                 *[v.get(k, nan) for k in keys])
+                for st in subs for v in (st.values,)]
+        m = np.array(rows, dtype=np.float64).reshape(len(rows), len(keys) + 4).T.copy()
+        return cls(m[0].astype(np.int64), m[1].astype(np.int64), m[4:], np.isnan(m[2]),
+                   m[3] != 0)
+
+    def of_counter(self, name: str) -> np.ndarray:
+        return self.counters[COLUMN_COUNTERS.index(name)]
+
+    @property
+    def busy_ms(self) -> np.ndarray:
+        return self.counters[0]
+
+    @property
+    def idle_ms(self) -> np.ndarray:
+        return self.counters[1]
+
+    @property
+    def backpressured_ms(self) -> np.ndarray:
+        return self.counters[2]
+
+    @property
+    def records_in(self) -> np.ndarray:
+        return self.counters[3]
+
+    @property
+    def records_out(self) -> np.ndarray:
+        return self.counters[4]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def same_subtasks(self, other: VertexColumns) -> bool:
+        """The same subtasks (index and attempt) in the same order."""
+        return (len(self) == len(other) and bool(np.array_equal(self.index, other.index))
+                and bool(np.array_equal(self.attempt, other.attempt)))

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowscope.analysis import buffers, capacity, causes, cpu, network, sources, temporal
+from flowscope.analysis import (
+    buffers,
+    capacity,
+    causes,
+    columnar,
+    cpu,
+    network,
+    sources,
+    temporal,
+)
 from flowscope.analysis import gc as gc_rule
 from flowscope.analysis.findings import (
     BUSY_HOT,
@@ -26,7 +35,6 @@ from flowscope.analysis.locate import locate, task_states
 from flowscope.analysis.tiers import detail_note
 from flowscope.analysis.window import (
     distinct_snapshots,
-    subtask_windows,
     taskmanager_rates,
     window_samples,
 )
@@ -57,7 +65,7 @@ def diagnose(
         raise ValueError("diagnose() needs at least one sample")
     latest = samples[-1]
     recent = distinct_snapshots(window_samples(list(samples), window_s))
-    windows = subtask_windows(recent)
+    windows = columnar.subtask_windows(recent)
     states = task_states(graph, windows)
     lags = sources.watermark_lags(graph, windows, latest.t, latest.job_start)
     for t in states:

@@ -7,6 +7,7 @@ never as strings matched later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -179,7 +180,7 @@ class Finding:
     transient_of: Cause | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class SubtaskState:
     index: int
     taskmanager: str
@@ -210,7 +211,7 @@ class TaskState:
     records_in_per_s: float | None
     records_out_per_s: float | None
     true_rate_per_subtask: float | None
-    subtasks: list[SubtaskState]
+    subtasks: Sequence[SubtaskState]
     upstream: list[str]
     downstream: list[str]
     ship_strategies: list[str]

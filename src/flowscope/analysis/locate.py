@@ -3,6 +3,7 @@ sources of backpressure. Pure."""
 
 from __future__ import annotations
 
+from flowscope.analysis import columnar
 from flowscope.analysis.findings import (
     BUSY_HOT,
     LOW_THRESHOLD,
@@ -15,10 +16,15 @@ from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
 
 
-def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]) -> list[TaskState]:
-    """Per task the max over subtasks of busy / backpressured / idle, as Flink's UI shows."""
+def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]], *,
+                given: dict[str, TaskState] | None = None) -> list[TaskState]:
+    """Per task the max over subtasks of busy / backpressured / idle, as Flink's UI shows;
+    the states in `given` (by vertex id) are taken as they are."""
     out = []
     for v in graph.topological():
+        if given and v.id in given:
+            out.append(given[v.id])
+            continue
         subs = windows.get(v.id, [])
         bp = finite_max([s.backpressured for s in subs])
         rates = [r for s in subs if (r := s.true_rate) is not None]
@@ -69,9 +75,9 @@ def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
         ]
         if not pressured_inputs:
             continue
-        hottest = max(
-            (s for s in t.subtasks if s.busy is not None), key=lambda s: s.busy or 0.0
-        )
+        hottest = columnar.hottest(t.subtasks)
+        if hottest is None:
+            continue
         if (hottest.backpressured or 0.0) > LOW_THRESHOLD and (hottest.backpressured or 0.0) >= (
             hottest.busy or 0.0
         ):

@@ -57,7 +57,8 @@ def watermark_lags(graph: JobGraph, windows: dict[str, list[SubtaskWindow]],
     event_time = any(w.output_watermark_ms is not None
                      for v in graph.sources() for w in windows.get(v.id, []))
     for v in graph.vertices:
-        marks = [(w.output_watermark_ms if not graph.inputs(v.id) else w.input_watermark_ms)
+        head = not graph.inputs(v.id)
+        marks = [(w.output_watermark_ms if head else w.input_watermark_ms)
                  for w in windows.get(v.id, [])]
         known = [m for m in marks if m is not None]
         if known and len(known) == len(marks):

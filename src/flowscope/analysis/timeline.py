@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
 
+from flowscope.analysis import columnar
 from flowscope.analysis.findings import TaskState
 from flowscope.analysis.locate import task_states
 from flowscope.analysis.memo import IdentityMemo
@@ -38,7 +39,8 @@ class TimelineStep:
 
     `start` and `end` are the poll times (epoch seconds) at which the two snapshots were first
     seen; the ratios (0..1) and rates (records/s) in `tasks` cover that interval as the
-    subtasks' own counters measured it.
+    subtasks' own counters measured it. Buffer usages are the window's (`diagnose`), not the
+    interval's: a step's subtask states leave them None.
     """
 
     start: float
@@ -76,8 +78,17 @@ def task_timeline(
 
 
 def _step(graph: JobGraph, before: Sample, after: Sample) -> TimelineStep:
-    windows = subtask_windows([before, after], states_only=True)
-    states = task_states(graph, windows)
+    # Folded over arrays: no Python object per subtask unless one is read.
+    fast: dict[str, TaskState] = {}
+    for v in graph.vertices:
+        if v.id in after.subtasks:
+            cols = columnar.interval(before, after, v.id)
+            if cols is not None:
+                fast[v.id] = columnar.task_state(
+                    v, cols, graph.upstream(v.id), graph.downstream(v.id),
+                    [e.ship_strategy for e in graph.inputs(v.id)])
+    windows = subtask_windows([before, after], states_only=True, skip=set(fast))
+    states = task_states(graph, windows, given=fast)
     return TimelineStep(before.t, after.t, {t.vertex_id: t for t in states})
 
 
@@ -105,7 +116,7 @@ def subtask_series(
     out: list[tuple[float, float, float | None]] = []
     for step in steps:
         task = step.tasks.get(vertex_id)
-        sub = next((s for s in task.subtasks if s.index == index), None) if task else None
+        sub = columnar.subtask_at(task.subtasks, index) if task else None
         value = getattr(sub, field) if sub is not None else None
         if value is not None and not math.isfinite(value):
             value = None

@@ -11,9 +11,12 @@ over up to 60 s) are used and the window says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
+
+import numpy as np
 
 from flowscope.analysis.findings import TaskManagerFacts
 from flowscope.analysis.memo import IdentityMemo
@@ -27,7 +30,7 @@ STARTUP_ARTIFACT = (1000.0, 0.0, 0.0)
 MIN_COUNTER_SPAN_S = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class SubtaskWindow:
     """One subtask over a window. Ratios are 0..1; None means not measurable."""
 
@@ -303,15 +306,6 @@ def _head_of_job(w: SubtaskWindow, series: list[SubtaskSample],
     w.checkpoint_start_delay_ms = _max_of(values, _CHECKPOINT_START_DELAY_MS)
 
 
-def _snapshot_key(s: Sample) -> tuple[float | None, ...]:
-    # NaN never equals itself: a subtask reporting NaN busy time (SQL datagen sources) would
-    # make every poll look new, so only finite counters identify a snapshot.
-    return tuple(
-        v if v is not None and math.isfinite(v) else None
-        for subs in s.subtasks.values()
-        for st in subs
-        for v in (st.values.get(_BUSY), st.values.get(_IDLE))
-    )
 
 
 # Whether a sample saw the same snapshot as the one kept before it, for pairs already compared
@@ -332,7 +326,18 @@ def distinct_snapshots(samples: list[Sample]) -> list[Sample]:
 
 
 def _same_snapshot(a: Sample, b: Sample) -> bool:
-    return _snapshot_key(a) == _snapshot_key(b)
+    """Whether every subtask's accumulated busy and idle time is the same in both polls (NaN
+    equals NaN: a subtask reporting NaN busy time, as SQL datagen sources do, would make
+    every poll look new)."""
+    if list(a.subtasks) != list(b.subtasks):
+        return False
+    for vid in a.subtasks:
+        ca, cb = a.columns(vid), b.columns(vid)
+        if len(ca) != len(cb) or not (
+                np.array_equal(ca.busy_ms, cb.busy_ms, equal_nan=True)
+                and np.array_equal(ca.idle_ms, cb.idle_ms, equal_nan=True)):
+            return False
+    return True
 
 
 def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
@@ -348,10 +353,11 @@ def window_samples(samples: list[Sample], window_s: float) -> list[Sample]:
 
 
 def subtask_windows(
-    samples: list[Sample], *, states_only: bool = False
+    samples: list[Sample], *, states_only: bool = False, skip: Collection[str] = ()
 ) -> dict[str, list[SubtaskWindow]]:
     """Per vertex, each subtask summarised over the samples (restarts split a series: the
-    newest attempt's samples are used); `states_only` as in `subtask_window`."""
+    newest attempt's samples are used); `states_only` as in `subtask_window`. Vertices in
+    `skip` are left out."""
     if not samples:
         return {}
     # One pass over every sample: each subtask's series, so the cost grows with samples x
@@ -359,6 +365,8 @@ def subtask_windows(
     series: dict[tuple[str, int, int], list[SubtaskSample]] = {}
     for s in samples:
         for vid, subs in s.subtasks.items():
+            if vid in skip:
+                continue
             for st in subs:
                 series.setdefault((vid, st.index, st.attempt), []).append(st)
     # Vertices whose gauges every sample read aggregated hold only counters per subtask.
@@ -369,7 +377,7 @@ def subtask_windows(
         vid: [subtask_window(series.get((vid, st.index, st.attempt)) or [st],
                              states_only=states_only, counters_only=vid in aggregated)
               for st in subs]
-        for vid, subs in samples[-1].subtasks.items()
+        for vid, subs in samples[-1].subtasks.items() if vid not in skip
     }
 
 

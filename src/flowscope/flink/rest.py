@@ -269,7 +269,7 @@ class FlinkRestSource:
                 except FlowscopeError as exc:
                     views[kind] = failed_flamegraph(kind, str(exc))
             flames[vid] = views
-        return graph, Sample(
+        sample = Sample(
             t=t,
             job_id=job_id,
             job_state=answers.job_state(job),
@@ -285,6 +285,9 @@ class FlinkRestSource:
                 v.id for v in graph.vertices if v.id in detail),
             aggregates=aggregates,
         )
+        for vid in subtasks:
+            sample.columns(vid)  # the arrays the analysis folds, made once with the poll
+        return graph, sample
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """fn over items, at most MAX_CONCURRENT requests in flight; results in order."""

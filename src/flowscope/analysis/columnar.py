@@ -1,0 +1,309 @@
+"""Windows of vertices read aggregated, over arrays: the fast path for big jobs.
+
+A job of 100,000 subtasks is polled in two tiers (`flink/tiering.py`): most vertices give only
+their subtasks' counters (the vertex detail) and aggregated gauges. Their windows need no
+Python object per subtask to be folded into a task's state: the counters of two snapshots, as
+arrays (`model.VertexColumns`), give every subtask's ratios and rates at once.
+
+The arithmetic is the one `window.subtask_window` does, operation for operation, so both
+paths give the same floats. Subtasks whose counters are not all numbers (a task starting, a
+restart between the snapshots) go through `subtask_window`, which knows those cases. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
+
+from flowscope.analysis.findings import SubtaskState, TaskState, level_of
+from flowscope.analysis.window import MIN_COUNTER_SPAN_S, SubtaskWindow, subtask_window
+from flowscope.analysis.window import subtask_windows as _subtask_windows
+from flowscope.model import Quantity as Q
+from flowscope.model import Sample, SubtaskSample, Vertex
+
+_MIN_SPAN_MS = MIN_COUNTER_SPAN_S * 1000
+_TRUE_RATE_MIN_BUSY = 0.05  # as SubtaskWindow.true_rate
+
+
+def counters_only(vertex_id: str, *samples: Sample) -> bool:
+    """Whether every sample read this vertex's gauges aggregated (its subtasks hold only the
+    vertex detail's counters)."""
+    return all(s.detail_vertices is not None and vertex_id not in s.detail_vertices
+               for s in samples)
+
+
+@dataclass(frozen=True, eq=False)
+class IntervalColumns:
+    """Every subtask of one vertex over one interval: ratios 0..1 and rates per second, NaN
+    where not measurable, and each subtask's basis."""
+
+    index: np.ndarray
+    subtasks: list[SubtaskSample]  # the polled subtasks, in the arrays' order
+    busy: np.ndarray
+    backpressured: np.ndarray
+    idle: np.ndarray
+    records_in_per_s: np.ndarray
+    records_out_per_s: np.ndarray
+    basis: tuple[str, ...]
+
+
+def interval(before: Sample, after: Sample, vertex_id: str) -> IntervalColumns | None:
+    """One vertex's subtasks between two snapshots, or None when the two polls do not hold the
+    same subtasks in the same order (the per-subtask path then pairs them)."""
+    a, b = before.columns(vertex_id), after.columns(vertex_id)
+    if not len(b) or not a.same_subtasks(b):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pb = np.maximum(b.busy_ms - a.busy_ms, 0.0)
+        pi = np.maximum(b.idle_ms - a.idle_ms, 0.0)
+        pp = np.maximum(b.backpressured_ms - a.backpressured_ms, 0.0)
+        span = pb + pi + pp
+        fast = (np.isfinite(a.busy_ms) & np.isfinite(a.idle_ms) & np.isfinite(a.backpressured_ms)
+                & np.isfinite(b.busy_ms) & np.isfinite(b.idle_ms)
+                & np.isfinite(b.backpressured_ms) & (span >= _MIN_SPAN_MS))
+        busy = np.where(fast & ~b.busy_unmeasured, pb / span, np.nan)
+        idle = np.where(fast, pi / span, np.nan)
+        bp = np.where(fast, pp / span, np.nan)
+        secs = span / 1000.0
+        rates = []
+        for x0, x1 in ((a.records_in, b.records_in), (a.records_out, b.records_out)):
+            known = fast & np.isfinite(x0) & np.isfinite(x1)
+            rates.append(np.where(known, np.maximum(x1 - x0, 0.0) / secs, np.nan))
+    subs = after.subtasks[vertex_id]
+    basis = ["counters"] * len(subs)
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        first = before.subtasks.get(vertex_id, [])
+        for k in slow.tolist():
+            pair = [x for x in (first[k] if k < len(first) else None, subs[k])
+                    if x is not None and x.index == subs[k].index
+                    and x.attempt == subs[k].attempt]
+            w = subtask_window(pair, states_only=True, counters_only=True)
+            _put(w, k, busy, bp, idle, rates[0], rates[1])
+            basis[k] = w.basis
+    return IntervalColumns(b.index, subs, busy, bp, idle,
+                           rates[0], rates[1], tuple(basis))
+
+
+_RATE_FIELDS = (
+    ("records_in_per_s", Q.RECORDS_IN.value), ("records_out_per_s", Q.RECORDS_OUT.value),
+    ("bytes_in_per_s", Q.BYTES_IN.value), ("bytes_out_per_s", Q.BYTES_OUT.value),
+    ("buffers_out_per_s", Q.BUFFERS_OUT.value),
+    ("bytes_in_remote_per_s", Q.BYTES_IN_REMOTE.value),
+    ("bytes_in_local_per_s", Q.BYTES_IN_LOCAL.value),
+    ("buffers_in_remote_per_s", Q.BUFFERS_IN_REMOTE.value),
+)
+
+
+def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
+    """`window.subtask_windows`, with the vertices read aggregated summarised over arrays."""
+    if not samples:
+        return {}
+    last = samples[-1]
+    fast: dict[str, list[SubtaskWindow]] = {}
+    for vid in last.subtasks:
+        ws = _window(samples, vid)
+        if ws is not None:
+            fast[vid] = ws
+    rest = _subtask_windows(samples, skip=set(fast))
+    return {vid: fast[vid] if vid in fast else rest[vid] for vid in last.subtasks}
+
+
+def _window(samples: list[Sample], vid: str) -> list[SubtaskWindow] | None:
+    """A vertex's subtasks over the whole window: those read with counters only over arrays,
+    those whose gauges were read one by one as `subtask_window` summarises them. None when
+    every subtask has gauges, or the first and last polls hold different subtasks."""
+    first, last = samples[0], samples[-1]
+    a, b = first.columns(vid), last.columns(vid)
+    if not len(b) or not a.same_subtasks(b):
+        return None
+    gauged = np.zeros(len(b), dtype=bool)
+    for s in samples:
+        c = s.columns(vid)
+        if len(c) != len(b):
+            return None
+        gauged |= c.gauged
+    if gauged.all():
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pb = np.maximum(b.busy_ms - a.busy_ms, 0.0)
+        pi = np.maximum(b.idle_ms - a.idle_ms, 0.0)
+        pp = np.maximum(b.backpressured_ms - a.backpressured_ms, 0.0)
+        span = pb + pi + pp
+        fast = (np.isfinite(a.busy_ms) & np.isfinite(a.idle_ms) & np.isfinite(a.backpressured_ms)
+                & np.isfinite(b.busy_ms) & np.isfinite(b.idle_ms)
+                & np.isfinite(b.backpressured_ms) & (span >= _MIN_SPAN_MS)
+                & ~np.isnan(b.records_in) & ~gauged)
+        secs = span / 1000.0
+        rates: list[list[float | None]] = []
+        for _, key in _RATE_FIELDS:
+            x0, x1 = a.of_counter(key), b.of_counter(key)
+            # A counter listed after the first poll starts later: the per-subtask path.
+            fast &= ~(np.isfinite(x1) & ~np.isfinite(x0))
+            known = np.isfinite(x0) & np.isfinite(x1)
+            rates.append(_py(np.where(known, np.maximum(x1 - x0, 0.0) / secs, np.nan)))
+        rin, rout = b.records_in, b.records_out
+        taken = np.where(rin != 0, rin, rout)
+        cost = np.where(np.isfinite(taken) & (taken > 0), b.busy_ms / 1000.0 / taken, np.nan)
+        busy = _py(np.where(b.busy_unmeasured, np.nan, pb / span))
+        idle, bp = (pi / span).tolist(), (pp / span).tolist()
+    spans, costs, ok = secs.tolist(), _py(cost), fast.tolist()
+    subs = last.subtasks[vid]
+    out: list[SubtaskWindow] = []
+    for k, (st, r0, r1, r2, r3, r4, r5, r6, r7) in enumerate(zip(subs, *rates, strict=True)):
+        if not ok[k]:
+            out.append(_one(samples, vid, k, st, gauges=gauged[k]))
+            continue
+        out.append(SubtaskWindow(
+            vid, st.index, st.taskmanager_id, st.host, busy[k], bp[k], idle[k], spans[k],
+            "counters", r0, r1, r2, r3, r4, r5, r6, r7, cost_since_start_s=costs[k]))
+    return out
+
+
+def _py(a: np.ndarray) -> list[float | None]:
+    """An array as Python floats, None for NaN."""
+    return [None if x != x else x for x in a.tolist()]
+
+
+def _one(samples: list[Sample], vid: str, k: int, st: SubtaskSample, *,
+         gauges: bool) -> SubtaskWindow:
+    """One subtask's window the per-subtask way (its series: the polls that hold it)."""
+    series = []
+    for s in samples:
+        subs = s.subtasks.get(vid, [])
+        x = subs[k] if k < len(subs) else None
+        if x is None or x.index != st.index:
+            x = next((y for y in subs if y.index == st.index), None)
+        if x is not None and x.attempt == st.attempt:
+            series.append(x)
+    return subtask_window(series or [st], counters_only=not gauges)
+
+
+def _put(w: SubtaskWindow, k: int, busy: np.ndarray, bp: np.ndarray, idle: np.ndarray,
+         rin: np.ndarray, rout: np.ndarray) -> None:
+    for arr, v in ((busy, w.busy), (bp, w.backpressured), (idle, w.idle),
+                   (rin, w.records_in_per_s), (rout, w.records_out_per_s)):
+        arr[k] = np.nan if v is None else v
+
+
+def _max(a: np.ndarray) -> float | None:
+    finite = a[np.isfinite(a)]
+    return float(finite.max()) if len(finite) else None
+
+
+def _sum(a: np.ndarray) -> float | None:
+    finite = a[np.isfinite(a)]
+    # Python's sum over the same values in the same order: the per-subtask path's floats.
+    return float(sum(finite.tolist())) if len(finite) else None
+
+
+def task_state(vertex: Vertex, cols: IntervalColumns, upstream: list[str],
+               downstream: list[str], ship_strategies: list[str]) -> TaskState:
+    """The task's state as `locate.task_states` folds it (ratios: max over subtasks; rates:
+    sum), with its subtasks' states made only when read."""
+    bp = _max(cols.backpressured)
+    rin, busy = cols.records_in_per_s, cols.busy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        telling = (np.isfinite(rin) & (rin != 0) & np.isfinite(busy)
+                   & (busy >= _TRUE_RATE_MIN_BUSY))
+        rates = (rin[telling] / busy[telling]).tolist()
+    return TaskState(
+        vertex_id=vertex.id, name=vertex.name, parallelism=vertex.parallelism,
+        max_parallelism=vertex.max_parallelism, busy=_max(busy), backpressured=bp,
+        idle=_max(cols.idle), level=level_of(bp), records_in_per_s=_sum(rin),
+        records_out_per_s=_sum(cols.records_out_per_s),
+        true_rate_per_subtask=(sum(rates) / len(rates)) if rates else None,
+        subtasks=SubtaskStates(cols), upstream=upstream, downstream=downstream,
+        ship_strategies=ship_strategies,
+    )
+
+
+def _opt(x: float) -> float | None:
+    return None if x != x else x  # NaN: not measured
+
+
+class SubtaskStates(Sequence[SubtaskState]):
+    """A task's subtask states over arrays: each `SubtaskState` is made when first read, and
+    the hottest subtask is found without making any."""
+
+    def __init__(self, cols: IntervalColumns) -> None:
+        self._cols = cols
+        self._made: list[SubtaskState] | None = None
+
+    def __len__(self) -> int:
+        return len(self._cols.index)
+
+    def _all(self) -> list[SubtaskState]:
+        if self._made is None:
+            c = self._cols
+            self._made = [
+                SubtaskState(index=i, taskmanager=tm, busy=_opt(b), backpressured=_opt(p),
+                             idle=_opt(d), records_in_per_s=_opt(ri), records_out_per_s=_opt(ro),
+                             in_pool_usage=None, out_pool_usage=None, in_floating_usage=None,
+                             in_exclusive_usage=None, basis=basis)
+                for i, tm, b, p, d, ri, ro, basis in zip(
+                    c.index.tolist(), (st.taskmanager_id for st in c.subtasks), c.busy.tolist(),
+                    c.backpressured.tolist(), c.idle.tolist(), c.records_in_per_s.tolist(),
+                    c.records_out_per_s.tolist(), c.basis, strict=True)
+            ]
+        return self._made
+
+    @overload
+    def __getitem__(self, i: int) -> SubtaskState: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[SubtaskState]: ...
+    def __getitem__(self, i: int | slice) -> SubtaskState | Sequence[SubtaskState]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[SubtaskState]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def hottest(self) -> SubtaskState | None:
+        """The subtask with the highest busy ratio (the first of equals), None when no busy
+        ratio is known."""
+        busy = self._cols.busy
+        known = np.isfinite(busy)
+        if not known.any():
+            return None
+        k = int(np.argmax(np.where(known, busy, -np.inf)))
+        return self._all()[k] if self._made is not None else self._one(k)
+
+    def by_index(self, index: int) -> SubtaskState | None:
+        hits = np.flatnonzero(self._cols.index == index)
+        return self._one(int(hits[0])) if len(hits) else None
+
+    def _one(self, k: int) -> SubtaskState:
+        c = self._cols
+        return SubtaskState(
+            index=int(c.index[k]), taskmanager=c.subtasks[k].taskmanager_id,
+            busy=_opt(float(c.busy[k])), backpressured=_opt(float(c.backpressured[k])),
+            idle=_opt(float(c.idle[k])),
+            records_in_per_s=_opt(float(c.records_in_per_s[k])),
+            records_out_per_s=_opt(float(c.records_out_per_s[k])), in_pool_usage=None,
+            out_pool_usage=None, in_floating_usage=None, in_exclusive_usage=None,
+            basis=c.basis[k])
+
+
+def hottest(subtasks: Sequence[SubtaskState]) -> SubtaskState | None:
+    """The subtask with the highest busy ratio (the first of equals)."""
+    if isinstance(subtasks, SubtaskStates):
+        return subtasks.hottest()
+    known = [s for s in subtasks if s.busy is not None]
+    return max(known, key=lambda s: s.busy or 0.0) if known else None
+
+
+def subtask_at(subtasks: Sequence[SubtaskState], index: int) -> SubtaskState | None:
+    """The subtask of `index`, found without making every state of a big task."""
+    if isinstance(subtasks, SubtaskStates):
+        return subtasks.by_index(index)
+    return next((s for s in subtasks if s.index == index), None)
