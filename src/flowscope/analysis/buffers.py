@@ -136,7 +136,7 @@ def throughput_facts(graph: JobGraph, tasks: dict[str, TaskState],
         subs = windows.get(v.id, [])
 
         def total(attr: str, subs: list[SubtaskWindow] = subs) -> float | None:
-            vals = [getattr(s, attr) for s in subs if getattr(s, attr) is not None]
+            vals = [x for s in subs if (x := getattr(s, attr)) is not None]
             return sum(vals) if vals else None
 
         remote = total("bytes_in_remote_per_s")

@@ -12,6 +12,7 @@ restart between the snapshots) go through `subtask_window`, which knows those ca
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -22,7 +23,7 @@ from flowscope.analysis.findings import SubtaskState, TaskState, level_of
 from flowscope.analysis.window import MIN_COUNTER_SPAN_S, SubtaskWindow, subtask_window
 from flowscope.analysis.window import subtask_windows as _subtask_windows
 from flowscope.model import Quantity as Q
-from flowscope.model import Sample, SubtaskSample, Vertex
+from flowscope.model import Sample, SubtaskSample, Vertex, VertexColumns
 
 _MIN_SPAN_MS = MIN_COUNTER_SPAN_S * 1000
 _TRUE_RATE_MIN_BUSY = 0.05  # as SubtaskWindow.true_rate
@@ -50,42 +51,63 @@ class IntervalColumns:
     basis: tuple[str, ...]
 
 
-def interval(before: Sample, after: Sample, vertex_id: str) -> IntervalColumns | None:
-    """One vertex's subtasks between two snapshots, or None when the two polls do not hold the
-    same subtasks in the same order (the per-subtask path then pairs them)."""
-    a, b = before.columns(vertex_id), after.columns(vertex_id)
-    if not len(b) or not a.same_subtasks(b):
-        return None
+def intervals(before: Sample, after: Sample) -> dict[str, IntervalColumns]:
+    """Every vertex's subtasks between two snapshots, in one pass over the job's arrays; a
+    vertex whose subtasks changed between the polls is left out (the per-subtask path then
+    pairs them)."""
+    vids = [vid for vid in after.subtasks if after.subtasks[vid]]
+    return _interval(before, after, vids)
+
+
+def _interval(before: Sample, after: Sample, vids: list[str]) -> dict[str, IntervalColumns]:
+    a_cols = [before.columns(v) for v in vids]
+    b_cols = [after.columns(v) for v in vids]
+    vids = [v for v, a, b in zip(vids, a_cols, b_cols, strict=True)
+            if len(b) and a.same_subtasks(b)]
+    if not vids:
+        return {}
+    a = _concat([before.columns(v) for v in vids])
+    b = _concat([after.columns(v) for v in vids])
     with np.errstate(invalid="ignore", divide="ignore"):
-        pb = np.maximum(b.busy_ms - a.busy_ms, 0.0)
-        pi = np.maximum(b.idle_ms - a.idle_ms, 0.0)
-        pp = np.maximum(b.backpressured_ms - a.backpressured_ms, 0.0)
+        pb = np.maximum(b[0] - a[0], 0.0)
+        pi = np.maximum(b[1] - a[1], 0.0)
+        pp = np.maximum(b[2] - a[2], 0.0)
         span = pb + pi + pp
-        fast = (np.isfinite(a.busy_ms) & np.isfinite(a.idle_ms) & np.isfinite(a.backpressured_ms)
-                & np.isfinite(b.busy_ms) & np.isfinite(b.idle_ms)
-                & np.isfinite(b.backpressured_ms) & (span >= _MIN_SPAN_MS))
-        busy = np.where(fast & ~b.busy_unmeasured, pb / span, np.nan)
+        fast = (np.isfinite(a[:3]).all(axis=0) & np.isfinite(b[:3]).all(axis=0)
+                & (span >= _MIN_SPAN_MS))
+        busy = np.where(fast & ~b[5].astype(bool), pb / span, np.nan)
         idle = np.where(fast, pi / span, np.nan)
         bp = np.where(fast, pp / span, np.nan)
         secs = span / 1000.0
-        rates = []
-        for x0, x1 in ((a.records_in, b.records_in), (a.records_out, b.records_out)):
-            known = fast & np.isfinite(x0) & np.isfinite(x1)
-            rates.append(np.where(known, np.maximum(x1 - x0, 0.0) / secs, np.nan))
-    subs = after.subtasks[vertex_id]
-    basis = ["counters"] * len(subs)
-    slow = np.flatnonzero(~fast)
-    if len(slow):
-        first = before.subtasks.get(vertex_id, [])
-        for k in slow.tolist():
-            pair = [x for x in (first[k] if k < len(first) else None, subs[k])
-                    if x is not None and x.index == subs[k].index
-                    and x.attempt == subs[k].attempt]
-            w = subtask_window(pair, states_only=True, counters_only=True)
-            _put(w, k, busy, bp, idle, rates[0], rates[1])
-            basis[k] = w.basis
-    return IntervalColumns(b.index, subs, busy, bp, idle,
-                           rates[0], rates[1], tuple(basis))
+        known = fast & np.isfinite(a[3:5]) & np.isfinite(b[3:5])
+        rates = np.where(known, np.maximum(b[3:5] - a[3:5], 0.0) / secs, np.nan)
+    out: dict[str, IntervalColumns] = {}
+    start = 0
+    for vid in vids:
+        subs = after.subtasks[vid]
+        end = start + len(subs)
+        basis = ["counters"] * len(subs)
+        cut = slice(start, end)
+        cols = IntervalColumns(after.columns(vid).index, subs, busy[cut], bp[cut], idle[cut],
+                               rates[0, cut], rates[1, cut], ())
+        slow = np.flatnonzero(~fast[cut])
+        if len(slow):
+            first = before.subtasks[vid]
+            for k in slow.tolist():
+                w = subtask_window([first[k], subs[k]], states_only=True, counters_only=True)
+                _put(w, k, cols.busy, cols.backpressured, cols.idle, cols.records_in_per_s,
+                     cols.records_out_per_s)
+                basis[k] = w.basis
+        out[vid] = dataclasses.replace(cols, basis=tuple(basis))
+        start = end
+    return out
+
+
+def _concat(cols: list[VertexColumns]) -> np.ndarray:
+    """busy, idle, backpressured ms, records in and out, busy unmeasured: one row each over
+    the given vertices' subtasks, end to end."""
+    return np.concatenate(
+        [np.vstack([c.counters[:5], c.busy_unmeasured[None, :]]) for c in cols], axis=1)
 
 
 _RATE_FIELDS = (

@@ -101,7 +101,7 @@ def diagnose(
     if "gauges" in bases and "counters" in bases:
         notes.append("some subtasks lack counter deltas; their ratios are Flink's 60 s averages")
     incomplete = [f"{graph.vertex(vid).name}[{s.index}]" for vid, subs in latest.subtasks.items()
-                  for s in subs if s.get("io_complete") == 0.0]
+                  for s in subs if s.values.get("io_complete") == 0.0]
     if incomplete:
         notes.append(f"Flink marks the I/O counters of {', '.join(incomplete[:4])}"
                      + (f" and {len(incomplete) - 4} more" if len(incomplete) > 4 else "")

@@ -80,13 +80,13 @@ def task_timeline(
 def _step(graph: JobGraph, before: Sample, after: Sample) -> TimelineStep:
     # Folded over arrays: no Python object per subtask unless one is read.
     fast: dict[str, TaskState] = {}
+    folded = columnar.intervals(before, after)
     for v in graph.vertices:
-        if v.id in after.subtasks:
-            cols = columnar.interval(before, after, v.id)
-            if cols is not None:
-                fast[v.id] = columnar.task_state(
-                    v, cols, graph.upstream(v.id), graph.downstream(v.id),
-                    [e.ship_strategy for e in graph.inputs(v.id)])
+        cols = folded.get(v.id)
+        if cols is not None:
+            fast[v.id] = columnar.task_state(
+                v, cols, graph.upstream(v.id), graph.downstream(v.id),
+                [e.ship_strategy for e in graph.inputs(v.id)])
     windows = subtask_windows([before, after], states_only=True, skip=set(fast))
     states = task_states(graph, windows, given=fast)
     return TimelineStep(before.t, after.t, {t.vertex_id: t for t in states})
