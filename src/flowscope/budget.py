@@ -3,15 +3,16 @@
 A sample holds a few values per subtask; measured with `bench/bench_scale.py`'s emulated Flink
 2.3 answers (tracemalloc of one unpickled sample at 100 x 500), a subtask costs about 2.5 KB
 in a sample when its gauges were read one by one and about 1.0 KB when only its counters were
-(its vertex's gauges aggregated). A job's history is cut to what fits `HISTORY_BYTES`.
+(its vertex's gauges aggregated), plus ~0.13 KB of counters as arrays (`VertexColumns`). A
+job's history is cut to what fits `HISTORY_BYTES`.
 """
 
 from __future__ import annotations
 
 from flowscope.model import Sample
 
-SUBTASK_DETAIL_BYTES = 2_600  # per subtask and sample, gauges read subtask by subtask
-SUBTASK_COUNTERS_BYTES = 1_100  # per subtask and sample, gauges aggregated per vertex
+SUBTASK_DETAIL_BYTES = 2_700  # per subtask and sample, gauges read subtask by subtask
+SUBTASK_COUNTERS_BYTES = 1_250  # per subtask and sample, gauges aggregated per vertex
 HISTORY_BYTES = 512 * 2**20  # per job
 MIN_SAMPLES = 8  # enough for a window of diagnosis whatever the job's size
 
@@ -40,7 +41,6 @@ def share_unchanged(before: Sample | None, after: Sample) -> None:
     equals itself, so a sample with NaN keeps its own copy)."""
     if before is None or before.job_id != after.job_id:
         return
-    if after.subtasks == before.subtasks:
-        after.subtasks = before.subtasks
+    after.share_subtasks_of(before)
     if after.taskmanagers == before.taskmanagers:
         after.taskmanagers = before.taskmanagers

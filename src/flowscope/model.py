@@ -312,6 +312,23 @@ class Sample:
         cache[vertex_id] = (subs, len(subs), cols)
         return cols
 
+    def share_subtasks_of(self, before: Sample) -> bool:
+        """Take `before`'s subtasks, and their arrays, when they equal this sample's (a poll
+        that saw the JobManager's previous metric snapshot again). Values compare exactly:
+        a NaN never equals itself, so a sample with NaN keeps its own copy."""
+        if list(self.subtasks) != list(before.subtasks):
+            return False
+        for vid in self.subtasks:  # the arrays tell most differences at once
+            a, b = self.columns(vid), before.columns(vid)
+            if not (a.same_subtasks(b) and np.array_equal(a.counters, b.counters,
+                                                           equal_nan=True)):
+                return False
+        if self.subtasks != before.subtasks:
+            return False
+        self.subtasks = before.subtasks
+        self.__dict__["_columns"] = before.__dict__.setdefault("_columns", {})
+        return True
+
 
 # The counters kept as arrays, in this order (rates over a window come from their deltas).
 COLUMN_COUNTERS = (

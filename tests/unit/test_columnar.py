@@ -101,3 +101,22 @@ def test_timeline_steps_over_arrays_are_the_per_subtask_states(name: str) -> Non
             hot = columnar.hottest(t.subtasks)
             ref_hot = columnar.hottest(list(ref.subtasks))
             assert (hot and hot.index) == (ref_hot and ref_hot.index)
+
+
+def test_a_poll_of_the_same_snapshot_shares_the_subtasks_and_their_arrays() -> None:
+    graph, samples = _replay("skew", None)
+    pairs = list(pairwise(samples))
+    repeats = [(a, b) for a, b in pairs if distinct_snapshots([a, b]) == [a]]
+    moved = [(a, b) for a, b in pairs if len(distinct_snapshots([a, b])) == 2]
+    assert repeats and moved
+    vid = graph.vertices[-1].id
+    shared = 0
+    for a, b in repeats:
+        if b.subtasks == a.subtasks:  # a NaN anywhere keeps a sample's own copy
+            assert b.share_subtasks_of(a)
+            assert b.subtasks is a.subtasks and b.columns(vid) is a.columns(vid)
+            shared += 1
+    assert shared
+    for a, b in moved:
+        kept = b.subtasks
+        assert not b.share_subtasks_of(a) and b.subtasks is kept
