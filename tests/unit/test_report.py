@@ -120,6 +120,21 @@ def test_skew_report_shows_the_hot_subtask():
     assert len(page.with_class("rect", "cell")) >= task.parallelism * 2
 
 
+def test_a_big_tasks_strip_shows_its_busiest_subtasks(monkeypatch):
+    from flowscope.render import html_tasks
+
+    monkeypatch.setattr(html_tasks, "MAX_SUBTASK_ROWS", 1)
+    graph, samples = load_recording(fixture_path("skew"))
+    html = build_report(graph, samples, source="skew")
+    (f,) = diagnose(graph, samples).bottlenecks
+    task = next(t for t in diagnose(graph, samples).tasks if t.vertex_id == f.vertex_id)
+    assert f"the 1 busiest or most backpressured of {task.parallelism} subtasks" in html
+    card = html.split(f'<div class="card hot" data-vertex="{f.vertex_id}"', 1)[1]
+    card = card.split('<div class="card', 1)[0]
+    rows = set(re.findall(r"<title>#(\d+) ", card))
+    assert rows == {str(f.subtasks[0])}
+
+
 def _rewrite_names(src: Path, dst: Path, renames: dict[str, str]) -> int:
     """Copy a recording, replacing JSON string values in its stored responses. Returns how
     many stored bodies changed."""

@@ -39,6 +39,10 @@ def _rate_chart(steps: Sequence[TimelineStep], tasks: Sequence[TaskState], field
             f"{step_chart(frame, lines, y_max=y_max, fmt=rate, label=label)}</div>")
 
 
+# Rows of a task's per-subtask strip: past this, the busiest and most backpressured.
+MAX_SUBTASK_ROWS = 48
+
+
 def _task_card(steps: Sequence[TimelineStep], t: TaskState, frame: Frame, cause: str | None
                ) -> str:
     lines = [Line(name, colour, task_series(steps, t.vertex_id, field))
@@ -52,12 +56,20 @@ def _task_card(steps: Sequence[TimelineStep], t: TaskState, frame: Frame, cause:
                        "backpressured, idle (max over subtasks)")]
     if t.parallelism > 1 and t.subtasks:
         rows = []
-        for s in t.subtasks:
+        shown = list(t.subtasks)
+        if len(shown) > MAX_SUBTASK_ROWS:
+            # A big task: the busiest and the most backpressured over the window, in order.
+            keep = sorted(shown, key=lambda s: -max(s.busy or 0.0, s.backpressured or 0.0))
+            picked = {s.index for s in keep[:MAX_SUBTASK_ROWS]}
+            shown = [s for s in shown if s.index in picked]
+        for s in shown:
             busy = subtask_series(steps, t.vertex_id, s.index, "busy")
             bp = subtask_series(steps, t.vertex_id, s.index, "backpressured")
             rows.append((f"#{s.index}", [(a, b, v, w[2]) for (a, b, v), w in zip(busy, bp,
                                                                                   strict=True)]))
-        html.append('<div class="muted">each subtask over time (colour as in the graph)</div>')
+        what = ("each subtask" if len(shown) == len(t.subtasks) else
+                f"the {len(shown)} busiest or most backpressured of {len(t.subtasks):,} subtasks")
+        html.append(f'<div class="muted">{what} over time (colour as in the graph)</div>')
         html.append(heat_strip(frame, rows, label=f"{t.name}: subtasks over time"))
     html.append("</div>")
     return "".join(html)
