@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+from flowscope.analysis.findings import Diagnosis
 from flowscope.errors import FlowscopeError
 from flowscope.model import JobGraph, Sample
 from flowscope.sampling import LiveSession, ReplaySession
@@ -27,6 +28,9 @@ class ReplayFeed:
             prev_t = sample.t
             yield graph, sample
         self.status = "end of recording"
+
+    def steer(self, d: Diagnosis) -> None:
+        """A recording was read as it was recorded: nothing to steer."""
 
     def close(self) -> None:
         self.session.close()
@@ -64,6 +68,10 @@ class LiveFeed:
                 yield graph, sample
             wait(max(0.0, self.interval - (time.monotonic() - began)))
 
+    def steer(self, d: Diagnosis) -> None:
+        """Read what the newest diagnosis looks at closely in detail from the next poll on."""
+        self.session.steer(d)
+
     def close(self) -> None:
         self.session.close()
 
@@ -82,6 +90,9 @@ class PastThenLiveFeed:
         for graph, sample in self.live.items(wait):
             self.status = self.live.status
             yield graph, sample
+
+    def steer(self, d: Diagnosis) -> None:
+        self.live.steer(d)
 
     def close(self) -> None:
         self.live.close()

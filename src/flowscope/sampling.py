@@ -129,6 +129,11 @@ class LiveSession:
             budget = min(budget, max(0.5, self._deadline - time.monotonic() + 0.5))
         return budget
 
+    def steer(self, d: Diagnosis) -> None:
+        """Read the vertices the diagnosis looks at closely subtask by subtask from the next
+        poll on, and a big job's other vertices aggregated (`analysis.tiers`)."""
+        self.detail_vertices = tiers.detail_vertices(d)
+
     def poll(self) -> tuple[JobGraph, Sample]:
         began = time.monotonic()
         self.source.http.deadline = began + self.budget_s()
@@ -325,7 +330,7 @@ def apply_stack_requests(session: LiveSession, d: Diagnosis) -> bool:
     want = stacks_wanted(d)
     session.flamegraph_vertices = want.flamegraph_vertices
     session.thread_dump_tms = want.thread_dump_tms
-    session.detail_vertices = tiers.detail_vertices(d)
+    session.steer(d)
     return bool(want)
 
 

@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from flowscope.analysis import tiers
 from flowscope.api import load_recording
 from flowscope.errors import RecordingError
 from flowscope.recording import RecordedTransport, Recording
@@ -309,3 +310,57 @@ def test_live_poller_follows_a_cluster_through_its_recorded_answers() -> None:
         assert [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [("enrich", "data-skew")]
         assert poller.error is None
         poller.stop()
+
+
+def test_a_big_jobs_polls_read_in_detail_what_the_diagnosis_looks_at(monkeypatch) -> None:
+    """Served as a big job is (every vertex aggregated until a diagnosis says where to look),
+    the recorded skew job is read subtask by subtask around its bottleneck from the second
+    poll on, and the skew is still told from a slow instance there."""
+    monkeypatch.setattr(tiers, "DETAIL_ALL_UP_TO", 1)
+    with Recording(fixture_path("skew")) as rec:
+        polls = rec.polls()
+        transport = RecordedTransport(rec)
+        transport.poll_id = polls[0].id
+        h = Hub(interval_s=1.0)
+        info = h.add_live("http://recorded:8081", "skew", transport=transport)
+        poller = h.pollers[info.id]
+        for p in polls:
+            transport.poll_id = p.id
+            poller.poll_once()
+        poller.stop()
+    (feed,) = h.feeds()
+    graph, samples, _ = feed.snapshot()
+    assert graph is not None
+    assert samples[0].detail_vertices == ()
+    enrich = graph.by_name("enrich")
+    assert enrich is not None
+    read_closely = samples[-1].detail_vertices or ()
+    assert enrich.id in read_closely and set(graph.upstream(enrich.id)) <= set(read_closely)
+    d = feed.latest
+    assert d is not None
+    assert [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [("enrich", "data-skew")]
+
+
+def test_the_poller_keeps_polling_on_its_own_thread() -> None:
+    with Recording(fixture_path("skew")) as rec:
+        polls = rec.polls()
+        transport = RecordedTransport(rec)
+        transport.poll_id = polls[-1].id
+        h = Hub(interval_s=0.2)
+        info = h.add_live("http://recorded:8081", "skew", transport=transport)
+        poller = h.pollers[info.id]
+        poller.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                feeds = h.feeds()
+                if feeds and feeds[0].snapshot()[2] >= 3:
+                    break
+                time.sleep(0.05)
+        finally:
+            began = time.monotonic()
+            poller.stop()
+            stopped_in = time.monotonic() - began
+    (feed,) = h.feeds()
+    assert feed.snapshot()[2] >= 3 and feed.error is None
+    assert info.health.state()[0] and stopped_in < 10

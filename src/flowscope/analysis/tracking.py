@@ -87,6 +87,11 @@ class Watcher:
         self._snapshot: Sample | None = None
         self._diagnosis: Diagnosis | None = None
 
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        """The newest diagnosis (None before the first sample)."""
+        return self._diagnosis
+
     def add(self, graph: JobGraph, sample: Sample) -> None:
         """Take one poll; a new distinct metric snapshot extends the history."""
         if self.samples and sample.job_id != self.samples[-1].job_id:

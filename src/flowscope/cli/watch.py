@@ -60,6 +60,8 @@ def run_watch(feed: ReplayFeed | LiveFeed | PastThenLiveFeed, *, window_s: float
                 for graph, sample in feed.items(lambda s: keys.wait(s, replay)):
                     if sample is not None:
                         watcher.add(graph, sample)
+                        if watcher.diagnosis is not None:
+                            feed.steer(watcher.diagnosis)
                     if not keys.paused:
                         show()
                     if live is None and watcher.polls and watcher.snapshots != printed:

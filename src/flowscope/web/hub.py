@@ -15,6 +15,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,10 @@ from flowscope.sampling import LiveSession, load_recording
 
 # Jobs of a live cluster are looked up again this often (seconds), to follow new submissions.
 REDISCOVER_S = 15.0
+# Jobs of one cluster polled at the same time: each poll is mostly round trips to the
+# JobManager (and a big job's poll takes seconds), so one slow job no longer delays the rest.
+MAX_PARALLEL_POLLS = 4
+TICK_S = 0.2  # how often the poller looks for finished polls and jobs that are due
 ACTIVE_STATES = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
 
 
@@ -165,6 +170,8 @@ class LivePoller:
         self.interval_s = interval_s
         self.error: str | None = None
         self._sessions: dict[str, LiveSession] = {}
+        self._inflight: dict[str, Future[JobPoll]] = {}
+        self._pool = ThreadPoolExecutor(MAX_PARALLEL_POLLS, thread_name_prefix=f"poll {url}")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"poll {url}", daemon=True)
         self._overview = FlinkRestSource(url, headers=self.headers, transport=transport)
@@ -177,6 +184,7 @@ class LivePoller:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=15)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
@@ -224,44 +232,99 @@ class LivePoller:
         feed.add(past.graph, past.samples)
 
     def poll_once(self) -> None:
+        """One round: a discovery when due, then every followed job polled once (several at
+        a time), waiting for them all."""
+        reads, failures = self._discover_if_due()
+        futures = [self._submit(key, session) for key, session in list(self._sessions.items())]
+        r, f = self._settle([x for x in futures if x is not None], wait=True)
+        self.info.health.record(reads + r, failures + f)
+
+    def _discover_if_due(self) -> tuple[int, int]:
+        if time.monotonic() - self._discovered_at < REDISCOVER_S:
+            return 0, 0
+        try:
+            self.discover()
+        except FlowscopeError as exc:
+            self.error = str(exc)
+            return 1, 1
+        return 1, 0
+
+    def _submit(self, key: str, session: LiveSession) -> Future[JobPoll] | None:
+        feed = self.hub.feed(key)
+        if feed is None or key in self._inflight:
+            return None
+        future = self._pool.submit(self._poll_job, key, session, feed)
+        self._inflight[key] = future
+        return future
+
+    @staticmethod
+    def _poll_job(key: str, session: LiveSession, feed: JobFeed) -> JobPoll:
+        """One job's poll and diagnosis (in a pool thread); what the next poll reads in detail
+        follows from the diagnosis, as in `diagnose` and `watch`."""
+        try:
+            graph, sample = session.poll()
+        except FlowscopeError as exc:
+            feed.fail(str(exc))
+            return JobPoll(key, ok=False, ended=False)
+        feed.add(graph, [sample])
+        latest = feed.latest
+        if latest is not None:
+            session.steer(latest)
+        return JobPoll(key, ok=True, ended=sample.job_state not in ACTIVE_STATES)
+
+    def _settle(self, futures: list[Future[JobPoll]], *, wait: bool) -> tuple[int, int]:
+        """The finished polls' outcome (all of `futures` when `wait`): reads and failures; a
+        job that ended stops being polled."""
+        done = list(futures) if wait else [x for x in futures if x.done()]
         reads = failures = 0
-        if time.monotonic() - self._discovered_at >= REDISCOVER_S:
+        for future in done:
+            result = future.result()
+            self._inflight.pop(result.key, None)
             reads += 1
-            try:
-                self.discover()
-            except FlowscopeError as exc:
-                self.error = str(exc)
-                failures += 1
-        for key, session in list(self._sessions.items()):
-            feed = self.hub.feed(key)
-            if feed is None:
-                continue
-            reads += 1
-            try:
-                graph, sample = session.poll()
-            except FlowscopeError as exc:
-                feed.fail(str(exc))
-                failures += 1
-                continue
-            feed.add(graph, [sample])
-            if sample.job_state not in ACTIVE_STATES:
-                feed.polling = False
-                session.close()
-                del self._sessions[key]
+            failures += 0 if result.ok else 1
+            if result.ended:
+                feed = self.hub.feed(result.key)
+                if feed is not None:
+                    feed.polling = False
+                session = self._sessions.pop(result.key, None)
+                if session is not None:
+                    session.close()
                 # A job that ended may have been resubmitted (a new id): look at once.
                 self._discovered_at = -REDISCOVER_S
-        self.info.health.record(reads, failures)
+        return reads, failures
 
     def _run(self) -> None:
+        """Each job on its own interval: a slow job's poll does not hold the others back
+        (at most MAX_PARALLEL_POLLS polls at a time)."""
+        due: dict[str, float] = {}
         while not self._stop.is_set():
-            began = time.monotonic()
+            now = time.monotonic()
             try:
-                self.poll_once()
+                reads, failures = self._discover_if_due()
+                for key, session in list(self._sessions.items()):
+                    if due.get(key, 0.0) <= now and self._submit(key, session) is not None:
+                        due[key] = now + self.interval_s
+                r, f = self._settle(list(self._inflight.values()), wait=False)
+                self.info.health.record(reads + r, failures + f)
             except Exception:  # a bug must not silently stop the live view
                 self.error = "internal error while polling (see the server's log)"
                 self.info.health.record(1, 1)
                 traceback.print_exc(file=sys.stderr)
-            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
+                self._inflight.clear()
+            for key in [k for k in due if k not in self._sessions]:
+                del due[key]
+            soonest = min((t for k, t in due.items() if k not in self._inflight),
+                          default=now + self.interval_s)
+            self._stop.wait(min(max(0.0, soonest - time.monotonic()), TICK_S))
+
+
+@dataclass(frozen=True)
+class JobPoll:
+    """How one job's poll went."""
+
+    key: str
+    ok: bool
+    ended: bool
 
 
 class Hub:
