@@ -12,7 +12,6 @@ restart between the snapshots) go through `subtask_window`, which knows those ca
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -20,10 +19,11 @@ from typing import overload
 import numpy as np
 
 from flowscope.analysis.findings import SubtaskState, TaskState, level_of
+from flowscope.analysis.memo import IdentityMemo
 from flowscope.analysis.window import MIN_COUNTER_SPAN_S, SubtaskWindow, subtask_window
 from flowscope.analysis.window import subtask_windows as _subtask_windows
 from flowscope.model import Quantity as Q
-from flowscope.model import Sample, SubtaskSample, Vertex, VertexColumns
+from flowscope.model import Sample, SubtaskSample, Vertex
 
 _MIN_SPAN_MS = MIN_COUNTER_SPAN_S * 1000
 _TRUE_RATE_MIN_BUSY = 0.05  # as SubtaskWindow.true_rate
@@ -66,8 +66,7 @@ def _interval(before: Sample, after: Sample, vids: list[str]) -> dict[str, Inter
             if len(b) and a.same_subtasks(b)]
     if not vids:
         return {}
-    a = _concat([before.columns(v) for v in vids])
-    b = _concat([after.columns(v) for v in vids])
+    a, b = _concat(before, tuple(vids)), _concat(after, tuple(vids))
     with np.errstate(invalid="ignore", divide="ignore"):
         pb = np.maximum(b[0] - a[0], 0.0)
         pi = np.maximum(b[1] - a[1], 0.0)
@@ -83,31 +82,41 @@ def _interval(before: Sample, after: Sample, vids: list[str]) -> dict[str, Inter
         rates = np.where(known, np.maximum(b[3:5] - a[3:5], 0.0) / secs, np.nan)
     out: dict[str, IntervalColumns] = {}
     start = 0
+    slow_at = np.flatnonzero(~fast).tolist()
     for vid in vids:
         subs = after.subtasks[vid]
         end = start + len(subs)
-        basis = ["counters"] * len(subs)
         cut = slice(start, end)
-        cols = IntervalColumns(after.columns(vid).index, subs, busy[cut], bp[cut], idle[cut],
-                               rates[0, cut], rates[1, cut], ())
-        slow = np.flatnonzero(~fast[cut])
-        if len(slow):
-            first = before.subtasks[vid]
-            for k in slow.tolist():
+        slow = [k - start for k in slow_at if start <= k < end]
+        basis: tuple[str, ...] = ("counters",) * len(subs)
+        if slow:
+            first, named = before.subtasks[vid], list(basis)
+            for k in slow:
                 w = subtask_window([first[k], subs[k]], states_only=True, counters_only=True)
-                _put(w, k, cols.busy, cols.backpressured, cols.idle, cols.records_in_per_s,
-                     cols.records_out_per_s)
-                basis[k] = w.basis
-        out[vid] = dataclasses.replace(cols, basis=tuple(basis))
+                _put(w, k, busy[cut], bp[cut], idle[cut], rates[0, cut], rates[1, cut])
+                named[k] = w.basis
+            basis = tuple(named)
+        out[vid] = IntervalColumns(after.columns(vid).index, subs, busy[cut], bp[cut],
+                                   idle[cut], rates[0, cut], rates[1, cut], basis)
         start = end
     return out
 
 
-def _concat(cols: list[VertexColumns]) -> np.ndarray:
+# The job's arrays end to end, per sample: each sample is the end of one interval and the
+# start of the next.
+_CONCAT: IdentityMemo[dict[tuple[str, ...], np.ndarray]] = IdentityMemo(64)
+
+
+def _concat(sample: Sample, vids: tuple[str, ...]) -> np.ndarray:
     """busy, idle, backpressured ms, records in and out, busy unmeasured: one row each over
     the given vertices' subtasks, end to end."""
-    return np.concatenate(
-        [np.vstack([c.counters[:5], c.busy_unmeasured[None, :]]) for c in cols], axis=1)
+    made = _CONCAT.get((sample,), dict)
+    hit = made.get(vids)
+    if hit is None:
+        cols = [sample.columns(v) for v in vids]
+        hit = made[vids] = np.concatenate(
+            [np.vstack([c.counters[:5], c.busy_unmeasured[None, :]]) for c in cols], axis=1)
+    return hit
 
 
 _RATE_FIELDS = (

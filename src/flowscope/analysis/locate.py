@@ -41,16 +41,11 @@ def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]], *,
                 records_in_per_s=finite_sum([s.records_in_per_s for s in subs]),
                 records_out_per_s=finite_sum([s.records_out_per_s for s in subs]),
                 true_rate_per_subtask=(sum(rates) / len(rates)) if rates else None,
-                subtasks=[
-                    SubtaskState(
-                        index=s.index, taskmanager=s.taskmanager_id, busy=s.busy,
-                        backpressured=s.backpressured, idle=s.idle,
-                        records_in_per_s=s.records_in_per_s,
-                        records_out_per_s=s.records_out_per_s,
-                        in_pool_usage=s.in_pool_usage, out_pool_usage=s.out_pool_usage,
-                        in_floating_usage=s.in_floating_usage,
-                        in_exclusive_usage=s.in_exclusive_usage, basis=s.basis,
-                    )
+                subtasks=[  # positional: a big task has thousands
+                    SubtaskState(s.index, s.taskmanager_id, s.busy, s.backpressured, s.idle,
+                                 s.records_in_per_s, s.records_out_per_s, s.in_pool_usage,
+                                 s.out_pool_usage, s.in_floating_usage, s.in_exclusive_usage,
+                                 s.basis)
                     for s in subs
                 ],
                 upstream=graph.upstream(v.id),

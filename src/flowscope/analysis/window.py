@@ -441,18 +441,30 @@ def _snapshot_span(
     at = {s.t: s for s in samples}
     first, last = at.get(a[0]), at.get(b[0])
     if first is not None and last is not None:
-        for vid, subs in last.subtasks.items():
-            for st in subs:
-                if st.taskmanager_id != tm_id:
-                    continue
-                before = next((x for x in first.subtasks.get(vid, [])
-                               if x.index == st.index and x.attempt == st.attempt), None)
-                if before is None:
-                    continue
-                t0, t1 = _elapsed_ms(before), _elapsed_ms(st)
-                if t0 is not None and t1 is not None and t1 > t0:
-                    return (t1 - t0) / 1000.0
+        for vid, k in _on_taskmanager(last).get(tm_id, ()):
+            st = last.subtasks[vid][k]
+            before = next((x for x in first.subtasks.get(vid, [])
+                           if x.index == st.index and x.attempt == st.attempt), None)
+            if before is None:
+                continue
+            t0, t1 = _elapsed_ms(before), _elapsed_ms(st)
+            if t0 is not None and t1 is not None and t1 > t0:
+                return (t1 - t0) / 1000.0
     return b[0] - a[0]
+
+
+_BY_TM: IdentityMemo[dict[str, list[tuple[str, int]]]] = IdentityMemo(64)
+
+
+def _on_taskmanager(sample: Sample) -> dict[str, list[tuple[str, int]]]:
+    """Where each TaskManager's subtasks are in a sample: (vertex id, position), in order."""
+    def index() -> dict[str, list[tuple[str, int]]]:
+        out: dict[str, list[tuple[str, int]]] = {}
+        for vid, subs in sample.subtasks.items():
+            for k, st in enumerate(subs):
+                out.setdefault(st.taskmanager_id, []).append((vid, k))
+        return out
+    return _BY_TM.get((sample,), index)
 
 
 def _elapsed_ms(s: SubtaskSample) -> float | None:
