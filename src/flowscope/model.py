@@ -294,6 +294,11 @@ class Sample:
     # mean, in percent, at most 100). Counters are read for every subtask either way.
     detail_vertices: tuple[str, ...] | None = None
     aggregates: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # The job's TaskManagers (0: as many as `taskmanagers`). A big job's poll reads only some
+    # one by one; the metrics of all of them then come aggregated: TmQuantity -> {"min",
+    # "max", "avg", "sum"}.
+    taskmanagers_of_job: int = 0
+    taskmanager_aggregates: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def uptime_s(self) -> float | None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 import httpx
 
@@ -392,6 +392,14 @@ class RecordedTransport(httpx.BaseTransport):
                                          ",".join(params.get("agg", [])))
                 return httpx.Response(200, content=json.dumps(answer).encode(), request=request,
                                       headers={"content-type": "application/json"})
+        if found is None and path == TASKMANAGERS_METRICS:
+            # Polls that read TaskManagers aggregated, replaying polls that read them one by
+            # one: Flink's answer from the recorded TaskManagers' answers.
+            tm_answer = self._taskmanagers_aggregated(params)
+            if tm_answer is not None:
+                return httpx.Response(200, content=json.dumps(tm_answer).encode(),
+                                      request=request,
+                                      headers={"content-type": "application/json"})
         if found is None:
             body = json.dumps({"errors": ["not in the recording"]}).encode()
             return httpx.Response(404, content=body, request=request)
@@ -400,8 +408,38 @@ class RecordedTransport(httpx.BaseTransport):
                               headers={"content-type": "application/json"})
 
 
+    def _taskmanagers_aggregated(self, params: dict[str, list[str]]) -> list[Any] | None:
+        """`/taskmanagers/metrics[?get=..&agg=..&taskmanagers=..]` over the TaskManagers whose
+        metrics this poll recorded (listing: the names any of them has)."""
+        tms = ",".join(params.get("taskmanagers", [])).split(",")
+        if tms == [""]:
+            tms = [unquote(p.split("/")[2]) for p in self.recording._paths_at(
+                self.poll_id, "/taskmanagers/%/metrics?get=%")]
+        if "get" not in params:
+            names: dict[str, None] = {}
+            for tm in tms:
+                found = self.recording.response(self.poll_id,
+                                                f"/taskmanagers/{quote(tm, safe='')}/metrics")
+                if found is not None and found[0] == 200:
+                    for item in json.loads(found[1]):
+                        if isinstance(item, dict) and "id" in item:
+                            names[str(item["id"])] = None
+            return [{"id": n} for n in names] if names else None
+        items: list[Any] = []
+        for k, tm in enumerate(tms):
+            got = self.recording.metric_items(self.poll_id,
+                                              f"/taskmanagers/{quote(tm, safe='')}/metrics")
+            # Numbered like subtasks, so the subtasks' aggregation applies as it is.
+            items.extend({**i, "id": f"{k}.{i.get('id')}"}
+                         for i in got or [] if isinstance(i, dict))
+        if not items:
+            return None
+        return aggregate_items(items, ",".join(params["get"]).split(","),
+                               ",".join(params.get("agg", [])))
+
 
 SUBTASKS_METRICS = "/subtasks/metrics"
+TASKMANAGERS_METRICS = "/taskmanagers/metrics"
 
 
 def aggregate_items(items: list[Any], names: list[str], agg: str) -> list[dict[str, Any]]:

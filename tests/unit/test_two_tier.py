@@ -129,3 +129,42 @@ def test_aggregated_vertices_are_summarised_from_their_counters_alone():
             series = [st for s in tiered for st in s.subtasks[vid] if st.index == w.index]
             assert w == subtask_window(series), (vid, w.index)
     assert any(w.busy is not None and w.records_in_per_s for ws in windows.values() for w in ws)
+
+
+def test_a_big_jobs_taskmanagers_are_read_aggregated_except_those_looked_at(monkeypatch):
+    """On more TaskManagers than TM_DETAIL_ALL_UP_TO, a tiered poll reads one by one only the
+    TaskManagers of the subtasks whose gauges it reads one by one, and the job's TaskManagers
+    aggregated; GC in the aggregate makes the next poll read them all."""
+    from flowscope.analysis.tiers import detail_note
+    from flowscope.flink import rest
+    from flowscope.model import TmQuantity as TmQ
+
+    monkeypatch.setattr(rest, "TM_DETAIL_ALL_UP_TO", 1)
+    monkeypatch.setattr(rest, "DETAIL_SUBTASKS", 1)
+    session = ReplaySession(fixture_path("skew"))
+    try:
+        poll = session.polls[len(session.polls) // 2]
+        session._transport.poll_id, session._t = poll.id, poll.t
+        graph, full = session.source.poll(session.job_id)
+        enrich = graph.by_name("enrich")
+        assert enrich is not None
+        _, tiered = session.source.poll(session.job_id, detail={enrich.id})
+        monkeypatch.setattr(rest, "TM_GC_LOOK_MS_PER_S", -1.0)  # any GC at all: look
+        _, flagged = session.source.poll(session.job_id, detail={enrich.id})
+        _, everyone = session.source.poll(session.job_id, detail={enrich.id})
+    finally:
+        session.close()
+    assert len(full.taskmanagers) == 2 and full.taskmanagers_of_job == 2
+    assert len(tiered.taskmanagers) == 1 and tiered.taskmanagers_of_job == 2
+    (read,) = tiered.taskmanagers
+    hot = {st.taskmanager_id for st in tiered.subtasks[enrich.id] if Q.IN_POOL_USAGE in st.values}
+    assert hot == {read}
+    loads = [tm.values[TmQ.CPU_LOAD] for tm in full.taskmanagers.values()]
+    agg = tiered.taskmanager_aggregates[TmQ.CPU_LOAD]
+    assert math.isclose(agg["max"], max(loads)) and math.isclose(agg["min"], min(loads))
+    assert math.isclose(agg["avg"], sum(loads) / 2)
+    note = detail_note(graph, tiered) or ""
+    assert "TaskManagers read one by one: 1 of 2" in note
+    # The poll after an aggregate with GC reads every TaskManager (and none aggregated).
+    assert len(flagged.taskmanagers) == 1 and len(everyone.taskmanagers) == 2
+    assert not everyone.taskmanager_aggregates

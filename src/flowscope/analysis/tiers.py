@@ -61,6 +61,11 @@ def detail_note(graph: JobGraph, latest: Sample) -> str | None:
     names = [v.name for v in graph.vertices if v.id in detail]
     rest = len(graph.vertices) - len(names)
     shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    tms = ""
+    if latest.taskmanagers_of_job > len(latest.taskmanagers):
+        tms = (f"; TaskManagers read one by one: {len(latest.taskmanagers)} of "
+               f"{latest.taskmanagers_of_job} (those of the subtasks read one by one), the "
+               "others' metrics aggregated")
     return (f"read subtask by subtask: {shown or 'no vertex'}; the gauges of the other {rest} "
             "vertices were read aggregated over their subtasks (counters are read for every "
-            "subtask)")
+            f"subtask){tms}")

@@ -33,8 +33,15 @@ from flowscope.flink import metric_names as names
 from flowscope.flink.answers import JobSummary, VertexNames
 from flowscope.flink.http import RestClient
 from flowscope.flink.stacks import failed_flamegraph, parse_flamegraph, parse_thread_dump
-from flowscope.flink.tiering import AGGREGATES, DETAIL_SUBTASKS, telling_subtasks
+from flowscope.flink.tiering import (
+    AGGREGATES,
+    DETAIL_SUBTASKS,
+    TM_DETAIL_ALL_UP_TO,
+    TM_GC_LOOK_MS_PER_S,
+    telling_subtasks,
+)
 from flowscope.model import (
+    DETAIL_QUANTITIES,
     FlameGraph,
     JobGraph,
     Quantity,
@@ -53,6 +60,7 @@ __all__ = ["FlinkRestSource", "JobSummary"]
 MAX_CONCURRENT = 4
 # Netty's HttpObjectDecoder rejects request lines over 4096 bytes; keep the query below that.
 MAX_QUERY_CHARS = 3000
+TM_AGGREGATES = "min,max,avg,sum"
 # Metric names of a job younger than a minute are listed again after this many seconds.
 YOUNG_RELIST_S = 15.0
 
@@ -82,6 +90,8 @@ class FlinkRestSource:
         self._needs: dict[tuple[str, str], frozenset[str]] = {}
         self._job_start: dict[str, float] = {}
         self._tm_names: dict[str, dict[str, str]] = {}
+        self._tm_agg_names: dict[str, str] | None = None
+        self._all_tms: dict[str, bool] = {}  # job id -> read every TaskManager next poll
         self._tm_cores: dict[str, float] = {}
         self._tm_hw_seen: set[str] = set()
 
@@ -243,7 +253,16 @@ class FlinkRestSource:
         if any(tm not in self._tm_hw_seen for tm in real_tms):
             self._tm_hw_seen.update(real_tms)
             self._read_taskmanager_hardware()
-        ordered = sorted(real_tms.items())
+        close = self._close_taskmanagers(job_id, real_tms, subtasks, detail)
+        tm_aggregates: dict[str, dict[str, float]] = {}
+        if len(close) < len(real_tms):
+            try:
+                tm_aggregates = self._taskmanager_aggregates(sorted(real_tms))
+            except FlowscopeError as exc:  # the TaskManagers read one by one still count
+                warnings.append(f"TaskManager aggregates not read in this poll: {exc}")
+            gc = tm_aggregates.get(str(TmQuantity.GC_MS_PER_S), {}).get("max")
+            self._all_tms[job_id] = gc is not None and gc >= TM_GC_LOOK_MS_PER_S
+        ordered = sorted(close.items())
         taskmanagers = dict(zip(
             (tm for tm, _ in ordered),
             self._map(lambda item: self._poll_taskmanager(*item), ordered),
@@ -284,6 +303,8 @@ class FlinkRestSource:
             detail_vertices=None if detail is None else tuple(
                 v.id for v in graph.vertices if v.id in detail),
             aggregates=aggregates,
+            taskmanagers_of_job=len(real_tms),
+            taskmanager_aggregates=tm_aggregates,
         )
         for vid in subtasks:
             sample.columns(vid)  # the arrays the analysis folds, made once with the poll
@@ -413,6 +434,51 @@ class FlinkRestSource:
         for chunk in answers.chunks(wanted, MAX_QUERY_CHARS):
             out.update(answers.metric_values(
                 self.get(f"{path}?get={quote(','.join(chunk), safe=',')}")))
+        return out
+
+    def _close_taskmanagers(self, job_id: str, tms: dict[str, str],
+                            subtasks: dict[str, list[SubtaskSample]],
+                            detail: Collection[str] | None) -> dict[str, str]:
+        """The TaskManagers this poll reads one by one: all of them for a job read in detail,
+        on few TaskManagers, or when the last aggregate showed GC pressure; else those of the
+        subtasks whose gauges were read one by one (what the analysis looks at closely)."""
+        if detail is None or len(tms) <= TM_DETAIL_ALL_UP_TO or self._all_tms.get(job_id):
+            return tms
+        plain = DETAIL_QUANTITIES
+        near = {st.taskmanager_id for vid in detail for st in subtasks.get(vid, [])
+                if not st.values.keys() <= plain}
+        return {tm: host for tm, host in tms.items() if tm in near}
+
+    def _taskmanager_aggregates(self, tm_ids: list[str]) -> dict[str, dict[str, float]]:
+        """The TaskManagers' metrics aggregated over them: quantity -> {min, max, avg, sum}
+        (`/taskmanagers/metrics?get=..&agg=..&taskmanagers=..`, split below the request-line
+        limit; the parts' averages weighted by their TaskManagers)."""
+        if self._tm_agg_names is None:
+            listed = answers.listed_ids(self.get("/taskmanagers/metrics"))
+            self._tm_agg_names = names.resolve(listed, names.TM_METRICS)
+        by_name = {v: k for k, v in self._tm_agg_names.items()}
+        if not by_name:
+            return {}
+        get = f"/taskmanagers/metrics?get={quote(','.join(sorted(by_name)), safe=',')}&agg="
+        get += TM_AGGREGATES
+        parts: list[tuple[int, dict[str, dict[str, float]]]] = []
+        for chunk in answers.chunks(tm_ids, max(200, MAX_QUERY_CHARS - len(get))):
+            body = self.get(f"{get}&taskmanagers={quote(','.join(chunk), safe=',')}")
+            parts.append((len(chunk), answers.aggregated_values(body)))
+        out: dict[str, dict[str, float]] = {}
+        for name, q in by_name.items():
+            seen = [(n, part[name]) for n, part in parts if name in part]
+            if not seen:
+                continue
+            stats: dict[str, float] = {}
+            for key, fold in (("min", min), ("max", max), ("sum", sum)):
+                vals = [x[key] for _, x in seen if key in x]
+                if vals:
+                    stats[key] = fold(vals)
+            weighted = [(n, x["avg"]) for n, x in seen if "avg" in x]
+            if weighted:
+                stats["avg"] = sum(n * a for n, a in weighted) / sum(n for n, _ in weighted)
+            out[str(q)] = stats
         return out
 
     def _read_taskmanager_hardware(self) -> None:

@@ -10,6 +10,13 @@ AGGREGATES = "min,max,avg,sum,skew"
 # In a two-tier poll, at most this many subtasks of a vertex in detail have their gauges read
 # one by one (a constant number of requests per vertex at any parallelism).
 DETAIL_SUBTASKS = 64
+# In a two-tier poll of a job on more TaskManagers than this, only the TaskManagers of the
+# subtasks read one by one are read one by one; the others' metrics come aggregated
+# (`/taskmanagers/metrics?agg=`), a few requests whatever their number.
+TM_DETAIL_ALL_UP_TO = 16
+# ... unless the aggregate shows a TaskManager collecting garbage this much (ms per second,
+# the GC rule's threshold): then the next poll reads every TaskManager, to name it.
+TM_GC_LOOK_MS_PER_S = 100.0
 
 
 def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
