@@ -129,6 +129,13 @@ class LiveSession:
             budget = min(budget, max(0.5, self._deadline - time.monotonic() + 0.5))
         return budget
 
+    def _out_of_time(self, refused_before: int, budget: float) -> None:
+        """A poll that ran out of its budget (a big job's first polls list every vertex's
+        metric names) counts as taking it all: the next poll gets twice as long, up to the
+        request timeout, instead of being cut short at the interval forever."""
+        if self.source.http.out_of_time > refused_before:
+            self._took.append(budget)
+
     def steer(self, d: Diagnosis) -> None:
         """Read the vertices the diagnosis looks at closely subtask by subtask from the next
         poll on, and a big job's other vertices aggregated (`analysis.tiers`)."""
@@ -136,7 +143,9 @@ class LiveSession:
 
     def poll(self) -> tuple[JobGraph, Sample]:
         began = time.monotonic()
-        self.source.http.deadline = began + self.budget_s()
+        budget = self.budget_s()
+        self.source.http.deadline = began + budget
+        refused = self.source.http.out_of_time
         try:
             if self._big_job is None:  # the graph is read once anyway, and then cached
                 self._big_job = tiers.is_big(self.source.graph(self.job.id))
@@ -154,6 +163,7 @@ class LiveSession:
             self.last_error = str(exc)
             if self.recorder:
                 self.recorder.fail_poll(self.source.clock(), str(exc))
+            self._out_of_time(refused, budget)
             raise
         finally:
             self.source.http.deadline = None
@@ -162,6 +172,8 @@ class LiveSession:
         self.succeeded += 1
         if not sample.warnings:
             self._took.append(time.monotonic() - began)
+        else:
+            self._out_of_time(refused, budget)
         if sample.job_state in ENDED_STATES and self._follow():
             return self.poll()
         return graph, sample

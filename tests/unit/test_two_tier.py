@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import gc
 import math
+import time
+
+import httpx
 
 from flowscope.analysis import tiers
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.memo import IdentityMemo
 from flowscope.api import load_recording
+from flowscope.errors import FlowscopeError
 from flowscope.model import Quantity as Q
-from flowscope.recording import aggregate_items
-from flowscope.sampling import ReplaySession
+from flowscope.recording import RecordedTransport, Recording, aggregate_items
+from flowscope.sampling import LiveSession, ReplaySession
 from tests.conftest import fixture_path
 
 
@@ -168,3 +172,38 @@ def test_a_big_jobs_taskmanagers_are_read_aggregated_except_those_looked_at(monk
     # The poll after an aggregate with GC reads every TaskManager (and none aggregated).
     assert len(flagged.taskmanagers) == 1 and len(everyone.taskmanagers) == 2
     assert not everyone.taskmanager_aggregates
+
+
+class SlowTransport(RecordedTransport):
+    """The recorded answers, each `delay_s` late: a JobManager slower than the interval."""
+
+    def __init__(self, recording: Recording, delay_s: float) -> None:
+        super().__init__(recording)
+        self.delay_s = delay_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        time.sleep(self.delay_s)
+        return super().handle_request(request)
+
+
+def test_polls_slower_than_the_interval_get_the_time_they_need():
+    """A poll cut short by its budget (the interval) gives the next poll twice the time: a big
+    job's first polls, which list every vertex's metric names, once never completed and every
+    later poll was cut at the interval too."""
+    with Recording(fixture_path("skew")) as rec:
+        transport = SlowTransport(rec, 0.03)
+        transport.poll_id = rec.polls()[-1].id
+        session = LiveSession("http://recorded:8081", "skew", transport=transport,
+                              interval_s=0.2)
+        cut = []  # per poll: failed or cut short (some vertex not read)
+        try:
+            for _ in range(8):
+                try:
+                    cut.append(bool(session.poll()[1].warnings))
+                except FlowscopeError:
+                    cut.append(True)
+        finally:
+            session.close()
+    # (Not every later poll: a poll that takes twice its usual time is cut again, as it
+    # should be on a loaded machine.)
+    assert cut[0] and cut[2:].count(False) >= 4

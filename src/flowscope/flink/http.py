@@ -56,6 +56,8 @@ class RestClient:
         self.requests = 0
         # time.monotonic() by which every request must be over; None: only timeout_s applies.
         self.deadline: float | None = None
+        # Requests refused because the deadline was too near (the poll ran out of time).
+        self.out_of_time = 0
         # How long an answer usually takes (a moving average of successful requests; None
         # until the first): an attempt that takes far longer is given up and retried.
         self.typical_s: float | None = None
@@ -74,6 +76,8 @@ class RestClient:
         for attempt in range(self.attempts):
             left = self._left()
             if left is not None and left < MIN_LEFT_S:
+                with self._lock:
+                    self.out_of_time += 1
                 raise FlinkUnreachable(
                     f"no time left in this poll to ask {self.url} for {path.split('?')[0]}")
             last = attempt == self.attempts - 1
