@@ -64,7 +64,7 @@ def detail_note(graph: JobGraph, latest: Sample) -> str | None:
     tms = ""
     if latest.taskmanagers_of_job > len(latest.taskmanagers):
         tms = (f"; TaskManagers read one by one: {len(latest.taskmanagers)} of "
-               f"{latest.taskmanagers_of_job} (those of the subtasks read one by one), the "
+               f"{latest.taskmanagers_of_job} (those of the busiest subtasks read in detail), the "
                "others' metrics aggregated")
     return (f"read subtask by subtask: {shown or 'no vertex'}; the gauges of the other {rest} "
             "vertices were read aggregated over their subtasks (counters are read for every "

@@ -38,6 +38,8 @@ from flowscope.flink.tiering import (
     DETAIL_SUBTASKS,
     TM_DETAIL_ALL_UP_TO,
     TM_GC_LOOK_MS_PER_S,
+    TM_PER_VERTEX,
+    busiest,
     telling_subtasks,
 )
 from flowscope.model import (
@@ -441,12 +443,15 @@ class FlinkRestSource:
                             detail: Collection[str] | None) -> dict[str, str]:
         """The TaskManagers this poll reads one by one: all of them for a job read in detail,
         on few TaskManagers, or when the last aggregate showed GC pressure; else those of the
-        subtasks whose gauges were read one by one (what the analysis looks at closely)."""
+        busiest subtasks whose gauges were read one by one (TM_PER_VERTEX per vertex read in
+        detail: where the analysis looks for GC and CPU behind a bottleneck)."""
         if detail is None or len(tms) <= TM_DETAIL_ALL_UP_TO or self._all_tms.get(job_id):
             return tms
         plain = DETAIL_QUANTITIES
-        near = {st.taskmanager_id for vid in detail for st in subtasks.get(vid, [])
-                if not st.values.keys() <= plain}
+        near: set[str] = set()
+        for vid in detail:
+            gauged = [st for st in subtasks.get(vid, []) if not st.values.keys() <= plain]
+            near.update(st.taskmanager_id for st in busiest(gauged, TM_PER_VERTEX))
         return {tm: host for tm, host in tms.items() if tm in near}
 
     def _taskmanager_aggregates(self, tm_ids: list[str]) -> dict[str, dict[str, float]]:

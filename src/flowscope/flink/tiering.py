@@ -17,24 +17,32 @@ TM_DETAIL_ALL_UP_TO = 16
 # ... unless the aggregate shows a TaskManager collecting garbage this much (ms per second,
 # the GC rule's threshold): then the next poll reads every TaskManager, to name it.
 TM_GC_LOOK_MS_PER_S = 100.0
+# TaskManagers read one by one per vertex read in detail: those of its busiest subtasks.
+TM_PER_VERTEX = 8
+
+
+def _share(s: SubtaskSample, q: Quantity) -> float:
+    """A subtask's share of its time since it started spent in `q` (busy, idle, bp)."""
+    parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
+                                    Quantity.BACKPRESSURED_MS)]
+    total = sum(p for p in parts if p is not None)
+    v = s.finite(q)
+    return v / total if v is not None and total > 0 else 0.0
+
+
+def busiest(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
+    """The `n` subtasks busy the largest share of their time since they started."""
+    return sorted(samples, key=lambda s: -_share(s, Quantity.BUSY_MS))[:n]
 
 
 def telling_subtasks(samples: list[SubtaskSample], n: int) -> list[SubtaskSample]:
     """The `n` subtasks whose gauges say most, by their accumulated time since they started:
     the busiest half, then the most backpressured, then the least busy (a slow instance and
     skew show at both ends), in subtask order."""
-
-    def share(s: SubtaskSample, q: Quantity) -> float:
-        parts = [s.finite(x) for x in (Quantity.BUSY_MS, Quantity.IDLE_MS,
-                                        Quantity.BACKPRESSURED_MS)]
-        total = sum(p for p in parts if p is not None)
-        v = s.finite(q)
-        return v / total if v is not None and total > 0 else 0.0
-
-    busiest = sorted(samples, key=lambda s: -share(s, Quantity.BUSY_MS))
-    pressed = sorted(samples, key=lambda s: -share(s, Quantity.BACKPRESSURED_MS))
+    by_busy = sorted(samples, key=lambda s: -_share(s, Quantity.BUSY_MS))
+    pressed = sorted(samples, key=lambda s: -_share(s, Quantity.BACKPRESSURED_MS))
     chosen: dict[int, SubtaskSample] = {}
-    for group, quota in ((busiest, n // 2), (pressed, n // 4), (busiest[::-1], n)):
+    for group, quota in ((by_busy, n // 2), (pressed, n // 4), (by_busy[::-1], n)):
         for s in group:
             if len(chosen) >= n or quota <= 0:
                 break
