@@ -9,6 +9,7 @@ import math
 import time
 
 import httpx
+import pytest
 
 from flowscope.analysis import tiers
 from flowscope.analysis.engine import diagnose
@@ -207,3 +208,29 @@ def test_polls_slower_than_the_interval_get_the_time_they_need():
     # (Not every later poll: a poll that takes twice its usual time is cut again, as it
     # should be on a loaded machine.)
     assert cut[0] and cut[2:].count(False) >= 4
+
+
+@pytest.mark.parametrize("name", ["off-cpu", "compute-bound", "slow-sink", "join"])
+def test_cpu_time_of_some_taskmanagers_judges_as_all_of_them(name, monkeypatch):
+    """Without stack samples, on- or off-CPU is judged from the JVM CPU time of the busy
+    subtasks' TaskManagers. A big job's poll reads only some of them one by one: judged on
+    those, the verdict is the one all of them give (the recorded runs, one TaskManager of
+    two kept), and the evidence says it is a sample."""
+    from flowscope.analysis import causes
+
+    graph, samples = load_recording(fixture_path(name))
+    for s in samples:
+        s.flamegraphs, s.thread_dumps = {}, {}
+    (full,) = diagnose(graph, samples).bottlenecks
+    assert any(e.metric == "cores_used" for e in full.evidence)
+    kept = sorted(samples[-1].taskmanagers)[0]
+    for s in samples:
+        s.taskmanagers = {k: v for k, v in s.taskmanagers.items() if k == kept}
+    # A small job whose TaskManager left: no judgement from what is left of them.
+    (small,) = diagnose(graph, samples).bottlenecks
+    assert not any(e.metric == "cores_used" for e in small.evidence)
+    monkeypatch.setattr(causes, "SAMPLED_TMS_FROM", 1)
+    (part,) = diagnose(graph, samples).bottlenecks
+    assert part.cause == full.cause
+    (ev,) = [e for e in part.evidence if e.metric == "cores_used"]
+    assert "1 of the 2 TaskManagers" in ev.why

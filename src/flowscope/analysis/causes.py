@@ -250,15 +250,21 @@ def _classify(
             ))
         return finding
 
-    used = [tms.get(tm, NO_FACTS).cores_used for tm in busy_by_tm]
-    if all(u is not None for u in used) and busy_by_tm:
-        cores = sum(u for u in used if u is not None)
-        busy_cores = sum(busy_by_tm.values())
+    # A big job's poll reads only some TaskManagers one by one (the others aggregated): judge
+    # on those whose CPU time is known, a sample of the task's subtasks.
+    measured_tms = {tm: busy for tm, busy in busy_by_tm.items()
+                    if tms.get(tm, NO_FACTS).cores_used is not None}
+    sampled = len(measured_tms) < len(busy_by_tm)
+    if measured_tms and (not sampled or len(busy_by_tm) > SAMPLED_TMS_FROM):
+        cores = sum(tms[tm].cores_used or 0.0 for tm in measured_tms)
+        busy_cores = sum(measured_tms.values())
+        of = (f" ({len(measured_tms)} of the {len(busy_by_tm)} TaskManagers of its busy "
+              "subtasks, read one by one)" if sampled else "")
         ev.append(Evidence(
-            ", ".join(f"TaskManager {tm}" for tm in busy_by_tm), "cores_used", round(cores, 2),
-            "cores", window_s,
+            ", ".join(f"TaskManager {tm}" for tm in measured_tms), "cores_used",
+            round(cores, 2), "cores", window_s,
             f"the subtasks there are busy {busy_cores:.2f} core-equivalents; on-CPU work would "
-            "use about as many cores",
+            f"use about as many cores{of}",
         ))
         host_cores = {tm: info.cpu_cores for tm, info in tms.items()}
         if all(host_cores.values()) and host_cores:
@@ -293,6 +299,11 @@ def _classify(
         "(a flame graph shows where the time goes: rest.flamegraph.enabled: true)."
     ))
     return finding
+
+
+# A sample of TaskManagers judges on-/off-CPU only for a task on more than this many (a small
+# job's TaskManagers are all read; one missing there is one that left).
+SAMPLED_TMS_FROM = 16
 
 
 def non_root_findings(
