@@ -288,28 +288,35 @@ def test_job_selector_applies_to_recordings() -> None:
         h.add_recording(fixture_path("healthy"), "skew")
 
 
-def test_live_poller_follows_a_cluster_through_its_recorded_answers() -> None:
-    """The poller's discovery and polls, fed the answers a real cluster gave (a recording
-    replayed through the HTTP transport seam), poll after poll."""
-    with Recording(fixture_path("skew")) as rec:
+def _serve_recorded(name: str) -> tuple[Hub, int]:
+    """A hub following a recorded cluster, polled once per recorded poll (the answers a real
+    cluster gave, through the HTTP transport seam); how many polls."""
+    with Recording(fixture_path(name)) as rec:
         polls = rec.polls()
         transport = RecordedTransport(rec)
         transport.poll_id = polls[0].id
         h = Hub(interval_s=1.0)
-        info = h.add_live("http://recorded:8081", "skew", transport=transport)
+        info = h.add_live("http://recorded:8081", name, transport=transport)
         poller = h.pollers[info.id]
         for p in polls:
             transport.poll_id = p.id
             poller.poll_once()
-        (feed,) = h.feeds()
-        _, samples, version = feed.snapshot()
-        assert feed.name == "flowscope-skew" and feed.polling and feed.error is None
-        assert len(samples) == len(polls) and version == len(polls)
-        d = feed.latest
-        assert d is not None
-        assert [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [("enrich", "data-skew")]
-        assert poller.error is None
         poller.stop()
+    return h, len(polls)
+
+
+def test_live_poller_follows_a_cluster_through_its_recorded_answers() -> None:
+    """The poller's discovery and polls, fed the answers a real cluster gave, poll after
+    poll."""
+    h, polls = _serve_recorded("skew")
+    (feed,) = h.feeds()
+    _, samples, version = feed.snapshot()
+    assert feed.name == "flowscope-skew" and feed.polling and feed.error is None
+    assert len(samples) == polls and version == polls
+    d = feed.latest
+    assert d is not None
+    assert [(f.vertex_name, str(f.cause)) for f in d.bottlenecks] == [("enrich", "data-skew")]
+    assert all(p.error is None for p in h.pollers.values())
 
 
 def test_a_big_jobs_polls_read_in_detail_what_the_diagnosis_looks_at(monkeypatch) -> None:
@@ -317,17 +324,7 @@ def test_a_big_jobs_polls_read_in_detail_what_the_diagnosis_looks_at(monkeypatch
     the recorded skew job is read subtask by subtask around its bottleneck from the second
     poll on, and the skew is still told from a slow instance there."""
     monkeypatch.setattr(tiers, "DETAIL_ALL_UP_TO", 1)
-    with Recording(fixture_path("skew")) as rec:
-        polls = rec.polls()
-        transport = RecordedTransport(rec)
-        transport.poll_id = polls[0].id
-        h = Hub(interval_s=1.0)
-        info = h.add_live("http://recorded:8081", "skew", transport=transport)
-        poller = h.pollers[info.id]
-        for p in polls:
-            transport.poll_id = p.id
-            poller.poll_once()
-        poller.stop()
+    h, _ = _serve_recorded("skew")
     (feed,) = h.feeds()
     graph, samples, _ = feed.snapshot()
     assert graph is not None

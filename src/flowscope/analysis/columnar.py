@@ -20,9 +20,13 @@ import numpy as np
 
 from flowscope.analysis.findings import SubtaskState, TaskState, level_of
 from flowscope.analysis.memo import IdentityMemo
-from flowscope.analysis.window import MIN_COUNTER_SPAN_S, SubtaskWindow, subtask_window
+from flowscope.analysis.window import (
+    _RATE_FIELDS,
+    MIN_COUNTER_SPAN_S,
+    SubtaskWindow,
+    subtask_window,
+)
 from flowscope.analysis.window import subtask_windows as _subtask_windows
-from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample, Vertex
 
 _MIN_SPAN_MS = MIN_COUNTER_SPAN_S * 1000
@@ -118,15 +122,6 @@ def _concat(sample: Sample, vids: tuple[str, ...]) -> np.ndarray:
             [np.vstack([c.counters[:5], c.busy_unmeasured[None, :]]) for c in cols], axis=1)
     return hit
 
-
-_RATE_FIELDS = (
-    ("records_in_per_s", Q.RECORDS_IN.value), ("records_out_per_s", Q.RECORDS_OUT.value),
-    ("bytes_in_per_s", Q.BYTES_IN.value), ("bytes_out_per_s", Q.BYTES_OUT.value),
-    ("buffers_out_per_s", Q.BUFFERS_OUT.value),
-    ("bytes_in_remote_per_s", Q.BYTES_IN_REMOTE.value),
-    ("bytes_in_local_per_s", Q.BYTES_IN_LOCAL.value),
-    ("buffers_in_remote_per_s", Q.BUFFERS_IN_REMOTE.value),
-)
 
 
 def subtask_windows(samples: list[Sample]) -> dict[str, list[SubtaskWindow]]:
