@@ -21,8 +21,8 @@ import numpy as np
 from flowscope.analysis.findings import SubtaskState, TaskState, level_of
 from flowscope.analysis.memo import IdentityMemo
 from flowscope.analysis.window import (
-    _RATE_FIELDS,
     MIN_COUNTER_SPAN_S,
+    RATE_FIELDS,
     SubtaskWindow,
     subtask_window,
 )
@@ -165,7 +165,7 @@ def _window(samples: list[Sample], vid: str) -> list[SubtaskWindow] | None:
                 & ~np.isnan(b.records_in) & ~gauged)
         secs = span / 1000.0
         rates: list[list[float | None]] = []
-        for _, key in _RATE_FIELDS:
+        for _, key in RATE_FIELDS:
             x0, x1 = a.of_counter(key), b.of_counter(key)
             # A counter listed after the first poll starts later: the per-subtask path.
             fast &= ~(np.isfinite(x1) & ~np.isfinite(x0))

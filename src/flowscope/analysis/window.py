@@ -90,7 +90,7 @@ class SubtaskWindow:
 
 _BUSY, _IDLE, _BP = Q.BUSY_MS.value, Q.IDLE_MS.value, Q.BACKPRESSURED_MS.value
 _RECORDS_IN, _RECORDS_OUT = Q.RECORDS_IN.value, Q.RECORDS_OUT.value
-_RATE_FIELDS = (
+RATE_FIELDS = (
     ("records_in_per_s", Q.RECORDS_IN.value), ("records_out_per_s", Q.RECORDS_OUT.value),
     ("bytes_in_per_s", Q.BYTES_IN.value), ("bytes_out_per_s", Q.BYTES_OUT.value),
     ("buffers_out_per_s", Q.BUFFERS_OUT.value),
@@ -208,7 +208,7 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False,
         taken = lv.get(_RECORDS_IN) or lv.get(_RECORDS_OUT)
         if taken and _isfinite(taken) and taken > 0:
             w.cost_since_start_s = t1[0] / 1000.0 / taken
-        for name, key in _RATE_FIELDS[:2] if states_only else _RATE_FIELDS:
+        for name, key in RATE_FIELDS[:2] if states_only else RATE_FIELDS:
             now = lv.get(key)
             if now is None or not _isfinite(now):
                 continue  # no delta without the newest value
