@@ -6,7 +6,6 @@ $FLOWSCOPE_RESULTS/flowscope-prometheus-agreement.json for the table in the note
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from flowscope.analysis.findings import Diagnosis
 from flowscope.postmortem import diagnose_history
 from flowscope.sampling import load_recording
 from tests.conftest import SCRAPE_S
+from tests.integration.results import results_dir
 
-AGREEMENT = (Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp"))
+AGREEMENT = (results_dir()
              / "flowscope-prometheus-agreement.json")
 # The scenarios whose REST and Prometheus verdicts are compared live.
 COMPARED = {"healthy", "off-cpu", "skew", "slow-subtask", "window", "compute-bound"}

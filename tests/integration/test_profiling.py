@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ import pytest
 from flowscope.analysis.findings import Level
 from flowscope.analysis.profile import ProfileReport
 from flowscope.profiler import ProfileOptions, profile_live
+from tests.integration.results import results_dir
 
 pytestmark = pytest.mark.cluster
 
@@ -32,7 +32,7 @@ SETTLE_S = 8.0  # before profiling: lets the start-up busy=1000 artefact pass so
 SAMPLES = 10
 MAX_THREAD_S = 10.0
 FLAME_TIMEOUT_S = 20.0
-FIGURES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-profile-figures.json"
+FIGURES = results_dir() / "flowscope-profile-figures.json"
 
 
 @dataclass

@@ -9,7 +9,6 @@ CPU-heavy ones run alone afterwards.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.sampling import load_recording
 from tests.integration.promcheck import COMPARED, JUDGED, prometheus_agrees
+from tests.integration.results import results_dir
 from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
@@ -45,8 +45,8 @@ for _s in LIGHT:
     WAVES[-1].append(_s)
 HEAVY = [s for s in SCENARIOS.values() if s.cpu_heavy and not s.needs_netns]
 DEADLINE_S = 180.0
-TIMES = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-scenario-times.json"
-POSTMORTEM = Path(os.environ.get("FLOWSCOPE_RESULTS", "/tmp")) / "flowscope-postmortem.json"
+TIMES = results_dir() / "flowscope-scenario-times.json"
+POSTMORTEM = results_dir() / "flowscope-postmortem.json"
 
 
 def check(scenario: Scenario, d: Diagnosis) -> None:
