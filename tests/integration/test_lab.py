@@ -23,6 +23,9 @@ def test_ctrl_c_stops_the_cluster():
         [sys.executable, "-m", "flowscope.cli", "lab", "up"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "NO_COLOR": "1"},
+        # Ctrl-C reaches it even when this run was started in the background (a shell starts
+        # background jobs with SIGINT ignored, and a child inherits that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     workdir = None
     try:

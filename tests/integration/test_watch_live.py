@@ -29,6 +29,9 @@ def test_watch_follows_a_live_skew_job_and_records_it(lab_cluster, runner, tmp_p
         [str(FLOWSCOPE), "watch", "--url", lab_cluster.url, "--job", job_id,
          "--record", str(rec)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C reaches it even when this run was started in the background (a shell starts
+        # background jobs with SIGINT ignored, and a child inherits that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
