@@ -242,6 +242,12 @@ class SubtaskSample:
         v = self.values.get(str(q))
         return None if v is None else v
 
+    @property
+    def gauged(self) -> bool:
+        """Whether this poll read the subtask's gauges one by one (it has values beyond the
+        vertex detail's counters)."""
+        return not self.values.keys() <= DETAIL_QUANTITIES
+
     def finite(self, q: Quantity | str) -> float | None:
         v = self.values.get(str(q))
         return v if v is not None and math.isfinite(v) else None
@@ -372,33 +378,13 @@ class VertexColumns:
         keys, nan, g, plain = COLUMN_COUNTERS, _NAN, _BUSY_GAUGE, DETAIL_QUANTITIES
         rows = [(st.index, st.attempt, v.get(g, 0.0), not v.keys() <= plain,
                  *[v.get(k, nan) for k in keys])
-                for st in subs for v in (st.values,)]
+                for st in subs for v in (st.values,)]  # `gauged`, inlined: 100,000 a poll
         m = np.array(rows, dtype=np.float64).reshape(len(rows), len(keys) + 4).T.copy()
         return cls(m[0].astype(np.int64), m[1].astype(np.int64), m[4:], np.isnan(m[2]),
                    m[3] != 0)
 
     def of_counter(self, name: str) -> np.ndarray:
         return self.counters[COLUMN_COUNTERS.index(name)]
-
-    @property
-    def busy_ms(self) -> np.ndarray:
-        return self.counters[0]
-
-    @property
-    def idle_ms(self) -> np.ndarray:
-        return self.counters[1]
-
-    @property
-    def backpressured_ms(self) -> np.ndarray:
-        return self.counters[2]
-
-    @property
-    def records_in(self) -> np.ndarray:
-        return self.counters[3]
-
-    @property
-    def records_out(self) -> np.ndarray:
-        return self.counters[4]
 
     def __len__(self) -> int:
         return len(self.index)

@@ -19,7 +19,7 @@ from flowscope.analysis.engine import diagnose
 from flowscope.analysis.locate import task_states
 from flowscope.analysis.window import distinct_snapshots, subtask_windows
 from flowscope.flink import rest
-from flowscope.model import DETAIL_QUANTITIES, JobGraph, Sample
+from flowscope.model import JobGraph, Sample
 from flowscope.sampling import ReplaySession
 from tests.conftest import fixture_path
 
@@ -66,7 +66,7 @@ def test_windows_over_arrays_are_the_per_subtask_windows(name: str, tier: str,
     assert list(fast) == list(slow)
     if tier == "around-the-root":
         (vid,) = detail
-        kinds = {bool(s.values.keys() - DETAIL_QUANTITIES) for s in samples[-1].subtasks[vid]}
+        kinds = {s.gauged for s in samples[-1].subtasks[vid]}
         assert kinds == ({True, False} if len(samples[-1].subtasks[vid]) > 1 else {True})
     compared = 0
     for vid, ws in slow.items():

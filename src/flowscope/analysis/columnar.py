@@ -1,4 +1,4 @@
-"""Windows of vertices read aggregated, over arrays: the fast path for big jobs.
+"""Task states and windows over arrays: the fast path for big jobs.
 
 A job of 100,000 subtasks is polled in two tiers (`flink/tiering.py`): most vertices give only
 their subtasks' counters (the vertex detail) and aggregated gauges. Their windows need no
@@ -27,17 +27,24 @@ from flowscope.analysis.window import (
     subtask_window,
 )
 from flowscope.analysis.window import subtask_windows as _subtask_windows
+from flowscope.model import Quantity as Q
 from flowscope.model import Sample, SubtaskSample, Vertex
 
 _MIN_SPAN_MS = MIN_COUNTER_SPAN_S * 1000
 _TRUE_RATE_MIN_BUSY = 0.05  # as SubtaskWindow.true_rate
 
 
-def counters_only(vertex_id: str, *samples: Sample) -> bool:
-    """Whether every sample read this vertex's gauges aggregated (its subtasks hold only the
-    vertex detail's counters)."""
-    return all(s.detail_vertices is not None and vertex_id not in s.detail_vertices
-               for s in samples)
+def _times(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """From two snapshots' accumulated busy, idle and backpressured ms (rows 0-2): each
+    subtask's busy, idle and backpressured ms between them (clamped at 0, as
+    `window._ratios`), their sum, and where the counters give ratios (all numbers, at least
+    MIN_COUNTER_SPAN_S)."""
+    pb = np.maximum(b[0] - a[0], 0.0)
+    pi = np.maximum(b[1] - a[1], 0.0)
+    pp = np.maximum(b[2] - a[2], 0.0)
+    span = pb + pi + pp
+    fast = np.isfinite(a[:3]).all(axis=0) & np.isfinite(b[:3]).all(axis=0) & (span >= _MIN_SPAN_MS)
+    return pb, pi, pp, span, fast
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,12 +79,7 @@ def _interval(before: Sample, after: Sample, vids: list[str]) -> dict[str, Inter
         return {}
     a, b = _concat(before, tuple(vids)), _concat(after, tuple(vids))
     with np.errstate(invalid="ignore", divide="ignore"):
-        pb = np.maximum(b[0] - a[0], 0.0)
-        pi = np.maximum(b[1] - a[1], 0.0)
-        pp = np.maximum(b[2] - a[2], 0.0)
-        span = pb + pi + pp
-        fast = (np.isfinite(a[:3]).all(axis=0) & np.isfinite(b[:3]).all(axis=0)
-                & (span >= _MIN_SPAN_MS))
+        pb, pi, pp, span, fast = _times(a, b)
         busy = np.where(fast & ~b[5].astype(bool), pb / span, np.nan)
         idle = np.where(fast, pi / span, np.nan)
         bp = np.where(fast, pp / span, np.nan)
@@ -154,15 +156,10 @@ def _window(samples: list[Sample], vid: str) -> list[SubtaskWindow] | None:
         gauged |= c.gauged
     if gauged.all():
         return None
+    rin, rout = b.of_counter(Q.RECORDS_IN), b.of_counter(Q.RECORDS_OUT)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pb = np.maximum(b.busy_ms - a.busy_ms, 0.0)
-        pi = np.maximum(b.idle_ms - a.idle_ms, 0.0)
-        pp = np.maximum(b.backpressured_ms - a.backpressured_ms, 0.0)
-        span = pb + pi + pp
-        fast = (np.isfinite(a.busy_ms) & np.isfinite(a.idle_ms) & np.isfinite(a.backpressured_ms)
-                & np.isfinite(b.busy_ms) & np.isfinite(b.idle_ms)
-                & np.isfinite(b.backpressured_ms) & (span >= _MIN_SPAN_MS)
-                & ~np.isnan(b.records_in) & ~gauged)
+        pb, pi, pp, span, fast = _times(a.counters, b.counters)
+        fast &= ~np.isnan(rin) & ~gauged
         secs = span / 1000.0
         rates: list[list[float | None]] = []
         for _, key in RATE_FIELDS:
@@ -171,9 +168,9 @@ def _window(samples: list[Sample], vid: str) -> list[SubtaskWindow] | None:
             fast &= ~(np.isfinite(x1) & ~np.isfinite(x0))
             known = np.isfinite(x0) & np.isfinite(x1)
             rates.append(_py(np.where(known, np.maximum(x1 - x0, 0.0) / secs, np.nan)))
-        rin, rout = b.records_in, b.records_out
         taken = np.where(rin != 0, rin, rout)
-        cost = np.where(np.isfinite(taken) & (taken > 0), b.busy_ms / 1000.0 / taken, np.nan)
+        busy_ms = b.counters[0]
+        cost = np.where(np.isfinite(taken) & (taken > 0), busy_ms / 1000.0 / taken, np.nan)
         busy = _py(np.where(b.busy_unmeasured, np.nan, pb / span))
         idle, bp = (pi / span).tolist(), (pp / span).tolist()
     spans, costs, ok = secs.tolist(), _py(cost), fast.tolist()

@@ -333,9 +333,8 @@ def _same_snapshot(a: Sample, b: Sample) -> bool:
         return False
     for vid in a.subtasks:
         ca, cb = a.columns(vid), b.columns(vid)
-        if len(ca) != len(cb) or not (
-                np.array_equal(ca.busy_ms, cb.busy_ms, equal_nan=True)
-                and np.array_equal(ca.idle_ms, cb.idle_ms, equal_nan=True)):
+        if len(ca) != len(cb) or not np.array_equal(ca.counters[:2], cb.counters[:2],
+                                                    equal_nan=True):
             return False
     return True
 

@@ -43,7 +43,6 @@ from flowscope.flink.tiering import (
     telling_subtasks,
 )
 from flowscope.model import (
-    DETAIL_QUANTITIES,
     FlameGraph,
     JobGraph,
     Quantity,
@@ -447,10 +446,9 @@ class FlinkRestSource:
         detail: where the analysis looks for GC and CPU behind a bottleneck)."""
         if detail is None or len(tms) <= TM_DETAIL_ALL_UP_TO or self._all_tms.get(job_id):
             return tms
-        plain = DETAIL_QUANTITIES
         near: set[str] = set()
         for vid in detail:
-            gauged = [st for st in subtasks.get(vid, []) if not st.values.keys() <= plain]
+            gauged = [st for st in subtasks.get(vid, []) if st.gauged]
             near.update(st.taskmanager_id for st in busiest(gauged, TM_PER_VERTEX))
         return {tm: host for tm, host in tms.items() if tm in near}
 
