@@ -46,7 +46,7 @@ WINDOW_S = 120.0
 
 def child(url: str, at: float, jobs: int) -> int:
     """One scan, in this process: print its measures as JSON."""
-    from flowscope.flink.fleet import scan_prometheus
+    from flowscope.scan import scan_prometheus
 
     started = time.perf_counter()
     scan = scan_prometheus(url, at=at, window_s=WINDOW_S, lookback_s=SPAN_S)

@@ -56,18 +56,25 @@ NAMES = ("accumulateBusyTimeMs", "accumulateBackPressuredTimeMs", "accumulateIdl
          "softBackPressuredTimeMsPerSecond", "hardBackPressuredTimeMsPerSecond",
          "numRecordsIn", "numRecordsOut", "numRecordsInPerSecond", "numRecordsOutPerSecond")
 COUNTERS = {"accumulateBusyTimeMs", "accumulateBackPressuredTimeMs", "accumulateIdleTimeMs",
-            "numRecordsIn", "numRecordsOut"}
+            "numRecordsIn", "numRecordsOut", "Status_JVM_CPU_Time",
+            "Status_JVM_GarbageCollector_All_Time"}
+TM = "flink_taskmanager_"
+# The TaskManager metrics a fleet job's TaskManagers carry: the ones a scan reads.
+TM_NAMES = ("Status_JVM_CPU_Time", "Status_JVM_CPU_Load", "Status_JVM_GarbageCollector_All_Time",
+            "Status_JVM_Memory_Heap_Used", "Status_JVM_Memory_Heap_Max")
 UPTIME = "flink_jobmanager_job_uptime"
 MIX = ("healthy", "skew", "healthy", "slow-subtask", "compute-bound", "healthy", "off-cpu",
        "healthy")
 # What a fleet scan should say of each kind: (verdict, bottleneck task, cause). A scan reads
-# no stack samples: the off-CPU run is a busy bottleneck whose CPU use is not known.
+# no stack samples, only the TaskManagers' JVM CPU time: it tells the off-CPU run's waiting
+# (0.38 cores for 2 busy subtasks), and cannot tell the compute-bound run's computing from
+# waiting on the shared 2-core host (1.05 cores for 2): busy, unknown.
 EXPECTED = {
     "healthy": ("healthy", None, None),
     "skew": ("backpressured", "enrich", "data-skew"),
     "slow-subtask": ("backpressured", "enrich", "slow-instance"),
-    "compute-bound": ("backpressured", "enrich", "compute-bound"),
-    "off-cpu": ("backpressured", "enrich", "compute-bound"),
+    "compute-bound": ("backpressured", "enrich", "busy"),
+    "off-cpu": ("backpressured", "enrich", "off-cpu"),
 }
 SEGMENT = 59  # the recorded seconds replayed: the run's steady end
 
@@ -83,10 +90,13 @@ class Job:
 
 @dataclass
 class Recorded:
-    """One lab run's series: (name, task_name, subtask) -> (labels, values at 1 s)."""
+    """One lab run's series: (name, task_name, subtask) -> (labels, values at 1 s); its
+    TaskManagers' (name, k) -> (labels, values), k = 0 for the TaskManager of the tasks'
+    subtask 0, 1 for subtask 1's."""
 
     series: dict[tuple[str, str, int], tuple[dict[str, str], list[float]]]
     uptime_labels: dict[str, str]
+    tms: dict[tuple[str, int], tuple[dict[str, str], list[float]]]
 
 
 def load_runs() -> dict[str, Recorded]:
@@ -96,6 +106,7 @@ def load_runs() -> dict[str, Recorded]:
         start = data["meta"]["reads"]["window"][0]
         series: dict[tuple[str, str, int], tuple[dict[str, str], list[float]]] = {}
         uptime: dict[str, str] = {}
+        by_tm: dict[tuple[str, str], tuple[dict[str, str], list[float]]] = {}
         for key, (status, body) in data["prometheus"].items():
             query = urllib.parse.unquote_plus(key)
             if status != 200 or "query_range" not in query or f"start={start:.3f}" not in query:
@@ -103,14 +114,21 @@ def load_runs() -> dict[str, Recorded]:
             for s in json.loads(body)["data"]["result"]:
                 labels = s["metric"]
                 name = labels.get("__name__", "")
+                values = [float(v) for _, v in s["values"]][-SEGMENT - 1:]
                 if name == UPTIME:
                     uptime = {k: v for k, v in labels.items() if k != "__name__"}
+                if name.startswith(TM) and name[len(TM):] in TM_NAMES:
+                    by_tm[(name[len(TM):], labels.get("tm_id", ""))] = (
+                        {k: v for k, v in labels.items() if k != "__name__"}, values)
                 if not name.startswith(TASK) or name[len(TASK):] not in NAMES:
                     continue
-                values = [float(v) for _, v in s["values"]][-SEGMENT - 1:]
                 series[(name[len(TASK):], labels["task_name"], int(labels["subtask_index"]))] = (
                     {k: v for k, v in labels.items() if k != "__name__"}, values)
-        runs[kind] = Recorded(series, uptime)
+        where = {sub: labels["tm_id"] for (name, _, sub), (labels, _) in series.items()
+                 if name == "busyTimeMsPerSecond" and sub in (0, 1)}
+        tms = {(name, k): by_tm[(name, where[k])] for (name, tm) in by_tm for k in (0, 1)
+               if where.get(k) == tm}
+        runs[kind] = Recorded(series, uptime, tms)
     return runs
 
 
@@ -155,6 +173,13 @@ def write_openmetrics(path: Path, jobs: list[Job], runs: dict[str, Recorded], *,
                     out.write("".join(f"{head}{v:g} {t}\n"
                                       for v, t in zip(vals, times, strict=True)))
                     count += 1
+        for name in TM_NAMES:
+            out.write(f"# TYPE {TM}{name} gauge\n")
+            for job in jobs:
+                for head, vals in _tm_series(job, name, runs, steps, scrape_s):
+                    out.write("".join(f"{head}{v:g} {t}\n"
+                                      for v, t in zip(vals, times, strict=True)))
+                    count += 1
         out.write(f"# TYPE {UPTIME} gauge\n")
         for job in jobs:
             labels = {**runs[job.kind].uptime_labels, "job_id": job.job_id,
@@ -194,6 +219,27 @@ def _job_series(job: Job, name: str, runs: dict[str, Recorded], steps: int, scra
             text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
             yield (f"{TASK}{name}{{{text}}} ",
                    _replay(name in COUNTERS, before, after, onset_step, steps, offset, scrape_s))
+
+
+def _tm_series(job: Job, name: str, runs: dict[str, Recorded], steps: int,
+               scrape_s: float) -> Iterator[tuple[str, list[float]]]:
+    """(the sample line's head, the values) of each of the job's TaskManagers' series of
+    `name`: the TaskManager its subtasks k (mod 2) run on replays the run's TaskManager of
+    subtask k."""
+    run, healthy = runs[job.kind], runs["healthy"]
+    onset_step = int(job.onset_s // scrape_s) if job.onset_s else steps
+    offset = int(_hex(job.job_id, "offset"), 16) % SEGMENT
+    for k in (0, 1):
+        if (name, k) not in run.tms:
+            continue
+        labels, after = run.tms[(name, k)]
+        before = healthy.tms.get((name, k), (labels, after))[1]
+        labels = {**labels, "tm_id": f"tm_{job.index:04d}_{k}:6122_{_hex(job.job_id, k)[:6]}",
+                  "host": f"tm_{job.index:04d}_{k}",
+                  "instance": f"10.1.{job.index // 200}.{job.index % 200}:9249"}
+        text = ",".join(f'{key}="{v}"' for key, v in sorted(labels.items()))
+        yield (f"{TM}{name}{{{text}}} ",
+               _replay(name in COUNTERS, before, after, onset_step, steps, offset, scrape_s))
 
 
 def _replay(counter: bool, before: list[float], after: list[float], onset_step: int,
@@ -264,7 +310,7 @@ def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,
     plan with what a scan should say of each job (meta.plan: job_id, kind, name, verdict,
     bottleneck, cause, seconds held)."""
     from flowscope.errors import JobNotFound
-    from flowscope.flink.fleet import scan_prometheus
+    from flowscope.scan import scan_prometheus
 
     end = float(int(time.time() // scrape_s * scrape_s))
     at = end
@@ -318,8 +364,7 @@ def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,
 def refusing_limit(tsdb: Path, scrape_s: float, at: float, lookback: float) -> int:
     """A --query.max-samples that refuses the scan's whole-fleet queries but passes halves:
     the largest power of two the full per-task query exceeds, found against the server."""
-    from flowscope.analysis.findings import BUSY_HOT
-    from flowscope.analysis.triage import RELATIVE_HOT
+    from flowscope.analysis.findings import BUSY_HOT, RELATIVE_HOT
     from flowscope.flink import fleetql
 
     query = fleetql.times_query("", 120.0, None, RELATIVE_HOT, BUSY_HOT)

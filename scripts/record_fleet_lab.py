@@ -22,7 +22,7 @@ import lzma
 import sys
 from pathlib import Path
 
-from flowscope.flink.fleet import scan_prometheus
+from flowscope.scan import scan_prometheus
 from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS
 

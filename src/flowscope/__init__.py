@@ -4,7 +4,7 @@
     d = flowscope.diagnose_live("http://localhost:8081")      # a running job
     d = flowscope.diagnose_recording("run.fsrec")             # a recording
     for f in d.bottlenecks:
-        print(f.vertex_name, f.cause, f.summary)
+        print(f.vertex_name, f.cause, flowscope.words.summary(f))
 
 The stages, in the order data flows: flink/ reads the REST API, recording stores polls,
 analysis/ decides (pure), render/ and web/ draw, sampling drives the live loop, cli/ holds
@@ -17,6 +17,7 @@ from flowscope.api import diagnose_live, diagnose_recording, load_recording
 from flowscope.errors import FlowscopeError
 from flowscope.flink.rest import FlinkRestSource
 from flowscope.recording import Recorder, Recording
+from flowscope.render import words
 from flowscope.sampling import LiveSession, ReplaySession
 
 __version__ = "0.1.0"
@@ -37,4 +38,5 @@ __all__ = [
     "diagnose_live",
     "diagnose_recording",
     "load_recording",
+    "words",
 ]

@@ -10,7 +10,7 @@ from flowscope.analysis.findings import Confidence, Diagnosis
 from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import running_cluster
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
-from flowscope.render import jsonout, terminal
+from flowscope.render import jsonout, terminal, words
 from flowscope.render.safe import console as safe_console
 from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
@@ -80,7 +80,7 @@ def run_demo(scenario: str = "skew", timeout_s: float = 120.0, as_json: bool = F
 
 def _progress_line(d: Diagnosis, up: float) -> str:
     if d.confidence == Confidence.LOW:
-        why = d.notes[0] if d.notes else "waiting for metrics"
+        why = words.note(d.notes[0]) if d.notes else "waiting for metrics"
         return f"job up {up:.0f} s: {why[:90]} ..."
     where = ", ".join(f"{f.vertex_name} ({f.cause})" for f in d.bottlenecks) or "no bottleneck"
     return f"job up {up:.0f} s, counters cover {d.window_s:.0f} s: {where} ..."

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.findings import Diagnosis, Note, NoteKind
 from flowscope.errors import FlinkApiError, FlinkUnreachable, FlowscopeError, JobNotFound
 from flowscope.flink import historyserver
 from flowscope.flink.prometheus import History, PrometheusSource
@@ -148,7 +148,8 @@ def diagnose_history(prometheus_url: str, job: str, start: float, end: float, *,
                               graph_headers if graph_headers is not None else headers)
         if stacks:
             d = judge()
-    d.notes[:0] = [*past.notes, *([stacks] if stacks else [])]
+    d.notes[:0] = [Note(NoteKind.SAID, text=n)
+                   for n in [*past.notes, *([stacks] if stacks else [])]]
     return d, history
 
 

@@ -20,7 +20,16 @@ import httpx
 
 from flowscope.analysis import tiers
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, MIN_WINDOW_S, diagnose
-from flowscope.analysis.findings import Cause, Confidence, CpuSplit, Diagnosis, Verdict
+from flowscope.analysis.findings import (
+    Cause,
+    Confidence,
+    CpuSplit,
+    Diagnosis,
+    Fact,
+    Note,
+    NoteKind,
+    Verdict,
+)
 from flowscope.budget import share_unchanged
 from flowscope.errors import FlinkUnreachable, FlowscopeError, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
@@ -411,14 +420,13 @@ def sample_until_confident(
     if graph is None or d is None:
         raise FlinkUnreachable(f"no poll of {session.job.name!r} succeeded in "
                                f"{max_duration_s:g} s; the last error: {session.last_error}")
-    d.notes.extend(session.switches)
+    d.notes.extend(Note(NoteKind.SAID, text=s) for s in session.switches)
     if session.failed:
-        d.notes.append(f"missed_polls: {session.failed} of {session.failed + session.succeeded}"
-                       f" polls failed and were left out; the last error: {session.last_error}")
+        d.notes.append(Note(NoteKind.MISSED_POLLS, {
+            Fact.MORE: session.failed, Fact.INTERVALS: session.failed + session.succeeded,
+            Fact.REASON: session.last_error}))
     if not settled and d.verdict != Verdict.UNKNOWN:
-        d.notes.append(
-            f"sampled {time.monotonic() - start:.0f} s without a verdict that held over "
-            "consecutive metric snapshots: this is the last window's reading; a longer "
-            "--duration (or `flowscope watch`) may settle it")
+        d.notes.append(Note(NoteKind.UNSETTLED_SAMPLING,
+                            {Fact.SPAN_S: time.monotonic() - start}))
         d.confidence = d.confidence.at_most(Confidence.MEDIUM)
     return graph, samples, d

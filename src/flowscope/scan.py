@@ -16,12 +16,55 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flowscope.analysis.fleet import FleetRow, ScanError, ordered, row_of
+import httpx
+
+from flowscope.analysis.engine import DEFAULT_HISTORY_S
+from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.fleet import FleetRow, ScanError, held_for, ordered, row_of
+from flowscope.analysis.rules import judge
 from flowscope.errors import FlowscopeError
 from flowscope.flink.answers import JobSummary
+from flowscope.flink.fleet import job_states, read_fleet
 from flowscope.flink.rest import FlinkRestSource
+from flowscope.model import JobGraph
+
+
+@dataclass
+class FleetScan:
+    """What a fleet scan of a Prometheus store found at one time."""
+
+    diagnoses: list[Diagnosis]  # one per job seen in the window
+    since_s: dict[str, float | None]  # job_id -> seconds the current verdict has held
+    queries: int  # HTTP requests sent
+    bytes_in: int  # response bytes received
+    notes: list[str] = field(default_factory=list)
+
+
+def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
+                    lookback_s: float = 3600.0, headers: Mapping[str, str] | None = None,
+                    graphs: Mapping[str, JobGraph] | None = None,
+                    transport: httpx.BaseTransport | None = None,
+                    progress: Callable[[str], None] | None = None) -> FleetScan:
+    """Diagnose every job with task series in the `window_s` seconds before `at` (epoch s),
+    from the evidence one fleet read gives (flink.fleet.read_fleet) judged by the rules
+    `diagnose` uses, and how long each job's state has held within `lookback_s` seconds.
+    `graphs` (job_id -> JobGraph) lets the jobs it holds be located along their edges."""
+    reading = read_fleet(url, at=at, window_s=window_s, lookback_s=lookback_s,
+                         history_s=DEFAULT_HISTORY_S, headers=headers, graphs=graphs,
+                         transport=transport, progress=progress)
+    diagnoses = [judge(ev) for ev in reading.jobs]
+    states = job_states(reading)
+    since = {d.job_id: held_for(states.get(d.job_id, []), d.verdict, at, reading.step_s)
+             for d in diagnoses}
+    notes = list(reading.notes)
+    whole = sum(1 for v in since.values() if v is not None and v >= lookback_s - reading.step_s)
+    if whole:
+        notes.append(f"{whole} jobs held their state through the whole lookback: their time "
+                     f"is at least {lookback_s:g} s")
+    return FleetScan(diagnoses, since, reading.queries, reading.bytes_in, notes)
+
 
 # Jobs sampled at once across all clusters: each holds a few requests in flight, so this bounds
 # the load on the JobManagers and on this machine.

@@ -12,6 +12,7 @@ from pathlib import Path
 from flowscope.analysis.engine import DEFAULT_HISTORY_S
 from flowscope.analysis.findings import Diagnosis
 from flowscope.postmortem import diagnose_history
+from flowscope.render import words
 from flowscope.sampling import load_recording
 from tests.conftest import SCRAPE_S
 from tests.integration.results import results_dir
@@ -50,5 +51,5 @@ def prometheus_agrees(prom_url: str, cluster_url: str, scenario: str, job_id: st
                       "queries": history.queries, "seconds": round(took, 2),
                       "steps": len(history.samples), "step_s": history.step_s}
     AGREEMENT.write_text(json.dumps(data, indent=2))
-    said = [f.summary for f in prom.findings] + prom.notes
+    said = [words.summary(f) for f in prom.findings] + words.notes(prom.notes)
     assert signature(prom) == signature(rest), said

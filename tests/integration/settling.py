@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis
+from flowscope.render import words
 from flowscope.sampling import LiveSession, StopRule, apply_stack_requests
 
 # Counters must cover at least two JobManager metric refreshes (~10 s each).
@@ -37,5 +38,6 @@ def settle(url: str, job_id: str, record_to: Path, observe_s: float = 0.0,
     finally:
         session.close()
     assert d is not None
-    assert d.confidence == "high", f"no confident verdict within {deadline_s:.0f} s: {d.notes}"
+    assert d.confidence == "high", (
+        f"no confident verdict within {deadline_s:.0f} s: {words.notes(d.notes)}")
     return d, d.uptime_s or 0.0

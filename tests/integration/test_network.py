@@ -22,6 +22,7 @@ from flowscope.analysis.network import IN_POOL_LOW
 from flowscope.api import load_recording
 from flowscope.lab.netns import CappedLink, LinkSpec, netns_supported
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
+from flowscope.render import words
 from tests.integration.settling import settle
 
 pytestmark = pytest.mark.cluster
@@ -90,13 +91,13 @@ def test_network_limit_is_diagnosed(netns_cluster, tmp_path):
         runner.cancel(job_id)
         runner.close()
 
-    explained = [f.summary for f in d.findings]
+    explained = [words.summary(f) for f in d.findings]
     assert d.verdict == Verdict.BACKPRESSURED, explained
     assert [(f.vertex_name, f.cause) for f in d.bottlenecks] == [
         (SCENARIO.bottleneck, Cause.NETWORK)
     ], explained
     (f,) = d.bottlenecks
-    assert "Source: gen -> parse" in f.summary
+    assert "Source: gen -> parse" in words.summary(f)
     ev = {(e.subject, e.metric): e.value for e in f.evidence}
     # The sender waits for output buffers that cannot leave; the receivers keep up with what
     # arrives and have nothing to do.

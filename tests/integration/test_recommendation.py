@@ -9,6 +9,7 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Verdict
+from flowscope.render import words
 from flowscope.sampling import LiveSession, apply_stack_requests
 
 pytestmark = pytest.mark.cluster
@@ -48,7 +49,7 @@ def test_recommended_parallelism_removes_the_backpressure(runner, lab_cluster):
         after = settled(lab_cluster.url, job)
     finally:
         runner.cancel(job)
-    assert after.verdict == Verdict.HEALTHY, [x.summary for x in after.findings]
+    assert after.verdict == Verdict.HEALTHY, [words.summary(x) for x in after.findings]
     enrich = next(t for t in after.tasks if t.name == "enrich")
     assert enrich.parallelism == plan["enrich"]
     assert (enrich.busy or 0) < 0.9

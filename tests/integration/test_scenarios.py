@@ -22,6 +22,7 @@ from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS, Scenario
+from flowscope.render import words
 from flowscope.sampling import load_recording
 from tests.integration.promcheck import COMPARED, JUDGED, prometheus_agrees
 from tests.integration.results import results_dir
@@ -50,7 +51,7 @@ POSTMORTEM = results_dir() / "flowscope-postmortem.json"
 
 
 def check(scenario: Scenario, d: Diagnosis) -> None:
-    explained = [f.summary for f in d.findings]
+    explained = [words.summary(f) for f in d.findings]
     assert d.verdict == scenario.expected_verdict, explained
     if scenario.bottleneck is None:
         assert d.bottlenecks == [], explained

@@ -7,6 +7,7 @@ from flowscope.analysis.buffers import channel_table, pool_table
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Level, level_of
 from flowscope.api import load_recording
+from flowscope.render import words
 from tests.conftest import fixture_path
 
 
@@ -65,20 +66,28 @@ def test_skew_buffer_tables_point_at_the_hot_subtask():
     hot = d.bottlenecks[0].subtasks
     readings = {(b.vertex, b.subtask): b for b in d.buffers}
     for i in hot:
-        assert "source of backpressure" in readings[("enrich", i)].pool_meaning
+        assert "source of backpressure" in words.meaning(readings[("enrich", i)].pool_meaning)
     assert all(readings[("parse", i)].pool_sign == "error" for i in (0, 1))
 
 
 def test_pool_tables_match_the_post():
-    assert pool_table(0.1, 0.1, False) == ("ok", "no backpressure")
-    assert pool_table(0.1, 1.0, False)[0] == "warning"
-    assert pool_table(1.0, 0.1, False) == ("warning", "may eventually cause backpressure")
-    assert pool_table(1.0, 0.1, True)[0] == "error"
-    assert "forwarding" in pool_table(1.0, 1.0, False)[1]
-    assert channel_table(0.1, 0.1, True) == ("error", "potential network bottleneck")
-    assert "only some" in channel_table(1.0, 0.1, True)[1]
-    assert "most or all" in channel_table(1.0, 1.0, False)[1]
-    assert channel_table(None, 0.5, True) is None
+    def pool(*args: object) -> tuple[str, str | None]:
+        sign, meaning = pool_table(*args)  # type: ignore[arg-type]
+        return sign, words.meaning(meaning)
+
+    def channels(*args: object) -> tuple[str, str | None] | None:
+        found = channel_table(*args)  # type: ignore[arg-type]
+        return None if found is None else (found[0], words.meaning(found[1]))
+
+    assert pool(0.1, 0.1, False) == ("ok", "no backpressure")
+    assert pool(0.1, 1.0, False)[0] == "warning"
+    assert pool(1.0, 0.1, False) == ("warning", "may eventually cause backpressure")
+    assert pool(1.0, 0.1, True)[0] == "error"
+    assert "forwarding" in (pool(1.0, 1.0, False)[1] or "")
+    assert channels(0.1, 0.1, True) == ("error", "potential network bottleneck")
+    assert "only some" in (channels(1.0, 0.1, True) or ("", ""))[1]
+    assert "most or all" in (channels(1.0, 1.0, False) or ("", ""))[1]
+    assert channels(None, 0.5, True) is None
 
 
 def test_throughput_facts_on_real_data():
@@ -109,14 +118,13 @@ def test_a_join_waiting_on_barriers_behind_the_slow_branch_is_not_the_network():
     """The fast branch's sender reads backpressured while the join idles: the join aligns
     checkpoint barriers behind the slow branch (recorded at 150 s of the join scenario)."""
     from flowscope.analysis import network as rules
-    from flowscope.analysis.locate import locate, task_states
-    from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
+    from flowscope.analysis.gather import gather
+    from flowscope.analysis.locate import locate
 
     graph, samples = load_recording(fixture_path("join"))
-    windows = subtask_windows(distinct_snapshots(window_samples(samples, 60)))
-    tasks = {t.vertex_id: t for t in task_states(graph, windows)}
-    roots = locate(graph, tasks)
-    network = rules._network_exchanges(graph, tasks, windows, roots)
+    ev = gather(graph, samples, window_s=60, history_s=180)
+    roots = locate(graph, ev.states)
+    network = rules._network_exchanges(graph, ev, roots)
     parse_users = graph.by_name("parse users").id
     assert parse_users in network  # it looks like a slow link ...
     behind = rules.aligning_behind(graph, network, roots)

@@ -31,7 +31,7 @@ def test_diagnose_json():
     run = flowscope("diagnose", "--from", str(fixture_path("slow-sink")), "--json")
     assert run.returncode == 1
     doc = json.loads(run.stdout)
-    assert doc["schema"] == "flowscope.diagnosis/2"
+    assert doc["schema"] == "flowscope.diagnosis/3"
     assert doc["bottlenecks"] == ["out: Writer"]
     assert doc["findings"][0]["cause"] == "off-cpu"
 

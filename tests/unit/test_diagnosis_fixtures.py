@@ -8,6 +8,7 @@ from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Verdict
 from flowscope.api import load_recording
 from flowscope.lab.scenarios import SCENARIOS
+from flowscope.render import words
 from tests.conftest import fixture_path
 
 # Scenarios that need a namespace have tests of their own (test_network_fixture.py).
@@ -18,8 +19,8 @@ RECORDED = [s for s in SCENARIOS.values() if not s.needs_netns]
 def test_recorded_scenario_gets_injected_verdict(scenario):
     graph, samples = load_recording(fixture_path(scenario.name))
     d = diagnose(graph, samples)
-    assert d.confidence == "high", d.notes
-    explained = [f.summary for f in d.findings]
+    assert d.confidence == "high", words.notes(d.notes)
+    explained = [words.summary(f) for f in d.findings]
     assert d.verdict == scenario.expected_verdict, explained
     if scenario.bottleneck is None:
         assert d.bottlenecks == []
@@ -63,7 +64,7 @@ def test_recommended_parallelism_for_off_cpu_is_enough_for_the_offered_rate():
     d = diagnose(graph, samples, target_rate=1500)
     (f,) = d.bottlenecks
     plans = [a.parallelism for a in f.actions if a.parallelism]
-    assert plans, [a.text for a in f.actions]
+    assert plans, [words.action(a, f) for a in f.actions]
     # 2 ms per record is at most 500 records/s per subtask: 1500/s at 80 % needs at least
     # 4 subtasks; parking overshoots, so the measured rate asks for a few more, not dozens.
     assert 4 <= plans[0]["enrich"] <= 6
@@ -73,6 +74,6 @@ def test_skew_says_more_parallelism_will_not_help():
     graph, samples = load_recording(fixture_path("skew"))
     d = diagnose(graph, samples)
     (f,) = d.bottlenecks
-    text = " ".join(a.text for a in f.actions)
+    text = " ".join(words.action(a, f) for a in f.actions)
     assert "will not help" in text
     assert not any(a.parallelism for a in f.actions)

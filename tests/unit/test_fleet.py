@@ -1,35 +1,26 @@
 """The fleet scan on answers recorded from a real Prometheus serving a fleet grown from the
 recorded lab runs (scripts/fleet_history.py --record): the known mix's verdicts, as many
-queries for 5 jobs as for 20, a refused query split by job id, one-line errors; and the
-triage's rules against the engine's on the per-job recordings."""
+queries for 5 jobs as for 20, a refused query split by job id, one-line errors. The fleet's
+judgement against `diagnose`'s on every recorded scenario: tests/unit/test_one_judgement.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import lzma
-import statistics
 from functools import cache
 from typing import Any
 
 import httpx
 import pytest
 
-from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import BUSY_HOT, Cause, Verdict
-from flowscope.analysis.triage import (
-    RELATIVE_HOT,
-    HotSubtask,
-    JobAggregate,
-    TaskAggregate,
-    held_for,
-    triage,
-)
-from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
+from flowscope.analysis.findings import ActionKind, Cause, Verdict
+from flowscope.analysis.fleet import held_for
 from flowscope.errors import FlowscopeError, JobNotFound
-from flowscope.flink.fleet import FleetScan, Shard, scan_prometheus
+from flowscope.flink.fleet import Shard
 from flowscope.flink.promql import PrometheusError, PrometheusUnreachable
-from flowscope.flink.promwindow import fit_to_graph
+from flowscope.render import words
+from flowscope.scan import FleetScan, scan_prometheus
 from tests.prom_fixtures import FIXTURES, PROM_URL, Replay, prom_fixture
 
 FLEET = FIXTURES / "fleet" / "fleet-20.json.xz"
@@ -93,13 +84,19 @@ def test_a_bottleneck_comes_with_evidence_an_action_and_medium_confidence() -> N
         d = by_kind[kind]
         f = d.bottlenecks[0]
         assert str(d.confidence) == "medium"
-        assert f.evidence and f.actions and f.summary
-        assert any("without the job graph" in n for n in d.notes)
+        assert f.evidence and f.actions and words.summary(f)
+        assert any("without the job graph" in n for n in words.notes(d.notes))
         assert d.tasks[0].name == "Source:_gen"
         assert all(t.parallelism == 2 for t in d.tasks)
-    cb = by_kind["compute-bound"]
-    assert cb.bottlenecks[0].actions[0].parallelism == {"enrich": 3}
-    assert any("flowscope diagnose --job" in n for n in cb.notes)
+    # The sources are blocked ~80% of the time: what they would emit unthrottled is not known,
+    # so the plan is per subtask, as `diagnose` says it; and whether the busy task computes
+    # or waits is not known without stack samples.
+    cb = by_kind["compute-bound"].bottlenecks[0]
+    assert cb.cause == Cause.BUSY
+    kinds = [a.kind for a in cb.actions]
+    assert kinds == [ActionKind.TELL_WORK, ActionKind.PER_SUBTASK_RATE]
+    assert any("flowscope diagnose --job" in n
+               for n in words.notes(by_kind["compute-bound"].notes))
     skew = by_kind["skew"].bottlenecks[0]
     assert skew.subtasks == [1]  # the recorded run's hot subtask
     assert str(by_kind["healthy"].confidence) == "high"
@@ -109,7 +106,7 @@ def test_the_queries_do_not_grow_with_the_jobs() -> None:
     small, _ = scan("subset")
     large, _ = scan("fleet")
     assert len(small.diagnoses) == 5 and len(large.diagnoses) == 20
-    assert small.queries == large.queries == 7
+    assert small.queries == large.queries == 9
     assert 0 < small.bytes_in < large.bytes_in
     # The first five jobs are the same in both fleets, and judged the same.
     same = signature(large)
@@ -171,63 +168,8 @@ def test_graphs_locate_along_the_edges() -> None:
     named = {jid: (v, "enrich" if b else None, c) for jid, (v, b, c) in signature(without).items()}
     assert signature(with_edges) == named
     d = with_edges.diagnoses[0]
-    assert any("along the job graph's edges" in n for n in d.notes)
+    assert any("along the job graph's edges" in n for n in words.notes(d.notes))
     assert [t.name for t in d.tasks] == [v.name for v in graph.topological()]
-
-
-# -- the triage's rules against the engine's, on the per-job recordings -----------------------
-
-def aggregates(name: str) -> tuple[JobAggregate, Any]:
-    """The per-job fixture's last minute folded as the fleet queries fold it."""
-    fx = prom_fixture(name)
-    history = fx.history()
-    fit_to_graph(history, fx.graph)
-    samples = history.attempts()[-1]
-    windows = subtask_windows(distinct_snapshots(window_samples(samples, 60.0)))
-    tasks = []
-    for v in fx.graph.vertices:
-        subs = [w for w in windows.get(v.id, []) if w.busy is not None]
-        busy = [w.busy or 0.0 for w in subs]
-        inputs = bool(fx.graph.inputs(v.id))
-
-        def load(w: Any, inputs: bool = inputs) -> float:
-            return (w.records_in_per_s if inputs else w.records_out_per_s) or 0.0
-
-        hot = max(subs, key=lambda w: w.busy or 0.0)
-        peers = [w for w in subs if w is not hot]
-        bar = max(BUSY_HOT, RELATIVE_HOT * max(busy))
-        tasks.append(TaskAggregate(
-            task_id=v.id, name=v.name, subtasks=len(subs), busy_max=max(busy),
-            busy_avg=statistics.mean(busy), busy_min=min(busy),
-            hot_subtasks=sum(b >= bar for b in busy),
-            backpressured_max=max(w.backpressured or 0.0 for w in subs),
-            backpressured_avg=statistics.mean(w.backpressured or 0.0 for w in subs),
-            idle_max=max(w.idle or 0.0 for w in subs),
-            records_in_per_s=sum(w.records_in_per_s or 0.0 for w in subs),
-            records_out_per_s=sum(w.records_out_per_s or 0.0 for w in subs),
-            hottest=HotSubtask(hot.index, hot.taskmanager_id, hot.busy or 0.0,
-                               hot.backpressured, hot.records_in_per_s, hot.records_out_per_s),
-            peers_busy_median=statistics.median(w.busy or 0.0 for w in peers),
-            peers_load_median=statistics.median(load(w) for w in peers),
-            peers_cost_median=statistics.median((w.busy or 0.0) / load(w) for w in peers
-                                                if load(w)) if any(map(load, peers)) else None,
-            counted=len(subs)))
-    engine = diagnose(fx.graph, samples)
-    return JobAggregate(fx.job_id, fx.graph.name, tuple(tasks), engine.uptime_s), engine
-
-
-@pytest.mark.parametrize("name", ["skew", "slow-subtask", "compute-bound", "healthy"])
-def test_the_triage_rules_agree_with_the_engine(name: str) -> None:
-    job, engine = aggregates(name)
-    # The engine's JVM-CPU fallback called the compute-bound run off-CPU on the shared host
-    # (test_prometheus_source.CAUSE_DIFFERS); a fleet scan reads no CPU time: busy is all
-    # it can say.
-    busy = {Cause.OFF_CPU: Cause.COMPUTE_BOUND}
-    for graph in (None, prom_fixture(name).graph):
-        fleet = triage(job, t=0.0, window_s=60.0, graph=graph)
-        assert fleet.verdict == engine.verdict
-        assert ([(f.vertex_name, f.cause) for f in fleet.bottlenecks]
-                == [(f.vertex_name, busy.get(f.cause, f.cause)) for f in engine.bottlenecks])
 
 
 def test_held_for_counts_the_run_of_equal_states_up_to_now() -> None:
@@ -261,7 +203,7 @@ def test_the_lab_fleet_is_read_as_each_scenario_was_built() -> None:
     assert {"flowscope_skew", "flowscope_slow_subtask", "flowscope_healthy"} <= set(seen)
     for name, (verdict, bottleneck, cause) in meta["expected"].items():
         d = seen[name]
-        assert str(d.verdict) == verdict, (name, [f.summary for f in d.findings])
+        assert str(d.verdict) == verdict, (name, [words.summary(f) for f in d.findings])
         got = [(f.vertex_name, str(f.cause)) for f in d.bottlenecks]
         if bottleneck is None:
             assert got == [], name
@@ -270,7 +212,7 @@ def test_the_lab_fleet_is_read_as_each_scenario_was_built() -> None:
         elif cause in NO_STACKS:
             assert [v for v, _ in got] == [bottleneck], (name, got)
         else:
-            assert got == [(bottleneck, cause)], (name, [f.summary for f in d.findings])
+            assert got == [(bottleneck, cause)], (name, [words.summary(f) for f in d.findings])
         for t in d.tasks:
             for ratio in (t.busy, t.backpressured, t.idle):
                 assert ratio is None or 0.0 <= ratio <= 1.0, (name, t.name, ratio)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Confidence
+from flowscope.render import words
 from flowscope.sampling import load_recording
 from tests.conftest import fixture_path
 
@@ -36,8 +37,8 @@ def test_an_uneven_python_udf_is_compute_bound_not_skew():
     graph, samples = load_recording(fixture_path("python-split"))
     d = diagnose(graph, samples)
     (f,) = d.bottlenecks
-    assert f.cause == Cause.COMPUTE_BOUND, f.summary
-    assert "not data skew" in f.summary and "Python" in f.summary
+    assert f.cause == Cause.COMPUTE_BOUND, words.summary(f)
+    assert "not data skew" in words.summary(f) and "Python" in words.summary(f)
     # The partitioner sends 60% of the records to subtask 0: 1.2x a fair share, give or take.
     assert any(e.metric == "imbalance" and e.value >= 1.1 for e in f.evidence)
 
@@ -48,6 +49,7 @@ def test_a_slow_subtask_that_also_gets_more_records_is_slow_not_skewed():
     import dataclasses
 
     from flowscope.analysis import causes
+    from flowscope.analysis.gather import gather, task_evidence
     from flowscope.analysis.locate import task_states
     from flowscope.analysis.window import distinct_snapshots, subtask_windows, window_samples
 
@@ -59,13 +61,21 @@ def test_a_slow_subtask_that_also_gets_more_records_is_slow_not_skewed():
     peer_rate = sum(s.records_in_per_s or 0 for s in peers) / len(peers)
     subs = [dataclasses.replace(s, records_in_per_s=2.3 * peer_rate, busy=1.0) if s.index == 0
             else dataclasses.replace(s, busy=0.07) for s in subs]
-    tasks = {t.vertex_id: t for t in task_states(graph, {**windows, enrich: subs})}
-    f = causes.classify(graph, tasks, tasks[enrich], subs, {}, 60.0)
-    assert f.cause == Cause.SLOW_INSTANCE and f.subtasks == [0], f.summary
+    ev = gather(graph, samples, window_s=60.0, history_s=60.0)
+    ev.taskmanagers = {}
+
+    def judged(changed: list) -> object:
+        (state,) = [t for t in task_states(graph, {**windows, enrich: changed})
+                    if t.vertex_id == enrich]
+        ev.tasks[enrich] = task_evidence(graph, state, changed)
+        return causes.classify(ev, ev.tasks[enrich])
+
+    f = judged(subs)
+    assert f.cause == Cause.SLOW_INSTANCE and f.subtasks == [0], words.summary(f)
     # The same subtask at the same cost per record as its peers is skew.
     cheap = [s if s.index == 0 else dataclasses.replace(s, busy=1.0 / 2.3) for s in subs]
-    f = causes.classify(graph, tasks, tasks[enrich], cheap, {}, 60.0)
-    assert f.cause == Cause.DATA_SKEW, f.summary
+    f = judged(cheap)
+    assert f.cause == Cause.DATA_SKEW, words.summary(f)
 
 
 def test_a_slow_subtask_whose_peer_is_starved_is_slow_not_skewed():
@@ -76,5 +86,6 @@ def test_a_slow_subtask_whose_peer_is_starved_is_slow_not_skewed():
     graph, samples = load_recording(fixture_path("slow-subtask-starved"))
     d = diagnose(graph, samples)
     (f,) = d.bottlenecks
-    assert (f.vertex_name, f.cause, f.subtasks) == ("enrich", Cause.SLOW_INSTANCE, [0]), f.summary
-    assert "since the job started" in f.summary
+    assert (f.vertex_name, f.cause, f.subtasks) == ("enrich", Cause.SLOW_INSTANCE, [0]), (
+        words.summary(f))
+    assert "since the job started" in words.summary(f)

@@ -8,6 +8,7 @@ import sys
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Cause, Verdict
+from flowscope.render import words
 from flowscope.sampling import load_recording
 from tests.conftest import fixture_path
 
@@ -25,9 +26,10 @@ def test_a_chained_cpu_heavy_source_is_the_jobs_limit_without_backpressure():
     assert f.at_head and f.cause == Cause.COMPUTE_BOUND
     assert f.vertex_name == "Source: gen -> enrich"
     # The chained operator and the user method that burn the time, from the flame graph.
-    assert "com.acme.Enricher.lookup" in f.summary and "operator enrich" in f.summary
-    assert "Nothing is backpressured because the limit is the first task" in f.summary
-    assert any("emits" in a.text and "records/s at full load" in a.text for a in f.actions)
+    assert "com.acme.Enricher.lookup" in words.summary(f) and "operator enrich" in words.summary(f)
+    assert "Nothing is backpressured because the limit is the first task" in words.summary(f)
+    said = [words.action(a, f) for a in f.actions]
+    assert any("emits" in a and "records/s at full load" in a for a in said)
 
 
 def test_a_chained_blocking_source_is_off_cpu_at_the_head():
@@ -35,7 +37,7 @@ def test_a_chained_blocking_source_is_off_cpu_at_the_head():
     assert d.verdict == Verdict.LIMITED
     (f,) = d.bottlenecks
     assert f.at_head and f.cause == Cause.OFF_CPU
-    assert "com.acme.Enricher.callExternalService" in f.summary
+    assert "com.acme.Enricher.callExternalService" in words.summary(f)
 
 
 def test_a_growing_backlog_says_the_job_falls_behind_and_the_splits_cap_the_parallelism():
@@ -49,14 +51,15 @@ def test_a_growing_backlog_says_the_job_falls_behind_and_the_splits_cap_the_para
     # 1500 records/s arrive; the head emits at most ~500/s per subtask: more than 2 subtasks
     # are needed, and the source has 2 splits.
     assert plan.parallelism[limit.vertex_name] > 2
-    assert "2 splits" in plan.text and "will not help" in plan.text
+    text = words.action(plan, limit)
+    assert "2 splits" in text and "will not help" in text
 
 
 def test_an_idle_partition_is_named_with_the_event_time_it_holds_back():
     d = diagnosed("idle-partition")
     assert d.verdict == Verdict.HEALTHY and d.bottlenecks == []
     (f,) = [f for f in d.findings if f.cause == Cause.IDLE_SOURCE]
-    assert "split 3" in f.summary and "withIdleness" in f.actions[0].text
+    assert "split 3" in words.summary(f) and "withIdleness" in words.action(f.actions[0], f)
     window = next(t for t in d.tasks if t.name == "window")
     source = next(t for t in d.tasks if t.name == "Source: queue")
     # The window's input watermark waits for the idle split; the wall clock runs on.

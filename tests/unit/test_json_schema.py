@@ -58,7 +58,7 @@ def test_diagnosis_json_validates_and_exit_code_matches_verdict(name):
     doc = json.loads(out)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(doc)]
     assert errors == []
-    assert doc["schema"] == "flowscope.diagnosis/2"
+    assert doc["schema"] == "flowscope.diagnosis/3"
     assert code == EXIT_FOR_VERDICT[doc["verdict"]], (code, doc["verdict"])
     assert doc["bottlenecks"] == [f["vertex_name"] for f in doc["findings"] if f["is_bottleneck"]]
 

@@ -90,3 +90,43 @@ def test_the_rest_path_check_sees_paths():
 def test_the_import_check_sees_imports():
     assert "flowscope.analysis.findings" in imports_of(SRC / "analysis" / "engine.py")
     assert "flowscope.flink.rest" in imports_of(SRC / "sampling.py")
+
+
+def sentences(path: Path) -> list[str]:
+    """String constants of four words or more, docstrings aside: words meant for people."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {id(b.body[0].value) for b in ast.walk(tree)
+            if isinstance(b, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and b.body and isinstance(b.body[0], ast.Expr)
+            and isinstance(b.body[0].value, ast.Constant)}
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docs and len(node.value.split()) >= 4]
+
+
+def test_the_analysis_writes_no_sentences():
+    """analysis/ decides and returns typed judgements; render/words composes every sentence."""
+    found = {rel(p): sentences(p)[:2] for p in modules() if rel(p).startswith("analysis/")}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_sentence_check_sees_sentences():
+    assert sentences(SRC / "render" / "words" / "actions.py")
+
+
+# A rule is a small named function of the evidence (STYLE.md): none in analysis/ longer than
+# this many lines.
+MAX_FUNCTION_LINES = 60
+
+
+def test_the_analysis_functions_are_small():
+    long = {}
+    for p in modules():
+        if not rel(p).startswith("analysis/"):
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{rel(p)}:{node.name}"] = lines
+    assert long == {}

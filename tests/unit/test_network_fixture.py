@@ -18,6 +18,7 @@ from flowscope.errors import FlowscopeError
 from flowscope.lab.cluster import LocalCluster
 from flowscope.lab.netns import LinkSpec
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
+from flowscope.render import words
 from tests.conftest import fixture_path
 
 SCENARIO = SCENARIOS["network"]
@@ -32,18 +33,18 @@ def recorded():
 def test_replays_to_network_at_the_first_exchange(recorded):
     graph, samples = recorded
     d = diagnose(graph, samples)
-    assert d.confidence == "high", d.notes
+    assert d.confidence == "high", words.notes(d.notes)
     assert d.verdict == Verdict.BACKPRESSURED
     assert [(f.vertex_name, f.cause) for f in d.bottlenecks] == [
         (SCENARIO.bottleneck, Cause.NETWORK)
-    ], [f.summary for f in d.findings]
+    ], [words.summary(f) for f in d.findings]
     assert [f for f in d.findings if f.cause == Cause.NETWORK] == d.bottlenecks
 
 
 def test_evidence_is_the_buffer_signature(recorded):
     graph, samples = recorded
     (f,) = diagnose(graph, samples).bottlenecks
-    assert f.summary.startswith("the exchange Source: gen -> parse")
+    assert words.summary(f).startswith("the exchange Source: gen -> parse")
     ev = {(e.subject, e.metric): e.value for e in f.evidence}
     assert ev[("Source: gen", "backpressured_ratio")] > 0.8
     assert ev[("Source: gen", "out_pool_usage")] > 0.8

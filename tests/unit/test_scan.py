@@ -38,7 +38,7 @@ def test_scan_over_rest_puts_the_held_back_job_first_and_says_the_dead_cluster()
     jobs = [(j["job_name"], j["verdict"], j["bottleneck"], j["cause"]) for j in doc["jobs"]]
     assert jobs == [("flowscope-skew", "backpressured", "enrich", "data-skew"),
                     ("flowscope-healthy", "healthy", None, None)]
-    assert doc["jobs"][0]["diagnosis"]["schema"] == "flowscope.diagnosis/2"
+    assert doc["jobs"][0]["diagnosis"]["schema"] == "flowscope.diagnosis/3"
     assert doc["jobs"][0]["since_s"] > 0
     (error,) = doc["errors"]
     assert error["source"] == dead and "\n" not in error["message"]

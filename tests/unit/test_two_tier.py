@@ -18,6 +18,7 @@ from flowscope.api import load_recording
 from flowscope.errors import FlowscopeError
 from flowscope.model import Quantity as Q
 from flowscope.recording import RecordedTransport, Recording, aggregate_items
+from flowscope.render import words
 from flowscope.sampling import LiveSession, ReplaySession
 from tests.conftest import fixture_path
 
@@ -55,7 +56,7 @@ def test_a_recording_replays_through_aggregated_reads():
         assert all(s.finite(Q.BUSY_MS) is not None for s in tiered.subtasks[v.id])
         assert all(Q.IN_POOL_USAGE not in s.values for s in tiered.subtasks[v.id])
     d = diagnose(graph, [tiered])
-    assert any(n.startswith("read subtask by subtask: no vertex") for n in d.notes)
+    assert any(n.startswith("read subtask by subtask: no vertex") for n in words.notes(d.notes))
 
 
 def test_small_jobs_are_read_in_detail_and_big_ones_around_the_bottleneck(monkeypatch):
@@ -140,7 +141,7 @@ def test_a_big_jobs_taskmanagers_are_read_aggregated_except_those_looked_at(monk
     """On more TaskManagers than TM_DETAIL_ALL_UP_TO, a tiered poll reads one by one only the
     TaskManagers of the subtasks whose gauges it reads one by one, and the job's TaskManagers
     aggregated; GC in the aggregate makes the next poll read them all."""
-    from flowscope.analysis.tiers import detail_note
+    from flowscope.analysis.gather import gather
     from flowscope.flink import rest
     from flowscope.model import TmQuantity as TmQ
 
@@ -168,8 +169,8 @@ def test_a_big_jobs_taskmanagers_are_read_aggregated_except_those_looked_at(monk
     agg = tiered.taskmanager_aggregates[TmQ.CPU_LOAD]
     assert math.isclose(agg["max"], max(loads)) and math.isclose(agg["min"], min(loads))
     assert math.isclose(agg["avg"], sum(loads) / 2)
-    note = detail_note(graph, tiered) or ""
-    assert "TaskManagers read one by one: 1 of 2" in note
+    note = words.notes(gather(graph, [tiered], window_s=60, history_s=60).notes)
+    assert any("TaskManagers read one by one: 1 of 2" in n for n in note)
     # The poll after an aggregate with GC reads every TaskManager (and none aggregated).
     assert len(flagged.taskmanagers) == 1 and len(everyone.taskmanagers) == 2
     assert not everyone.taskmanager_aggregates
@@ -233,4 +234,4 @@ def test_cpu_time_of_some_taskmanagers_judges_as_all_of_them(name, monkeypatch):
     (part,) = diagnose(graph, samples).bottlenecks
     assert part.cause == full.cause
     (ev,) = [e for e in part.evidence if e.metric == "cores_used"]
-    assert "1 of the 2 TaskManagers" in ev.why
+    assert "1 of the 2 TaskManagers" in words.why(ev)

@@ -78,7 +78,7 @@ def test_job_view_colours_tasks_like_flink_and_labels_edges(client: TestClient) 
     assert into_enrich["ship_strategy"] == "HASH"
     assert into_enrich["records_per_s"] > 100
     d = view["diagnosis"]
-    assert d["schema"] == "flowscope.diagnosis/2" and d["bottlenecks"] == ["enrich"]
+    assert d["schema"] == "flowscope.diagnosis/3" and d["bottlenecks"] == ["enrich"]
     task = next(t for t in d["tasks"] if t["name"] == "enrich")
     ins = sorted(s["records_in_per_s"] for s in task["subtasks"])
     assert ins[-1] > 4 * ins[0]  # the skew is visible per subtask

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from flowscope.analysis.findings import (
     Action,
+    ActionKind,
+    BufferMeaning,
     BufferReading,
     Cause,
     Evidence,
+    Fact,
     Finding,
     TaskState,
     ThroughputFacts,
+    Why,
 )
 from flowscope.analysis.window import SubtaskWindow
 from flowscope.model import JobGraph
@@ -33,37 +37,35 @@ def _high(v: float | None) -> bool:
 
 
 def pool_table(in_pool: float | None, out_pool: float | None,
-               upstream_high: bool) -> tuple[str, str]:
+               upstream_high: bool) -> tuple[str, BufferMeaning]:
     """The first table: (sign, meaning)."""
     if _high(in_pool) and _high(out_pool):
-        return "error", ("backpressured by downstream task(s) or the network, probably "
-                         "forwarding backpressure upstream")
+        return "error", BufferMeaning.FORWARDING
     if _high(in_pool):
         if upstream_high:
-            return "error", ("may exercise backpressure upstream and may be the source of "
-                             "backpressure")
-        return "warning", "may eventually cause backpressure"
+            return "error", BufferMeaning.MAY_BE_SOURCE
+        return "warning", BufferMeaning.MAY_CAUSE
     if _high(out_pool):
-        return "warning", ("backpressured; temporary: upstream is not backpressured yet, or "
-                           "not any more")
-    return "ok", "no backpressure"
+        return "warning", BufferMeaning.TEMPORARY
+    return "ok", BufferMeaning.NONE
 
 
 def channel_table(floating: float | None, exclusive: float | None,
-                  upstream_high: bool) -> tuple[str, str] | None:
+                  upstream_high: bool) -> tuple[str, BufferMeaning] | None:
     """The second table: (sign, meaning), or None without the Flink 1.9+ metrics."""
     if floating is None or exclusive is None:
         return None
     if not _high(floating):
         if _high(exclusive):
-            return "warning", "unexpected: exclusive buffers full while floating ones are free"
+            return "warning", BufferMeaning.UNEXPECTED
         if upstream_high:
-            return "error", "potential network bottleneck"
-        return "ok", "no backpressure"
-    some_or_all = "most or all" if _high(exclusive) else "only some"
+            return "error", BufferMeaning.NETWORK
+        return "ok", BufferMeaning.NONE
     if upstream_high:
-        return "error", f"backpressure on {some_or_all} of the input channels"
-    return "warning", f"backpressure eventually appears on {some_or_all} of the input channels"
+        return "error", (BufferMeaning.MOST_CHANNELS if _high(exclusive)
+                         else BufferMeaning.SOME_CHANNELS)
+    return "warning", (BufferMeaning.MOST_CHANNELS_LATER if _high(exclusive)
+                       else BufferMeaning.SOME_CHANNELS_LATER)
 
 
 def buffer_readings(graph: JobGraph, windows: dict[str, list[SubtaskWindow]]
@@ -101,26 +103,21 @@ def low_fill_findings(facts: list[ThroughputFacts], window_s: float) -> list[Fin
                 or t.buffer_fill >= LOW_FILL or t.remote_buffers_per_s < MANY_BUFFERS_PER_S):
             continue
         out.append(Finding(
-            Cause.LOW_BUFFER_FILL, None, t.vertex,
-            f"{t.vertex} receives {t.remote_buffers_per_s:.0f} network buffers/s holding "
-            f"{t.bytes_per_remote_buffer or 0:.0f} bytes each ({100 * t.buffer_fill:.1f}% of "
-            f"a {SEGMENT_BYTES // 1024} KiB buffer): they are flushed by the buffer timeout "
-            "long before they fill, which costs throughput",
-            is_bottleneck=False,
+            Cause.LOW_BUFFER_FILL, None, t.vertex, is_bottleneck=False,
+            facts={Fact.REMOTE_BUFFERS_PER_S: t.remote_buffers_per_s,
+                   Fact.BYTES_PER_BUFFER: t.bytes_per_remote_buffer or 0.0,
+                   Fact.BUFFER_FILL: t.buffer_fill, Fact.SEGMENT_KIB: SEGMENT_BYTES // 1024},
             evidence=[
                 Evidence(t.vertex, "bytes_per_remote_buffer", round(t.bytes_per_remote_buffer
                                                                       or 0, 1), "bytes",
-                         window_s, "numBytesInRemote / numBuffersInRemote"),
+                         window_s, Why.BYTES_PER_BUFFER),
                 Evidence(t.vertex, "remote_buffers_per_s", round(t.remote_buffers_per_s, 1),
-                         "buffers/s", window_s, "each one a network transfer of its own"),
+                         "buffers/s", window_s, Why.BUFFER_ROUNDS),
                 Evidence(t.vertex, "record_bytes_in", round(t.record_bytes_in or 0, 1),
-                         "bytes", window_s, "average serialised record"),
+                         "bytes", window_s, Why.RECORD_SIZE),
             ],
-            actions=[Action(
-                "If throughput matters more than a few milliseconds of latency, raise the "
-                "buffer timeout (or stop flushing after every record) so buffers fill up.",
-                config={"execution.buffer-timeout": "100 ms (Flink's default), or more"},
-            )],
+            actions=[Action(ActionKind.BUFFER_TIMEOUT,
+                            config={"execution.buffer-timeout": "100 ms"})],
         ))
     return out
 

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import math
 
-from flowscope.analysis.findings import Action, Cause, Evidence, Finding, TaskState
-from flowscope.analysis.window import SubtaskWindow
-from flowscope.model import JobGraph
+from flowscope.analysis.evidence import JobEvidence, TaskEvidence
+from flowscope.analysis.findings import (
+    Action,
+    ActionKind,
+    Cause,
+    Evidence,
+    Fact,
+    Finding,
+    PlanStep,
+    Why,
+)
 
 TARGET_UTILISATION = 0.8
 # A source blocked more than this share of the time is paced by the backpressure itself: what
@@ -20,20 +28,18 @@ TARGET_UTILISATION = 0.8
 MAX_SOURCE_BP_FOR_ESTIMATE = 0.5
 
 
-def offered_source_rate(
-    graph: JobGraph, tasks: dict[str, TaskState], windows: dict[str, list[SubtaskWindow]]
-) -> tuple[float | None, float | None]:
+def offered_source_rate(ev: JobEvidence) -> tuple[float | None, float | None]:
     """(records/s the sources emit now, records/s they would emit unthrottled or None)."""
     now = 0.0
     offered: float | None = 0.0
-    for v in graph.sources():
-        t = tasks[v.id]
-        rate = t.records_out_per_s
+    for t in ev.tasks.values():
+        if t.takes_input:
+            continue
+        rate = t.state.records_out_per_s
         if rate is None:
             return None, None
         now += rate
-        bps = [s.backpressured for s in windows.get(v.id, []) if s.backpressured is not None]
-        bp = sum(bps) / len(bps) if bps else None
+        bp = t.backpressured_avg
         if bp is None or bp > MAX_SOURCE_BP_FOR_ESTIMATE or offered is None:
             offered = None
         else:
@@ -41,20 +47,23 @@ def offered_source_rate(
     return now, offered
 
 
-def input_rates_at(graph: JobGraph, tasks: dict[str, TaskState], source_rate: float,
-                   now: float) -> dict[str, float]:
+def input_rates_at(ev: JobEvidence, source_rate: float, now: float) -> dict[str, float]:
     """Each vertex's input rate if the sources emitted `source_rate` records/s in total.
 
     Propagates through each vertex's own output/input ratio (as DS2 does) rather than
     comparing a vertex's input with the sources' output: while buffers fill, the sources emit
-    more than downstream consumes, but a vertex's own ratio holds from the start.
+    more than downstream consumes, but a vertex's own ratio holds from the start. Without the
+    job graph's edges, each task's input today is scaled by the same factor.
     """
+    scale = source_rate / now if now else 0.0
+    if ev.graph is None:
+        return {vid: (t.state.records_in_per_s or 0.0) * scale if t.takes_input else 0.0
+                for vid, t in ev.tasks.items()}
     out_rate: dict[str, float] = {}
     in_rate: dict[str, float] = {}
-    scale = source_rate / now if now else 0.0
-    for v in graph.topological():
-        t = tasks[v.id]
-        ups = graph.upstream(v.id)
+    for v in ev.graph.topological():
+        t = ev.tasks[v.id].state
+        ups = ev.graph.upstream(v.id)
         if not ups:
             in_rate[v.id] = 0.0
             out_rate[v.id] = (t.records_out_per_s or 0.0) * scale
@@ -71,91 +80,76 @@ def needed_parallelism(input_rate: float, true_rate: float, max_parallelism: int
     return min(p, max_parallelism) if max_parallelism > 0 else p
 
 
-def recommend(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    findings: list[Finding],
-    target_rate: float | None,
-    window_s: float,
-) -> None:
+def recommend(ev: JobEvidence, findings: list[Finding], target_rate: float | None) -> None:
     """Attach parallelism recommendations (with the next bottleneck) to bottleneck findings."""
-    now, offered = offered_source_rate(graph, tasks, windows)
+    now, offered = offered_source_rate(ev)
     goal = target_rate if target_rate else offered
     for f in findings:
-        if not f.is_bottleneck or f.vertex_id is None:
+        if not f.is_bottleneck or f.vertex_id is None or f.vertex_id not in ev.tasks:
             continue
-        task = tasks[f.vertex_id]
+        t = ev.tasks[f.vertex_id]
         if f.cause == Cause.DATA_SKEW:
-            _skew_ceiling(f, task, windows[f.vertex_id], window_s)
+            _skew_ceiling(f, t, ev.window_s)
             continue
-        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE):
+        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE, Cause.BUSY):
             continue
-        r = task.true_rate_per_subtask
+        r = t.state.true_rate_per_subtask
         if r is None or not now:
             continue
-        f.evidence.append(Evidence(task.name, "true_rate_per_subtask", round(r, 1),
-                                   "records per busy second", window_s,
-                                   "what one subtask can process when never idle"))
+        f.evidence.append(Evidence(t.name, "true_rate_per_subtask", round(r, 1),
+                                   "records/busy s", ev.window_s, Why.TRUE_RATE))
         if goal is None:
-            f.actions.append(Action(
-                f"Each subtask of {task.name} processes {r:.0f} records/s at full load. The "
-                "sources are blocked too much of the time to estimate the rate they could "
-                f"offer: for R records/s it needs ceil(R / {TARGET_UTILISATION * r:.0f}) "
-                "subtasks; pass --target-rate R to get the whole plan."
-            ))
+            f.actions.append(Action(ActionKind.PER_SUBTASK_RATE,
+                                    {Fact.RATE_PER_SUBTASK: r,
+                                     Fact.UTILISATION: TARGET_UTILISATION}))
             continue
-        basis = "the target rate" if target_rate else "the rate the sources would emit unthrottled"
-        plan: dict[str, int] = {}
-        lines = []
-        rates = input_rates_at(graph, tasks, goal, now)
-        for w in graph.topological():
-            wt = tasks[w.id]
-            if w.id != task.vertex_id and (
-                not graph.inputs(w.id) or wt.true_rate_per_subtask is None
-            ):
-                continue
-            need_in = rates.get(w.id, 0.0)
-            rw = wt.true_rate_per_subtask
-            if rw is None or need_in <= 0:
-                continue
-            # With uneven input the busiest subtask saturates first: size for its share.
-            uneven = (f.imbalance or 1.0) if w.id == task.vertex_id else 1.0
-            if need_in > TARGET_UTILISATION * rw * w.parallelism or w.id == task.vertex_id:
-                p = needed_parallelism(need_in * uneven, rw, w.max_parallelism)
-                if p != w.parallelism or w.id == task.vertex_id:
-                    plan[w.name] = p
-                    capped = " (capped by max parallelism)" if p == w.max_parallelism else ""
-                    lines.append(f"{w.name}: {w.parallelism} -> {p}{capped} "
-                                 f"(needs {need_in:.0f} records/s at {rw:.0f} per subtask"
-                                 + (f", x{uneven:.1f} for the uneven input" if uneven > 1 else "")
-                                 + ")")
+        plan = _plan(ev, t, f.imbalance, input_rates_at(ev, goal, now))
         if not plan:
             continue
-        nxt = [n for n in plan if n != task.name]
-        text = (
-            f"To carry {goal:.0f} records/s from the sources ({basis}; today {now:.0f}), "
-            f"at {TARGET_UTILISATION:.0%} utilisation: " + "; ".join(lines)
-        )
-        if nxt:
-            text += f". After {task.name}, {', '.join(nxt)} would be the next bottleneck."
-        f.actions.insert(0, Action(text, parallelism=plan))
+        f.actions.insert(0, Action(
+            ActionKind.PLAN,
+            {Fact.GOAL_PER_S: goal, Fact.GOAL_IS_TARGET: bool(target_rate),
+             Fact.SOURCES_NOW_PER_S: now, Fact.UTILISATION: TARGET_UTILISATION,
+             Fact.NEXT: tuple(s.vertex for s in plan if s.vertex != t.name)},
+            parallelism={s.vertex: s.proposed for s in plan}, plan=plan))
 
 
-def _skew_ceiling(f: Finding, task: TaskState, subs: list[SubtaskWindow], window_s: float) -> None:
-    total = sum(s.records_in_per_s or 0.0 for s in subs)
-    hot = [s for s in subs if s.index in f.subtasks]
+def _plan(ev: JobEvidence, bottleneck: TaskEvidence, imbalance: float | None,
+          rates: dict[str, float]) -> list[PlanStep]:
+    """Every vertex whose input at the goal would pass its capacity, and the bottleneck."""
+    out = []
+    for vid, w in ev.tasks.items():
+        ws = w.state
+        if vid != bottleneck.vertex_id and (not w.takes_input or ws.true_rate_per_subtask is None):
+            continue
+        need_in = rates.get(vid, 0.0)
+        rw = ws.true_rate_per_subtask
+        if rw is None or need_in <= 0:
+            continue
+        # With uneven input the busiest subtask saturates first: size for its share.
+        uneven = (imbalance or 1.0) if vid == bottleneck.vertex_id else 1.0
+        if need_in > TARGET_UTILISATION * rw * ws.parallelism or vid == bottleneck.vertex_id:
+            p = needed_parallelism(need_in * uneven, rw, ws.max_parallelism)
+            if p != ws.parallelism or vid == bottleneck.vertex_id:
+                out.append(PlanStep(ws.name, ws.parallelism, p, need_in, rw, uneven,
+                                    capped=p == ws.max_parallelism))
+    return out
+
+
+def _skew_ceiling(f: Finding, t: TaskEvidence, window_s: float) -> None:
+    """The rate the task tops out at, whatever its parallelism, while its hot subtasks get
+    their share of the records."""
+    total = t.loads.total if t.loads else 0.0
+    hot = [s for s in t.hot_subtasks if s.index in f.subtasks]
     if not hot or total <= 0:
         return
-    share = sum(s.records_in_per_s or 0.0 for s in hot) / total
-    rates = [s.true_rate for s in hot if s.true_rate is not None]
+    share = sum(s.load_per_s or 0.0 for s in hot) / total
+    rates = [r for s in hot if (r := s.true_rate) is not None]
     if not rates or share <= 0:
         return
     ceiling = min(rates) / share
-    f.evidence.append(Evidence(task.name, "hot_subtask_share", round(share, 3), "ratio",
-                               window_s, "share of the vertex's input the hot subtask(s) get"))
-    f.actions.append(Action(
-        f"While {share:.0%} of records go to subtask(s) {', '.join(map(str, f.subtasks))}, "
-        f"{task.name} tops out near {ceiling:.0f} records/s at any parallelism "
-        f"(the hot subtask processes {min(rates):.0f} records/s at full load)."
-    ))
+    f.evidence.append(Evidence(t.name, "hot_subtask_share", round(share, 3), "ratio",
+                               window_s, Why.HOT_SHARE))
+    f.actions.append(Action(ActionKind.SKEW_CEILING,
+                            {Fact.INPUT_SHARE: share, Fact.INDICES: tuple(f.subtasks),
+                             Fact.CEILING_PER_S: ceiling, Fact.RATE_PER_SUBTASK: min(rates)}))

@@ -1,399 +1,337 @@
-"""Why a task is the bottleneck: the cause table of DESIGN.md, rule by rule, with evidence."""
+"""Why a located task limits the job: the cause table of DESIGN.md, one small rule per cause.
+
+Each rule is a function of the evidence (`analysis.evidence`) that returns a finding or
+nothing; `CAUSE_RULES` lists them in the order they are tried, and the first that answers
+names the cause. The numbers go into the finding's facts; render/words words them.
+
+  data_skew           some subtasks hot, getting >= SKEW_RATIO x their peers' records, the
+                      peers with headroom
+  slow_instance       a subtask that costs >= SLOW_COST_RATIO x its peers' busy time per
+                      record, or a few hot subtasks whose peers have headroom
+  gc_pressure         every subtask busy, and GC that holds on their TaskManagers
+  work_from_stacks    every subtask busy: the stack samples tell computing from waiting
+  work_from_jvm_cpu   no stack samples: JVM CPU time far below the busy time is waiting
+                      (analysis.cpu); it never proves computing, and on a host whose cores
+                      are all in use a starved thread looks like a waiting one
+  busy_unknown        busy, and nothing tells computing from waiting: said, never guessed
+"""
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flowscope.analysis.cpu import jvm_cpu_is_off_cpu, work_of
+from flowscope.analysis.evidence import JobEvidence, SubtaskFacts, TaskEvidence
 from flowscope.analysis.findings import (
     BUSY_HOT,
-    FLAME_GRAPH,
     LOW_THRESHOLD,
     Action,
+    ActionKind,
     Cause,
     CpuSplit,
     Evidence,
+    Fact,
     Finding,
     StackUnavailable,
     TaskManagerFacts,
-    TaskState,
+    Why,
     Work,
+    WorkBasis,
 )
 from flowscope.analysis.gc import gc_persists
-from flowscope.analysis.numbers import finite_mean, pct, rounded
-from flowscope.analysis.window import SubtaskWindow
-from flowscope.model import JobGraph
+from flowscope.analysis.numbers import rounded
 
-# A subtask busy at least BUSY_HOT and this share of the hottest subtask's busy time is hot.
-RELATIVE_HOT = 0.75
 SKEW_RATIO = 1.5  # the hottest subtask receives this many times its peers' records: skew
 SLOW_COST_RATIO = 1.8  # busy time per record this many times the peers': a slow instance
-SOURCE_BUSY = 0.9
-NO_FACTS = TaskManagerFacts()
-
-def classify(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    task: TaskState,
-    subs: list[SubtaskWindow],
-    tms: dict[str, TaskManagerFacts],
-    window_s: float,
-    cpu: CpuSplit | StackUnavailable | None = None,
-    at_head: bool = False,
-) -> Finding:
-    """Name the cause of one located bottleneck. `cpu` splits its busy stack samples into
-    on-CPU and off-CPU (from flame graphs or thread dumps), or says why there are none.
-    `at_head`: the task is the first of the job and at its limit with nothing backpressured
-    (the same rules apply; the sentences say where the limit is)."""
-    finding = _classify(graph, tasks, task, subs, tms, window_s, cpu, at_head)
-    finding.at_head = at_head
-    if finding.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE):
-        _note_imbalance(finding, graph, task, subs, window_s)
-    if isinstance(cpu, CpuSplit) and cpu.python and finding.cause in (Cause.COMPUTE_BOUND,
-                                                                      Cause.OFF_CPU):
-        finding.summary += (f"; the time is spent in the Python UDF (PyFlink {cpu.python} "
-                            "mode): profile the Python function, not the JVM")
-    if at_head:
-        finding.summary += (". Nothing is backpressured because the limit is the first task of "
-                            "the job: nothing runs before it to be held back")
-    return finding
-
-
-def _classify(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    task: TaskState,
-    subs: list[SubtaskWindow],
-    tms: dict[str, TaskManagerFacts],
-    window_s: float,
-    cpu: CpuSplit | StackUnavailable | None,
-    at_head: bool,
-) -> Finding:
-    head = (f"{task.name} limits the job at its head" if at_head
-            else f"{task.name} is the bottleneck")
-    measured = [s for s in subs if s.busy is not None]
-    # Hot relative to the hottest subtask: on a shared host a peer may read 50% busy from
-    # noisy neighbours while the real bottleneck subtask reads 99%.
-    top = max((s.busy or 0.0) for s in measured) if measured else 0.0
-    bar = max(BUSY_HOT, RELATIVE_HOT * top)
-    hot = [s for s in measured if (s.busy or 0) >= bar]
-    cool = [s for s in measured if (s.busy or 0) < bar]
-    ev = [
-        Evidence(task.name, "busy_ratio", round(task.busy or 0, 3), "ratio", window_s,
-                 "max over subtasks of the share of time spent processing records"),
-    ]
-    for u in graph.upstream(task.vertex_id):
-        up = tasks[u]
-        ev.append(Evidence(up.name, "backpressured_ratio", rounded(up.backpressured),
-                           "ratio", window_s, "the input is held back by this task"))
-    hot_idx = [s.index for s in hot]
-    hot_tms = sorted({s.taskmanager_id for s in hot})
-    finding = Finding(Cause.COMPUTE_BOUND, task.vertex_id, task.name, "", subtasks=hot_idx,
-                      taskmanagers=hot_tms, evidence=ev)
-
-    uniform = len(hot) >= max(1, math.ceil(0.75 * len(measured)))
-    # A source takes in no records: its load is what it emits.
-    inputs = bool(graph.inputs(task.vertex_id))
-
-    def records(s: SubtaskWindow) -> float | None:
-        return s.records_in_per_s if inputs else s.records_out_per_s
-
-    # Busy time per record tells a slow subtask from one that gets more records: on a shared
-    # host a peer's busy time is inflated by waiting for a core, its cost per record much less.
-    cost = {s.index: s.busy / r for s in measured if s.busy and (r := records(s))}
-    hottest = max(measured, key=lambda s: s.busy or 0.0) if measured else None
-    peers = [s for s in measured if s is not hottest]
-    # No peer took a record in the window: starved behind the hot subtask (a slow subtask
-    # fills the upstream's shared output buffers; seen live), or every key goes to it. Their
-    # cost per record since the job started tells the two apart.
-    starved = bool(peers) and not any(p.index in cost for p in peers)
-    if starved:
-        cost = {s.index: c for s in measured if (c := s.cost_since_start_s) is not None}
-    rec_ratio = _ratio_to_peers(hottest, peers, records)
-    cost_ratio = _ratio_to_peers(hottest, peers, lambda s: cost.get(s.index))
-    # Every subtask loaded (the coolest busy at least BUSY_HOT): the input is uneven, but no
-    # subtask has headroom to spare, so more parallelism spreads the load. Data skew is load
-    # that the peers' headroom cannot take: the ratio of records alone does not decide.
-    loaded = bool(cool) and min(s.busy or 0.0 for s in measured) >= BUSY_HOT
-    # A subtask that costs far more per record than its peers is slow, whatever its share of
-    # the records: under skew the hot subtask pays about what its peers pay per record (its
-    # busy time is capped at 100%, so it reads, if anything, cheaper).
-    costly = peers and cost_ratio is not None and cost_ratio >= SLOW_COST_RATIO
-    skewed = (bool(hot) and not uniform and cool and not loaded and not costly
-              and rec_ratio is not None
-              and rec_ratio >= SKEW_RATIO)
-    slow = not skewed and costly
-    uneven = not uniform and bool(cool) and not loaded
-    if skewed or slow or not uniform:
-        for s in sorted(measured, key=lambda s: -(s.busy or 0))[:4]:
-            per = cost.get(s.index)
-            ev.append(Evidence(f"{task.name}[{s.index}]",
-                               "records_in_per_s" if inputs else "records_out_per_s",
-                               rounded(records(s)), "records/s", window_s,
-                               f"busy {pct(s.busy)} on {s.taskmanager_id or '?'}"
-                               + (f", {1000 * per:.2f} ms busy per record" if per else "")))
-    if skewed:
-        hot_in = finite_mean([records(s) for s in hot]) or 0.0
-        cool_in = finite_mean([records(s) for s in cool]) or 0.0
-        ratio = hot_in / cool_in if cool_in else math.inf
-        share = hot_in * len(hot) / max(sum(records(s) or 0 for s in measured), 1e-9)
-        finding.cause = Cause.DATA_SKEW
-        finding.summary = (
-            f"{head}: data skew. Subtask(s) "
-            f"{_list(hot_idx)} receive {ratio:.1f}x the records of their peers "
-            f"({share:.0%} of the input) and are busy {pct(max(s.busy or 0 for s in hot))}; "
-            f"the others are busy {pct(max(s.busy or 0 for s in cool))}"
-        )
-        finding.actions.append(Action(
-            "Spread the hot keys: salt them (key + random suffix, then merge) or "
-            "pre-aggregate before the keyBy (local/two-phase aggregation). More "
-            "parallelism will not help: every record of a key goes to the same subtask."
-        ))
-        return finding
-    if slow or uneven:
-        top_cost = max(cost.values(), default=0.0)
-        slow_subs = [s for s in measured if cost.get(s.index, 0.0) >= RELATIVE_HOT * top_cost]
-        if not slow_subs and hottest is not None:
-            slow_subs = [hottest]
-        finding.subtasks = [s.index for s in slow_subs]
-        finding.taskmanagers = sorted({s.taskmanager_id for s in slow_subs})
-        where = ", ".join(finding.taskmanagers) or "unknown TaskManager"
-        finding.cause = Cause.SLOW_INSTANCE
-        finding.summary = (
-            f"{head}: a slow instance. Subtask(s) "
-            f"{_list(finding.subtasks)} on {where} spend "
-            + (f"{cost_ratio:.1f}x " if cost_ratio else "more ")
-            + ("the busy time per record of their peers since the job started (the peers "
-               "took no records in the window: held up behind them), and are busy "
-               if starved else
-               "the busy time per record of their peers on "
-               + (f"{rec_ratio:.1f}x " if rec_ratio is not None else "about as many ")
-               + "the records, and are busy ")
-            + pct(max(s.busy or 0 for s in slow_subs))
-        )
-        for tm in finding.taskmanagers:
-            info = tms.get(tm, NO_FACTS)
-            if info.cores_used is not None:
-                ev.append(Evidence(f"TaskManager {tm}", "cores_used",
-                                   round(info.cores_used, 2), "cores", window_s,
-                                   "CPU the TaskManager's JVM used"))
-            if info.gc_ms_per_s is not None:
-                ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
-                                   round(info.gc_ms_per_s, 1), "ms/s", window_s,
-                                   "time in garbage collection"))
-        finding.actions.append(Action(
-            f"Look at the host of {where}: CPU steal, GC, a noisy neighbour, a slow disk; "
-            "or at data that is costlier on that subtask. Restarting the job (or moving the "
-            "TaskManager) places the subtask elsewhere."
-        ))
-        return finding
-
-    # Uniform: every subtask is busy. GC first, then on-CPU vs off-CPU.
-    busy_by_tm: dict[str, float] = {}
-    for s in hot:
-        busy_by_tm[s.taskmanager_id] = busy_by_tm.get(s.taskmanager_id, 0.0) + (s.busy or 0)
-    gc_hot = {tm: tms[tm].gc_ms_per_s or 0.0 for tm in hot_tms
-              if tm in tms and gc_persists(tms[tm])}
-    if gc_hot:
-        finding.cause = Cause.GC_PRESSURE
-        for tm, v in gc_hot.items():
-            ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(v, 1), "ms/s",
-                               window_s, "the JVM spends this share of each second in GC"))
-        finding.summary = (
-            f"{head}: GC pressure. Its TaskManager(s) spend "
-            f"{max(gc_hot.values()) / 10:.0f}% of the time in garbage collection"
-        )
-        finding.actions.append(Action(
-            "Reduce object churn in the operator, give the TaskManager more heap, or move large "
-            "state to RocksDB.",
-            config={"taskmanager.memory.task.heap.size": "(larger than today)"},
-        ))
-        return finding
-
-    finding.cpu = cpu
-    if isinstance(cpu, StackUnavailable):
-        ev.append(Evidence(task.name, "flamegraph", cpu.reason, "", window_s,
-                           "flame graphs could not be read; thread dumps are used instead"))
-    elif cpu is not None and work_of(cpu) != Work.WAITING:
-        on, off = cpu.on_cpu, cpu.off_cpu
-        where = (f" (most often in {cpu.top_frame}"
-                 + (f", operator {cpu.top_operator}" if cpu.top_operator and " -> " in task.name
-                    else "") + ")") if cpu.top_frame else ""
-        metric = "flame_samples" if cpu.source == FLAME_GRAPH else "busy_thread_samples"
-        ev.append(Evidence(task.name, metric, on + off, "samples", window_s,
-                           f"{cpu.source} of its task threads while busy: {on} on CPU, "
-                           f"{off} waiting off-CPU{where}"))
-        if work_of(cpu) == Work.OFF_CPU:
-            finding.cause = Cause.OFF_CPU
-            finding.summary = (
-                f"{head}: blocking (off-CPU) work. All subtasks are busy "
-                f"{pct(task.busy)}, and {off} of {on + off} stack samples ({cpu.source}) caught "
-                f"them waiting (sleeping, parked, in I/O){where}, not computing"
-            )
-            finding.actions.append(Action(
-                "Make the waiting concurrent: Flink's Async I/O (AsyncDataStream), batching "
-                "requests, or a faster external system. More parallelism also helps, without "
-                "needing more CPU."
-            ))
-        else:
-            finding.cause = Cause.COMPUTE_BOUND
-            finding.summary = (
-                f"{head}: compute-bound. All {len(measured)} subtasks are "
-                f"busy (max {pct(task.busy)}) and {on} of {on + off} stack samples "
-                f"({cpu.source}) caught them computing{where}"
-            )
-            finding.actions.append(Action(
-                "Scale this vertex out (see the parallelism below), or make the hot code "
-                "cheaper (`flowscope profile` shows a flame graph summary)."
-            ))
-        return finding
-
-    # A big job's poll reads only some TaskManagers one by one (the others aggregated): judge
-    # on those whose CPU time is known, a sample of the task's subtasks.
-    measured_tms = {tm: busy for tm, busy in busy_by_tm.items()
-                    if tms.get(tm, NO_FACTS).cores_used is not None}
-    sampled = len(measured_tms) < len(busy_by_tm)
-    if measured_tms and (not sampled or len(busy_by_tm) > SAMPLED_TMS_FROM):
-        cores = sum(tms[tm].cores_used or 0.0 for tm in measured_tms)
-        busy_cores = sum(measured_tms.values())
-        of = (f" ({len(measured_tms)} of the {len(busy_by_tm)} TaskManagers of its busy "
-              "subtasks, read one by one)" if sampled else "")
-        ev.append(Evidence(
-            ", ".join(f"TaskManager {tm}" for tm in measured_tms), "cores_used",
-            round(cores, 2), "cores", window_s,
-            f"the subtasks there are busy {busy_cores:.2f} core-equivalents; on-CPU work would "
-            f"use about as many cores{of}",
-        ))
-        host_cores = {tm: info.cpu_cores for tm, info in tms.items()}
-        if all(host_cores.values()) and host_cores:
-            # TaskManagers on one host report the same hardware; count each host once.
-            total = sum(info.cores_used or 0.0 for info in tms.values())
-            hardware = max(v for v in host_cores.values() if v)
-            if total >= 0.85 * hardware and len(tms) * hardware > 0:
-                ev.append(Evidence("TaskManagers", "cores_used_total", round(total, 2), "cores",
-                                   window_s, f"the host has {hardware:.0f} cores: it is "
-                                   "saturated, so on-CPU subtasks get less than a core each"))
-        if jvm_cpu_is_off_cpu(cores, busy_cores):
-            finding.cause = Cause.OFF_CPU
-            finding.summary = (
-                f"{head}: blocking (off-CPU) work. All subtasks are busy "
-                f"{pct(task.busy)} but their TaskManagers use only {cores:.2f} cores for "
-                f"{busy_cores:.1f} busy subtasks: the time goes to waiting (I/O, sleeps, locks)"
-            )
-            finding.actions.append(Action(
-                "Make the waiting concurrent: Flink's Async I/O (AsyncDataStream), batching "
-                "requests, or a faster external system. More parallelism also helps, without "
-                "needing more CPU."
-            ))
-            return finding
-    finding.cause = Cause.COMPUTE_BOUND
-    finding.summary = (
-        f"{head}: compute-bound. All {len(measured)} subtasks are busy "
-        f"(max {pct(task.busy)}) while "
-        + ("nothing downstream holds it back" if at_head else "its input is backpressured")
-    )
-    finding.actions.append(Action(
-        "Scale this vertex out (see the parallelism below), or make the hot code cheaper "
-        "(a flame graph shows where the time goes: rest.flamegraph.enabled: true)."
-    ))
-    return finding
-
-
+UNIFORM_SHARE = 0.75  # this share of the subtasks hot: the load is spread evenly
+IMBALANCE = 1.1  # the busiest subtask's share of the records over a fair share, said
 # A sample of TaskManagers judges on-/off-CPU only for a task on more than this many (a small
 # job's TaskManagers are all read; one missing there is one that left).
 SAMPLED_TMS_FROM = 16
+# The JVMs together use this share of the host's cores: the host is saturated.
+SATURATED = 0.85
+NO_FACTS = TaskManagerFacts()
+
+CauseRule = Callable[[JobEvidence, TaskEvidence], Finding | None]
 
 
-def non_root_findings(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    roots: list[str],
-    window_s: float,
-    young: bool = False,
-) -> list[Finding]:
-    """Findings that are not a busy bottleneck: unmeasurable busy time, a task at capacity
-    before backpressure shows (`young`: the job is still starting, when every task reports
-    NaN for a moment, so NaN says nothing yet). Network limits: analysis.network; the first
-    task at its limit: analysis.sources."""
-    out: list[Finding] = []
-    any_bp = any((t.backpressured or 0) > LOW_THRESHOLD for t in tasks.values())
-    for v in graph.vertices:
-        t = tasks[v.id]
-        # Busy = NaN: Flink cannot measure this task's busy time.
-        subs = windows.get(v.id, [])
-        if (not young and subs and all(s.busy is None for s in subs)
-                and any(s.basis != "startup" for s in subs)):
-            out.append(Finding(
-                Cause.UNMEASURABLE, v.id, v.name,
-                f"{v.name} reports busy time as NaN: Flink cannot measure how busy it is "
-                "(legacy and some SQL sources, e.g. datagen). flowscope judges it from "
-                "backpressure and idle time only"
-                + ("" if any_bp else "; nothing downstream is backpressuring it"),
-                is_bottleneck=False,
-                evidence=[Evidence(v.name, "busyTimeMsPerSecond", "NaN", "ms/s", window_s,
-                                   "no busy time reported"),
-                          Evidence(v.name, "backpressured_ratio", rounded(t.backpressured),
-                                   "ratio", window_s, "time blocked by downstream")],
-            ))
-        # Saturated before any backpressure shows: buffers are still filling, or the input
-        # matches the task's capacity exactly.
-        if (graph.inputs(v.id) and v.id not in roots and (t.busy or 0) >= SOURCE_BUSY
-                and not any_bp):
-            out.append(Finding(
-                Cause.NEAR_CAPACITY, v.id, v.name,
-                f"{v.name} is busy {pct(t.busy)} but nothing upstream is backpressured yet: it "
-                "runs at capacity, and backpressure follows as soon as the buffers before it fill",
-                is_bottleneck=False,
-                evidence=[Evidence(v.name, "busy_ratio", rounded(t.busy), "ratio", window_s,
-                                   "max over subtasks")],
-                actions=[Action("Give it headroom before the input grows (see its true "
-                                "processing rate), or watch it: `flowscope watch`.")],
-            ))
-    return out
+@dataclass(frozen=True)
+class Shape:
+    """How a task's load is spread over its subtasks, as the rules read it."""
+
+    uniform: bool  # most subtasks are hot
+    loaded: bool  # some are not hot, but even the least busy is busy
+    records_ratio: float | None  # the hottest's records over its peers' median
+    cost_ratio: float | None  # the hottest's busy time per record over its peers' median
+
+    @property
+    def costly(self) -> bool:
+        return self.cost_ratio is not None and self.cost_ratio >= SLOW_COST_RATIO
 
 
-IMBALANCE = 1.1  # the busiest subtask's share of the records over a fair share
+def shape(t: TaskEvidence) -> Shape:
+    """The spread of a task's load: uniform, or some subtasks hotter than their peers."""
+    h, p = t.hottest, t.peers
+    records = _ratio(h.load_per_s if h else None, p.load_median if p else None)
+    cost = _ratio(h.cost_s if h else None, p.cost_median if p else None)
+    return Shape(
+        uniform=t.hot >= max(1, math.ceil(UNIFORM_SHARE * t.measured)),
+        loaded=t.hot < t.measured and (t.busy_min or 0.0) >= BUSY_HOT,
+        records_ratio=records, cost_ratio=cost if p is not None else None)
 
 
-def _note_imbalance(f: Finding, graph: JobGraph, task: TaskState, subs: list[SubtaskWindow],
-                    window_s: float) -> None:
-    """Every subtask is busy but the records are uneven: say so, and keep the factor for the
-    parallelism recommendation (the busiest subtask saturates first)."""
-    inputs = bool(graph.inputs(task.vertex_id))
-    recs = [(s.records_in_per_s if inputs else s.records_out_per_s) or 0.0 for s in subs]
-    total = sum(recs)
-    if len(recs) < 2 or total <= 0:
-        return
-    factor = max(recs) / (total / len(recs))
-    if factor < IMBALANCE:
-        return
-    f.imbalance = factor
-    busiest = subs[recs.index(max(recs))]
-    f.evidence.append(Evidence(task.name, "imbalance", round(factor, 2), "x fair share",
-                               window_s, "the busiest subtask's records over an even split"))
-    f.summary += (f". The input is uneven (subtask {busiest.index} gets {max(recs) / total:.0%} "
-                  f"of the records, {factor:.1f}x a fair share) but every subtask is busy: more "
-                  "parallelism spreads it, it is not data skew")
-
-
-def _ratio_to_peers(
-    one: SubtaskWindow | None,
-    peers: list[SubtaskWindow],
-    value: Callable[[SubtaskWindow], float | None],
-) -> float | None:
-    """`one`'s value over the median of its peers' values (None when either is unknown)."""
-    if one is None or not peers:
+def _ratio(mine: float | None, median: float | None) -> float | None:
+    if mine is None or median is None:
         return None
-    mine = value(one)
-    theirs = [v for v in (value(p) for p in peers) if v is not None]
-    if mine is None or not theirs:
-        return None
-    median = statistics.median(theirs)
     return mine / median if median > 0 else math.inf
 
 
-def _list(idx: list[int]) -> str:
-    return ", ".join(str(i) for i in idx)
+def _uneven(t: TaskEvidence, s: Shape) -> bool:
+    """Some subtasks hot while the others have headroom."""
+    return not s.uniform and t.hot < t.measured and not s.loaded
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+def data_skew(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """Skew is load that the peers' headroom cannot take: the hot subtasks get SKEW_RATIO x
+    their peers' records, and nothing says they are slow (their cost per record is their
+    peers', if anything less: their busy time is capped at 100%)."""
+    s = shape(t)
+    if not (t.hot and _uneven(t, s) and not s.costly and s.records_ratio is not None
+            and s.records_ratio >= SKEW_RATIO):
+        return None
+    hot_load = sum(h.load_per_s or 0.0 for h in t.hot_subtasks)
+    total = t.loads.total if t.loads else hot_load
+    f = _finding(ev, t, Cause.DATA_SKEW, [h.index for h in t.hot_subtasks],
+                 sorted({h.taskmanager for h in t.hot_subtasks}))
+    f.facts.update({Fact.RECORDS_RATIO: s.records_ratio,
+                    Fact.INPUT_SHARE: hot_load / total if total > 0 else None,
+                    Fact.HOT_BUSY: max(h.busy or 0.0 for h in t.hot_subtasks),
+                    Fact.PEERS_BUSY: t.peers.cool_busy_max if t.peers else None})
+    _subtask_evidence(f, t, ev.window_s)
+    f.actions.append(Action(ActionKind.SPREAD_HOT_KEYS))
+    return f
+
+
+def slow_instance(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """A subtask that costs far more per record than its peers is slow, whatever its share of
+    the records; so are a few hot subtasks whose peers have headroom (not skew)."""
+    s = shape(t)
+    if not (t.measured > 1 and s.costly) and not _uneven(t, s):
+        return None
+    subs = list(t.costly)
+    tms = sorted({x.taskmanager for x in subs})
+    f = _finding(ev, t, Cause.SLOW_INSTANCE, [x.index for x in subs], tms)
+    f.facts.update({Fact.COST_RATIO: s.cost_ratio, Fact.RECORDS_RATIO: s.records_ratio,
+                    Fact.STARVED: bool(t.peers and t.peers.starved),
+                    Fact.HOT_BUSY: max(x.busy or 0.0 for x in subs)})
+    _subtask_evidence(f, t, ev.window_s)
+    for tm in tms:
+        info = ev.taskmanagers.get(tm, NO_FACTS)
+        if info.cores_used is not None:
+            f.evidence.append(Evidence(f"TaskManager {tm}", "cores_used",
+                                       round(info.cores_used, 2), "cores", ev.window_s,
+                                       Why.TM_CPU))
+        if info.gc_ms_per_s is not None:
+            f.evidence.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s",
+                                       round(info.gc_ms_per_s, 1), "ms/s", ev.window_s,
+                                       Why.TM_GC))
+    f.actions.append(Action(ActionKind.CHECK_HOST))
+    return f
+
+
+def gc_pressure(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """Every subtask busy, on TaskManagers whose GC holds over the window."""
+    hot = {tm: ev.taskmanagers[tm].gc_ms_per_s or 0.0 for tm in sorted(t.busy_by_tm)
+           if tm in ev.taskmanagers and gc_persists(ev.taskmanagers[tm])}
+    if not hot:
+        return None
+    f = _busy(ev, t, Cause.GC_PRESSURE, stacks=False)
+    for tm, v in hot.items():
+        f.evidence.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(v, 1), "ms/s",
+                                   ev.window_s, Why.TM_GC_SHARE))
+    f.facts[Fact.GC_MS_PER_S] = max(hot.values())
+    f.actions.append(Action(ActionKind.MORE_HEAP,
+                            config={"taskmanager.memory.task.heap.size": "larger than today"}))
+    return f
+
+
+def work_from_stacks(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """The stack samples of the busy threads: off-CPU when at least half of the work samples
+    waited (analysis.cpu.work_of), else compute-bound."""
+    split = t.stacks
+    if not isinstance(split, CpuSplit) or work_of(split) == Work.WAITING:
+        return None
+    off = work_of(split) == Work.OFF_CPU
+    f = _busy(ev, t, Cause.OFF_CPU if off else Cause.COMPUTE_BOUND)
+    f.facts.update({Fact.WAY: WorkBasis.STACKS, Fact.STACK_SOURCE: split.source,
+                    Fact.ON_SAMPLES: split.on_cpu, Fact.OFF_SAMPLES: split.off_cpu,
+                    Fact.TOP_FRAME: split.top_frame,
+                    Fact.TOP_OPERATOR: split.top_operator if " -> " in t.name else None})
+    f.evidence.append(Evidence(
+        t.name, "flame_samples" if split.source == "flame graph" else "busy_thread_samples",
+        split.on_cpu + split.off_cpu, "samples", ev.window_s, Why.STACK_SPLIT,
+        {Fact.STACK_SOURCE: split.source, Fact.ON_SAMPLES: split.on_cpu,
+         Fact.OFF_SAMPLES: split.off_cpu, Fact.TOP_FRAME: split.top_frame,
+         Fact.TOP_OPERATOR: f.facts[Fact.TOP_OPERATOR]}))
+    f.actions.append(Action(ActionKind.CONCURRENT_WAITING) if off
+                     else Action(ActionKind.SCALE_OR_OPTIMISE, {Fact.WAY: WorkBasis.STACKS}))
+    return f
+
+
+def work_from_jvm_cpu(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """Without stack samples: the JVM CPU time of the TaskManagers of the busy subtasks
+    against their busy time tells waiting, when it is far below it (analysis.cpu). A big
+    job's poll reads only some TaskManagers one by one: judged on those whose CPU time is
+    known (a sample of the task's subtasks). On a host whose cores the JVMs use up, a thread
+    starved of a core reads as one that waits: then it cannot tell."""
+    cpu = _jvm_cpu(ev, t)
+    if cpu is None or not jvm_cpu_is_off_cpu(*cpu) or _saturated_host(ev) is not None:
+        return None
+    f = _busy(ev, t, Cause.OFF_CPU)
+    f.facts[Fact.WAY] = WorkBasis.JVM_CPU
+    _jvm_evidence(f, ev, t, cpu)
+    f.actions.append(Action(ActionKind.CONCURRENT_WAITING))
+    return f
+
+
+def busy_unknown(ev: JobEvidence, t: TaskEvidence) -> Finding:
+    """Busy, and nothing tells whether it computes or waits: the cause says so."""
+    f = _busy(ev, t, Cause.BUSY)
+    f.facts[Fact.WAY] = WorkBasis.UNKNOWN
+    cpu = _jvm_cpu(ev, t)
+    if cpu is not None:
+        _jvm_evidence(f, ev, t, cpu)
+    host = _saturated_host(ev)
+    if host is not None:
+        f.evidence.append(host)
+    f.actions.append(Action(ActionKind.TELL_WORK, {Fact.JOB_ID: ev.job_id}))
+    return f
+
+
+def _jvm_cpu(ev: JobEvidence, t: TaskEvidence) -> tuple[float, float] | None:
+    """(cores the JVMs of the task's busy subtasks used, the busy subtasks' busy ratios
+    summed), over the TaskManagers whose CPU time was read; None when it cannot judge."""
+    measured = {tm: busy for tm, busy in t.busy_by_tm.items()
+                if ev.taskmanagers.get(tm, NO_FACTS).cores_used is not None}
+    sampled = len(measured) < len(t.busy_by_tm)
+    if not measured or (sampled and len(t.busy_by_tm) <= SAMPLED_TMS_FROM):
+        return None
+    cores = sum(ev.taskmanagers[tm].cores_used or 0.0 for tm in measured)
+    return cores, sum(measured.values())
+
+
+def _jvm_evidence(f: Finding, ev: JobEvidence, t: TaskEvidence,
+                  cpu: tuple[float, float]) -> None:
+    measured = [tm for tm in t.busy_by_tm
+                if ev.taskmanagers.get(tm, NO_FACTS).cores_used is not None]
+    cores, busy_cores = cpu
+    f.facts.update({Fact.CORES_USED: cores, Fact.BUSY_CORES: busy_cores})
+    f.evidence.append(Evidence(
+        ", ".join(f"TaskManager {tm}" for tm in measured), "cores_used", round(cores, 2),
+        "cores", ev.window_s, Why.CORES_FOR_BUSY,
+        {Fact.BUSY_CORES: busy_cores, Fact.SAMPLED: len(measured) < len(t.busy_by_tm),
+         Fact.TASKMANAGERS_READ: len(measured), Fact.TASKMANAGERS_OF: len(t.busy_by_tm)}))
+
+
+CAUSE_RULES: tuple[CauseRule, ...] = (
+    data_skew, slow_instance, gc_pressure, work_from_stacks, work_from_jvm_cpu, busy_unknown)
+
+
+def classify(ev: JobEvidence, t: TaskEvidence, *, at_head: bool = False) -> Finding:
+    """The cause of one located bottleneck (`at_head`: the first task of the job, at its limit
+    with nothing backpressured; the same rules apply)."""
+    f = next(f for rule in CAUSE_RULES if (f := rule(ev, t)) is not None)
+    f.at_head = at_head
+    if f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE, Cause.BUSY):
+        _note_imbalance(f, t, ev.window_s)
+    if (isinstance(t.stacks, CpuSplit) and t.stacks.python
+            and f.cause in (Cause.COMPUTE_BOUND, Cause.OFF_CPU)):
+        f.facts[Fact.PYTHON_MODE] = t.stacks.python
+    return f
+
+
+# -- shared parts -----------------------------------------------------------------------------
+
+def _finding(ev: JobEvidence, t: TaskEvidence, cause: Cause, subtasks: list[int],
+             taskmanagers: list[str]) -> Finding:
+    """A finding about `t` with the evidence every bottleneck has: its busy time and the
+    backpressure of what it holds back."""
+    evidence = [Evidence(t.name, "busy_ratio", round(t.state.busy or 0, 3), "ratio",
+                         ev.window_s, Why.BUSY_MAX)]
+    if ev.graph is not None:
+        evidence += [Evidence(ev.tasks[u].name, "backpressured_ratio",
+                              rounded(ev.tasks[u].state.backpressured), "ratio", ev.window_s,
+                              Why.INPUT_HELD) for u in ev.graph.upstream(t.vertex_id)]
+    else:
+        evidence += [Evidence(o.name, "backpressured_ratio", rounded(o.state.backpressured),
+                              "ratio", ev.window_s, Why.HELD_SOMEWHERE)
+                     for o in ev.tasks.values()
+                     if (o.state.backpressured or 0.0) > LOW_THRESHOLD][:3]
+    return Finding(cause, t.vertex_id, t.name, subtasks=subtasks, taskmanagers=taskmanagers,
+                   evidence=evidence,
+                   facts={Fact.BUSY: t.state.busy, Fact.SUBTASKS: t.measured,
+                          Fact.HOT_SUBTASKS: t.hot})
+
+
+def _busy(ev: JobEvidence, t: TaskEvidence, cause: Cause, *, stacks: bool = True) -> Finding:
+    """A finding about a task whose subtasks are all busy (`stacks`: the cause was told from
+    its work: the stack samples, or why there are none, go with it)."""
+    f = _finding(ev, t, cause, [h.index for h in t.hot_subtasks],
+                 sorted(t.busy_by_tm))
+    if not shape(t).uniform:  # loaded but uneven: the busiest subtasks' figures
+        _subtask_evidence(f, t, ev.window_s)
+    if stacks:
+        f.cpu = t.stacks
+        if isinstance(t.stacks, StackUnavailable):
+            f.evidence.append(Evidence(t.name, "flamegraph", t.stacks.reason, "", ev.window_s,
+                                       Why.STACKS_UNREADABLE))
+    return f
+
+
+def _subtask_evidence(f: Finding, t: TaskEvidence, window_s: float) -> None:
+    """The busiest subtasks' records, busy time and cost per record, and their peers'."""
+    metric = "records_in_per_s" if t.takes_input else "records_out_per_s"
+    for s in t.busiest:
+        f.evidence.append(_one(t.name, metric, s, window_s))
+    if t.peers is not None and len(t.busiest) < 2:  # the peers as medians
+        f.evidence.append(Evidence(f"{t.name} (peers)", metric, rounded(t.peers.load_median, 1),
+                                   "records/s", window_s, Why.PEERS_LOAD,
+                                   {Fact.SUBTASKS: t.measured - 1,
+                                    Fact.BUSY: t.peers.busy_median}))
+
+
+def _one(name: str, metric: str, s: SubtaskFacts, window_s: float) -> Evidence:
+    return Evidence(f"{name}[{s.index}]", metric, rounded(s.load_per_s), "records/s", window_s,
+                    Why.SUBTASK_LOAD, {Fact.BUSY: s.busy, Fact.TASKMANAGER: s.taskmanager,
+                                       Fact.COST_S: s.cost_s})
+
+
+def _saturated_host(ev: JobEvidence) -> Evidence | None:
+    """Evidence that the TaskManagers' host has no core to spare, or None."""
+    cores = {tm: info.cpu_cores for tm, info in ev.taskmanagers.items()}
+    if not cores or not all(cores.values()):
+        return None
+    # TaskManagers on one host report the same hardware; count each host once.
+    total = sum(info.cores_used or 0.0 for info in ev.taskmanagers.values())
+    hardware = max(v for v in cores.values() if v)
+    if total < SATURATED * hardware:
+        return None
+    return Evidence("TaskManagers", "cores_used_total", round(total, 2), "cores", ev.window_s,
+                    Why.HOST_SATURATED, {Fact.HOST_CORES: hardware})
+
+
+def _note_imbalance(f: Finding, t: TaskEvidence, window_s: float) -> None:
+    """Every subtask is busy but the records are uneven: say so, and keep the factor for the
+    parallelism plan (the busiest subtask saturates first)."""
+    factor = t.loads.imbalance if t.loads else None
+    if factor is None or factor < IMBALANCE or t.loads is None:
+        return
+    f.imbalance = factor
+    f.facts.update({Fact.IMBALANCE: factor, Fact.BUSIEST_SUBTASK: t.loads.busiest_index,
+                    Fact.BUSIEST_SHARE: t.loads.busiest / t.loads.total})
+    f.evidence.append(Evidence(t.name, "imbalance", round(factor, 2), "x fair share",
+                               window_s, Why.IMBALANCE))

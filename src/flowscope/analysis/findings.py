@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Level(StrEnum):
@@ -26,6 +27,10 @@ HIGH_THRESHOLD = 0.50
 # A subtask busy at least this share of the time is hot: a task whose busiest subtask is can
 # be a bottleneck, and a TaskManager's subtasks that are count as its busy ones.
 BUSY_HOT = 0.5
+# A subtask busy at least BUSY_HOT and this share of the hottest subtask's busy time is hot:
+# on a shared host a peer may read 50% busy from noisy neighbours while the real bottleneck
+# subtask reads 99%.
+RELATIVE_HOT = 0.75
 
 
 def level_of(ratio: float | None) -> Level:
@@ -40,6 +45,9 @@ def level_of(ratio: float | None) -> Level:
 
 class Cause(StrEnum):
     COMPUTE_BOUND = "compute-bound"
+    # Busy, and nothing tells computing from waiting (no stack samples, no usable JVM CPU
+    # time): said, never defaulted to a cause.
+    BUSY = "busy"
     DATA_SKEW = "data-skew"
     SLOW_INSTANCE = "slow-instance"
     OFF_CPU = "off-cpu"
@@ -138,23 +146,246 @@ class TaskManagerFacts:
         return self.heap_used_bytes / self.heap_max_bytes
 
 
+Value = Any  # a fact's value: a number, a name, a flag, or a tuple of them
+
+
+class Fact(StrEnum):
+    """The numbers and names a judgement carries, each named once with its unit (as the
+    autoscaler's ScalingMetric names its quantities). render/words composes the sentences
+    from them; nothing reads a number back out of a sentence."""
+
+    BUSY = "busy"  # ratio 0..1, the task's (max over subtasks)
+    HOT_BUSY = "hot_busy"  # ratio 0..1, the busiest of the telling subtasks
+    PEERS_BUSY = "peers_busy"  # ratio 0..1, the busiest of their peers
+    BACKPRESSURED = "backpressured"  # ratio 0..1
+    SUBTASKS = "subtasks"  # count of subtasks with a busy ratio
+    HOT_SUBTASKS = "hot_subtasks"  # count of subtasks busy at least the hot bar
+    RECORDS_RATIO = "records_ratio"  # x: the hottest subtask's records over its peers' median
+    INPUT_SHARE = "input_share"  # ratio 0..1 of the task's records
+    COST_RATIO = "cost_ratio"  # x: busy time per record over the peers' median
+    COST_S = "cost_s"  # busy seconds per record
+    TASKMANAGER = "taskmanager"  # a TaskManager id
+    STARVED = "starved"  # bool: the peers took no records in the window
+    GC_MS_PER_S = "gc_ms_per_s"  # ms of GC per second (can pass 1000: collector threads)
+    STACK_SOURCE = "stack_source"  # FLAME_GRAPH | THREAD_DUMPS
+    ON_SAMPLES = "on_samples"  # stack samples computing
+    OFF_SAMPLES = "off_samples"  # stack samples waiting off-CPU
+    TOP_FRAME = "top_frame"  # the user method seen most often, or None
+    TOP_OPERATOR = "top_operator"  # the chained operator it belongs to, or None
+    CORES_USED = "cores_used"  # cores: JVM CPU time per second
+    BUSY_CORES = "busy_cores"  # core-equivalents: the busy subtasks' busy ratios summed
+    HOST_CORES = "host_cores"  # cores of the host
+    TASKMANAGERS_READ = "taskmanagers_read"  # count
+    TASKMANAGERS_OF = "taskmanagers_of"  # count
+    BUSIEST_SUBTASK = "busiest_subtask"  # index
+    BUSIEST_SHARE = "busiest_share"  # ratio 0..1 of the records
+    IMBALANCE = "imbalance"  # x: the busiest subtask's records over a fair share
+    PYTHON_MODE = "python_mode"  # "thread" | "process"
+    ANY_BACKPRESSURE = "any_backpressure"  # bool
+    RECEIVER = "receiver"  # task name
+    SLOW_INPUT = "slow_input"  # task name
+    RECEIVERS = "receivers"  # tuple of task names
+    MORE = "more"  # count of further items
+    OUT_POOL = "out_pool"  # ratio, may pass 1 (overdraft buffers)
+    IN_POOL = "in_pool"  # ratio 0..1
+    REMOTE_BUFFERS_PER_S = "remote_buffers_per_s"  # network buffers per second
+    BYTES_PER_BUFFER = "bytes_per_buffer"  # bytes
+    BUFFER_FILL = "buffer_fill"  # ratio 0..1 of a segment
+    SEGMENT_KIB = "segment_kib"  # KiB
+    NAMES = "names"  # tuple of task names
+    PERIOD_S = "period_s"  # s
+    RECORDS_OUT_PER_S = "records_out_per_s"  # records/s
+    PENDING_RECORDS = "pending_records"  # records
+    PENDING_GROWTH_PER_S = "pending_growth_per_s"  # records/s
+    EMIT_LAG_MS = "emit_lag_ms"  # ms
+    ARRIVING_PER_S = "arriving_per_s"  # records/s
+    PAUSED_SHARE = "paused_share"  # ratio 0..1
+    HELD = "held"  # tuple of (subtask index, split id or None)
+    DOWNSTREAM = "downstream"  # tuple of task names
+    CEILING_PER_S = "ceiling_per_s"  # records/s
+    RATE_PER_SUBTASK = "rate_per_subtask"  # records per busy second of one subtask
+    UTILISATION = "utilisation"  # ratio 0..1 a plan aims at
+    GOAL_PER_S = "goal_per_s"  # records/s a plan carries
+    GOAL_IS_TARGET = "goal_is_target"  # bool: --target-rate (else the unthrottled rate)
+    SOURCES_NOW_PER_S = "sources_now_per_s"  # records/s the sources emit today
+    NEXT = "next"  # tuple of task names: the next bottlenecks after a plan
+    PARALLELISM = "parallelism"  # subtasks
+    NEEDED = "needed"  # subtasks
+    SPLITS = "splits"  # count of source splits
+    WINDOW_S = "window_s"  # s
+    UPTIME_S = "uptime_s"  # s
+    STATE = "state"  # a Flink job status
+    ATTEMPT = "attempt"  # restart attempt number
+    SPAN_S = "span_s"  # s
+    SUBJECTS = "subjects"  # tuple of names
+    INDICES = "indices"  # tuple of subtask indices
+    SWINGS = "swings"  # tuple of (min, max) busy ratios of timer-firing tasks
+    AVERAGED = "averaged"  # tuple of busy ratios of bottlenecks far from fully busy
+    IDLE_S = "idle_s"  # s
+    JOB_ID = "job_id"
+    SAMPLED = "sampled"  # bool: a sample of the TaskManagers was read
+    RESTARTS = "restarts"  # count
+    REASON = "reason"  # a short machine token or an error's own text
+    INTERVALS = "intervals"  # count
+    LED = "led"  # count of intervals in which it led
+    WAY = "way"  # a WorkBasis: how on-/off-CPU was told
+    GAUGES_READ = "gauges_read"  # bool: the tasks' buffer gauges were read
+
+
+class Why(StrEnum):
+    """Why a piece of evidence matters: each is worded once, in render/words."""
+
+    BUSY_MAX = "busy-max"
+    INPUT_HELD = "input-held"
+    HELD_SOMEWHERE = "held-somewhere"
+    SUBTASK_LOAD = "subtask-load"
+    PEERS_LOAD = "peers-load"
+    TM_CPU = "tm-cpu"
+    TM_GC = "tm-gc"
+    TM_GC_SHARE = "tm-gc-share"
+    STACKS_UNREADABLE = "stacks-unreadable"
+    STACK_SPLIT = "stack-split"
+    CORES_FOR_BUSY = "cores-for-busy"
+    HOST_SATURATED = "host-saturated"
+    NO_BUSY_TIME = "no-busy-time"
+    BLOCKED_DOWNSTREAM = "blocked-downstream"
+    MAX_OVER_SUBTASKS = "max-over-subtasks"
+    IMBALANCE = "imbalance"
+    TRUE_RATE = "true-rate"
+    HEAD_TRUE_RATE = "head-true-rate"
+    HOT_SHARE = "hot-share"
+    BP_WITHOUT_BUSY = "bp-without-busy"
+    GC_PER_S = "gc-per-s"
+    HEAP_FULL = "heap-full"
+    ALIGNING = "aligning"
+    RECEIVER_NOT_LIMIT = "receiver-not-limit"
+    WAITS_FOR_BUFFERS = "waits-for-buffers"
+    OUT_POOL_FULL = "out-pool-full"
+    IN_POOL_FREE = "in-pool-free"
+    RECEIVERS_IDLE = "receivers-idle"
+    NETWORK_THROUGHPUT = "network-throughput"
+    SHARED_NETWORK = "shared-network"
+    BYTES_PER_BUFFER = "bytes-per-buffer"
+    BUFFER_ROUNDS = "buffer-rounds"
+    RECORD_SIZE = "record-size"
+    PENDING = "pending"
+    PENDING_GROWTH = "pending-growth"
+    EMIT_LAG = "emit-lag"
+    EMITS_NOW = "emits-now"
+    PAUSED = "paused"
+    WATERMARK_TRAIL = "watermark-trail"
+    WATERMARK_LAG = "watermark-lag"
+    ROOT_SHARE = "root-share"
+    SWITCHES = "switches"
+    PERIOD = "period"
+    LED_SINCE = "led-since"
+
+
+class ActionKind(StrEnum):
+    """What to do, as a kind with its numbers in the action's facts; worded in render/words."""
+
+    SPREAD_HOT_KEYS = "spread-hot-keys"
+    SKEW_CEILING = "skew-ceiling"
+    CHECK_HOST = "check-host"
+    SCALE_OR_OPTIMISE = "scale-or-optimise"
+    CONCURRENT_WAITING = "concurrent-waiting"
+    MORE_HEAP = "more-heap"
+    LESS_ALLOCATION = "less-allocation"
+    PLAN = "plan"  # every vertex's parallelism for a goal rate (Action.plan)
+    PER_SUBTASK_RATE = "per-subtask-rate"  # no goal rate: what one subtask carries
+    HEAD_PLAN = "head-plan"
+    HEAD_RATE = "head-rate"
+    NETWORK_BUFFERS = "network-buffers"
+    BUFFER_TIMEOUT = "buffer-timeout"
+    SIZE_FOR_PEAK = "size-for-peak"
+    REMOVE_LIMIT = "remove-limit"
+    ALLOW_DRIFT = "allow-drift"
+    DECLARE_IDLENESS = "declare-idleness"
+    UNALIGNED = "unaligned-checkpoints"
+    HEADROOM = "headroom"
+    TELL_WORK = "tell-work"  # read stack samples: on- or off-CPU is not known
+
+
+class WorkBasis(StrEnum):
+    """How a busy task's on- or off-CPU work was told."""
+
+    STACKS = "stacks"
+    JVM_CPU = "jvm-cpu"
+    UNKNOWN = "unknown"
+
+
 @dataclass
 class Evidence:
-    """One measured fact behind a finding."""
+    """One measured fact behind a finding; `why` is worded in render/words, with `about`'s
+    numbers."""
 
     subject: str  # e.g. "enrich", "enrich[1]", "TaskManager localhost:36667-f7fb0a"
     metric: str  # flowscope quantity or Flink metric, e.g. "busy_ratio"
     value: float | str
     unit: str  # "ratio", "records/s", "ms/s", ...
     window_s: float
-    why: str
+    why: Why
+    about: dict[Fact, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One vertex of a parallelism plan: today's parallelism and the one proposed, for an
+    input of `needs_per_s` records/s at `rate_per_subtask` records per busy second."""
+
+    vertex: str
+    current: int
+    proposed: int
+    needs_per_s: float
+    rate_per_subtask: float
+    uneven: float = 1.0  # the busiest subtask's share over a fair share, sized for
+    capped: bool = False  # the proposal is the vertex's max parallelism
 
 
 @dataclass
 class Action:
-    text: str
+    kind: ActionKind
+    facts: dict[Fact, Value] = field(default_factory=dict)
     config: dict[str, str] = field(default_factory=dict)
     parallelism: dict[str, int] = field(default_factory=dict)  # vertex name -> parallelism
+    plan: list[PlanStep] = field(default_factory=list)
+
+
+class NoteKind(StrEnum):
+    """A caveat about the data or the verdict, worded in render/words."""
+
+    NOT_RUNNING = "not-running"
+    STARTUP_VALUES = "startup-values"
+    TOO_YOUNG = "too-young"
+    GAUGES_ONLY = "gauges-only"
+    SHORT_COUNTERS = "short-counters"
+    MIXED_BASIS = "mixed-basis"
+    IO_INCOMPLETE = "io-incomplete"
+    DETAIL_READ = "detail-read"
+    RESTARTED = "restarted"
+    NOT_SETTLED = "not-settled"
+    BOTTLENECK_CHANGED = "bottleneck-changed"
+    RATES_UNKNOWN = "rates-unknown"
+    NO_INPUT_METRICS = "no-input-metrics"
+    INPUT_IDLE = "input-idle"
+    PROVISIONAL_BUSY = "provisional-busy"
+    PROVISIONAL = "provisional"
+    JVM_CPU_ONLY = "jvm-cpu-only"
+    WORK_UNKNOWN = "work-unknown"
+    GAUGE_RATIOS = "gauge-ratios"
+    ALONG_EDGES = "along-edges"
+    WITHOUT_EDGES = "without-edges"
+    NETWORK_UNKNOWN = "network-unknown"
+    MISSED_POLLS = "missed-polls"
+    UNSETTLED_SAMPLING = "unsettled-sampling"
+    SAID = "said"  # a reader's or a loop's own line (a source's gaps, missed polls)
+
+
+@dataclass(frozen=True)
+class Note:
+    kind: NoteKind
+    facts: dict[Fact, Value] = field(default_factory=dict)
+    text: str = ""  # NoteKind.SAID only: the line as its reader worded it
 
 
 @dataclass
@@ -162,12 +393,13 @@ class Finding:
     cause: Cause
     vertex_id: str | None
     vertex_name: str | None
-    summary: str
     is_bottleneck: bool = True
     subtasks: list[int] = field(default_factory=list)
     taskmanagers: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    # The numbers the words are made of (render/words).
+    facts: dict[Fact, Value] = field(default_factory=dict)
     # The stack samples that decided on-CPU vs off-CPU (compute-bound and off-CPU findings).
     cpu: CpuSplit | StackUnavailable | None = None
     # The limit is the first task of the job, with nothing backpressured (verdict LIMITED).
@@ -220,6 +452,22 @@ class TaskState:
     watermark_lag_s: float | None = None
 
 
+class BufferMeaning(StrEnum):
+    """What a row of the 2019 post's buffer tables means (worded in render/words)."""
+
+    NONE = "no-backpressure"
+    FORWARDING = "forwarding"  # in and out full: held back, passing it upstream
+    MAY_BE_SOURCE = "may-be-source"
+    MAY_CAUSE = "may-cause"
+    TEMPORARY = "temporary"
+    UNEXPECTED = "unexpected"  # exclusive full while floating free
+    NETWORK = "potential-network"
+    MOST_CHANNELS = "most-channels"
+    SOME_CHANNELS = "some-channels"
+    MOST_CHANNELS_LATER = "most-channels-later"
+    SOME_CHANNELS_LATER = "some-channels-later"
+
+
 @dataclass
 class BufferReading:
     """One subtask read through the 2019 post's two tables. `*_sign` is ok / warning / error."""
@@ -232,9 +480,9 @@ class BufferReading:
     exclusive_usage: float | None
     upstream_out_pool_high: bool
     pool_sign: str
-    pool_meaning: str
+    pool_meaning: BufferMeaning
     channels_sign: str | None
-    channels_meaning: str | None
+    channels_meaning: BufferMeaning | None
 
 
 @dataclass
@@ -263,7 +511,7 @@ class Diagnosis:
     confidence: Confidence
     tasks: list[TaskState]
     findings: list[Finding]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     # The 2019 post's buffer tables per subtask with remote inputs, and per-task throughput.
     buffers: list[BufferReading] = field(default_factory=list)
     throughput: list[ThroughputFacts] = field(default_factory=list)

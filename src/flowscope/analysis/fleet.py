@@ -1,14 +1,15 @@
 """Many jobs' diagnoses as one fleet: a row per job, ordered by how much it needs a look. Pure.
 
 A row says the job, its verdict, the bottleneck and its cause, for how long the verdict has
-held (when the source can tell), and the first action with its number. Rows sort by severity:
+held (when the source can tell), and the bottleneck's finding (render/words words its summary
+and its first action with the number). Rows sort by severity:
 backpressured jobs first (the most backpressured first), then jobs at their limit, then those
 that could not be told, then healthy ones; ties by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flowscope.analysis.findings import Cause, Confidence, Diagnosis, Finding, Verdict
@@ -32,9 +33,8 @@ class FleetRow:
     bottleneck: str | None = None
     subtasks: list[int] = field(default_factory=list)
     cause: Cause | None = None
-    summary: str = ""
+    finding: Finding | None = None  # the bottleneck the row shows (render/words words it)
     since_s: float | None = None
-    action: str = ""
     backpressured: float | None = None
     busy: float | None = None
     diagnosis: Diagnosis | None = None
@@ -49,24 +49,6 @@ class ScanError:
     message: str
 
 
-def action_line(d: Diagnosis, f: Finding) -> str:
-    """The finding's first action, with its numbers first: `parallelism enrich 2 -> 5`, the
-    config keys, or the action's first sentence."""
-    current = {t.name: t.parallelism for t in d.tasks}
-    for a in f.actions:
-        if a.parallelism:
-            return "; ".join(f"parallelism {name} {current.get(name, '?')} -> {p}"
-                             for name, p in a.parallelism.items())
-    for a in f.actions:
-        if a.config:
-            return "; ".join(f"{k}: {v}" for k, v in a.config.items())
-    if f.actions:
-        text = f.actions[0].text
-        first = text.split(". ")[0].split(": ")[0].rstrip(".")
-        return first if len(first) <= 90 else first[:87] + "..."
-    return ""
-
-
 def row_of(d: Diagnosis, where: str, since_s: float | None = None) -> FleetRow:
     """The fleet row of one job's diagnosis."""
     bp = [t.backpressured for t in d.tasks if t.backpressured is not None]
@@ -78,9 +60,7 @@ def row_of(d: Diagnosis, where: str, since_s: float | None = None) -> FleetRow:
         row.bottleneck = f.vertex_name
         row.subtasks = list(f.subtasks)
         row.cause = f.cause
-        row.summary = (f"transient: {f.summary}" if f.cause == Cause.TRANSIENT
-                       else f.summary)
-        row.action = action_line(d, f)
+        row.finding = f
         row.busy = _busy_of(d, f)
         if len(bottlenecks) > 1:
             row.bottleneck = f"{f.vertex_name} (+{len(bottlenecks) - 1} more)"
@@ -104,3 +84,32 @@ def worst(rows: Iterable[FleetRow]) -> Verdict | None:
     """The most severe verdict among the rows (None for no rows)."""
     found = [r.verdict for r in rows]
     return min(found, key=lambda v: SEVERITY.get(v, 9)) if found else None
+
+
+# The state of a job at one step of the "for how long" history, as the fleet's state query
+# computes it (flink/fleetql.state_query): what the verdict would be from its most
+# backpressured task and the busy time of its first tasks.
+STATE_CODES = {Verdict.HEALTHY: 0, Verdict.LIMITED: 1, Verdict.BACKPRESSURED: 2}
+
+
+def state_code(verdict: Verdict) -> int | None:
+    """The number a state history carries for `verdict` (None: not a state it carries)."""
+    return STATE_CODES.get(verdict)
+
+
+def held_for(points: Sequence[tuple[float, float]], verdict: Verdict, at: float,
+             step_s: float) -> float | None:
+    """Seconds `verdict` has held up to `at`, from a job's state history: (epoch s, state
+    code) points one step apart. The run of equal states ending at the last point counts; a
+    missing step ends it. None when the history does not end at `at` in that state. A run
+    that starts at the history's first point is a lower bound."""
+    code = state_code(verdict)
+    pts = sorted(points)
+    if code is None or not pts or abs(pts[-1][0] - at) > step_s or pts[-1][1] != code:
+        return None
+    first = pts[-1][0]
+    for t, c in reversed(pts[:-1]):
+        if c != code or first - t > 1.5 * step_s:
+            break
+        first = t
+    return at - first

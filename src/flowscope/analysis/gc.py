@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flowscope.analysis.findings import (
     Action,
+    ActionKind,
     Cause,
     Evidence,
+    Fact,
     Finding,
     TaskManagerFacts,
-    TaskState,
+    Why,
 )
-from flowscope.analysis.window import SubtaskWindow
-from flowscope.model import JobGraph
+
+if TYPE_CHECKING:
+    from flowscope.analysis.evidence import JobEvidence
 
 GC_MS_PER_S = 100.0  # 10% of the time in GC
 
@@ -26,45 +31,30 @@ def gc_persists(tm: TaskManagerFacts) -> bool:
     return hot >= 2 and hot >= 0.6 * len(tm.gc_intervals)
 
 
-def gc_finding(
-    graph: JobGraph,
-    tasks: dict[str, TaskState],
-    windows: dict[str, list[SubtaskWindow]],
-    tms: dict[str, TaskManagerFacts],
-    window_s: float,
-) -> Finding | None:
+def gc_finding(ev: JobEvidence) -> Finding | None:
     """GC that slows a whole TaskManager: stop-the-world pauses stall every task on it, the
     sources included, so the job falls behind without any task being backpressured."""
+    tms = ev.taskmanagers
     hot = {tm: info.gc_ms_per_s or 0.0 for tm, info in tms.items() if gc_persists(info)}
     if not hot:
         return None
-    on_hot = [(s.busy or 0.0, graph.vertex(vid).name, vid)
-              for vid, subs in windows.items() for s in subs
-              if s.taskmanager_id in hot and graph.inputs(vid)]
+    on_hot = [(busy, t.name, t.vertex_id) for t in ev.tasks.values() if t.takes_input
+              for tm, busy in t.busy_on_tm.items() if tm in hot]
     busiest = max(on_hot, default=None)
-    ev = []
+    ev_: list[Evidence] = []
     for tm, ms in sorted(hot.items()):
         info = tms[tm]
-        ev.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(ms, 1), "ms/s", window_s,
-                           "time in garbage collection per second (collector threads add up, "
-                           "so it can pass 1000)"))
+        ev_.append(Evidence(f"TaskManager {tm}", "gc_ms_per_s", round(ms, 1), "ms/s",
+                            ev.window_s, Why.GC_PER_S))
         if info.heap_max_bytes:
-            ev.append(Evidence(f"TaskManager {tm}", "heap_used_ratio",
-                               round((info.heap_used_bytes or 0.0) / info.heap_max_bytes, 3),
-                               "ratio", window_s, "a nearly full heap makes every GC costlier"))
+            ev_.append(Evidence(f"TaskManager {tm}", "heap_used_ratio",
+                                round((info.heap_used_bytes or 0.0) / info.heap_max_bytes, 3),
+                                "ratio", ev.window_s, Why.HEAP_FULL))
     vid, name = (busiest[2], busiest[1]) if busiest else (None, None)
     return Finding(
-        Cause.GC_PRESSURE, vid, name,
-        f"GC pressure: TaskManager(s) {', '.join(sorted(hot))} spend "
-        f"{max(hot.values()):.0f} ms of every second in garbage collection; pauses stall every "
-        "task there" + (f". {name} is the busiest task on them, the likely allocator"
-                        if name else ""),
-        taskmanagers=sorted(hot), evidence=ev,
-        actions=[Action(
-            "Reduce allocation and live state in the busiest operator (a flame graph or an "
-            "allocation profiler shows where), move large state to RocksDB, or give the "
-            "TaskManagers more heap.",
-            config={"taskmanager.memory.task.heap.size": "larger than today",
-                    "state.backend.type": "rocksdb"},
-        )],
+        Cause.GC_PRESSURE, vid, name, taskmanagers=sorted(hot), evidence=ev_,
+        facts={Fact.GC_MS_PER_S: max(hot.values())},
+        actions=[Action(ActionKind.LESS_ALLOCATION,
+                        config={"taskmanager.memory.task.heap.size": "larger than today",
+                                "state.backend.type": "rocksdb"})],
     )

@@ -7,6 +7,7 @@ from flowscope.analysis import columnar
 from flowscope.analysis.findings import (
     BUSY_HOT,
     LOW_THRESHOLD,
+    RELATIVE_HOT,
     SubtaskState,
     TaskState,
     level_of,
@@ -56,9 +57,23 @@ def task_states(graph: JobGraph, windows: dict[str, list[SubtaskWindow]], *,
     return out
 
 
-def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
+def held_back(t: TaskState) -> bool:
+    """The task's hottest subtask is backpressured more than LOW and at least as much as it
+    is busy: it waits on its output, it is not what limits the job (a slow subtask's peers may
+    wait on their shared downstream meanwhile, so the hottest one tells)."""
+    hottest = columnar.hottest(t.subtasks)
+    if hottest is None:
+        return True
+    bp = hottest.backpressured or 0.0
+    return bp > LOW_THRESHOLD and bp >= (hottest.busy or 0.0)
+
+
+def locate(graph: JobGraph | None, tasks: dict[str, TaskState]) -> list[str]:
     """The sources of backpressure: busy tasks with a backpressured input whose own output is
-    not what holds them back. Several on branches and joins; none when healthy."""
+    not what holds them back. Several on branches and joins; none when healthy. Without
+    `graph` (no edges known) from the time metrics alone: `locate_without_edges`."""
+    if graph is None:
+        return locate_without_edges(tasks)
     roots = []
     for v in graph.vertices:
         t = tasks[v.id]
@@ -68,14 +83,7 @@ def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
             u for u in graph.upstream(v.id)
             if (tasks[u].backpressured or 0.0) > LOW_THRESHOLD
         ]
-        if not pressured_inputs:
-            continue
-        hottest = columnar.hottest(t.subtasks)
-        if hottest is None:
-            continue
-        if (hottest.backpressured or 0.0) > LOW_THRESHOLD and (hottest.backpressured or 0.0) >= (
-            hottest.busy or 0.0
-        ):
+        if not pressured_inputs or held_back(t):
             continue
         roots.append(v.id)
     # A root that is itself backpressured by another root downstream is only a waypoint.
@@ -87,3 +95,21 @@ def locate(graph: JobGraph, tasks: dict[str, TaskState]) -> list[str]:
             continue
         final.append(r)
     return final
+
+
+def locate_without_edges(tasks: dict[str, TaskState]) -> list[str]:
+    """The sources of backpressure as a person reads a dashboard without the graph: in a job
+    with backpressured tasks, the busiest task that is not itself held back, and any other
+    that is as busy (RELATIVE_HOT of it) and not backpressured at all (twin branches)."""
+    if not any((t.backpressured or 0.0) > LOW_THRESHOLD for t in tasks.values()):
+        return []
+    free = [t for t in tasks.values() if (t.busy or 0.0) >= BUSY_HOT and not held_back(t)]
+    if not free:
+        return []
+    best = max(free, key=lambda t: ((t.backpressured or 0.0) <= LOW_THRESHOLD, t.busy or 0.0,
+                                    t.name))
+    twins = [t.vertex_id for t in free if t is not best
+             and (t.backpressured or 0.0) <= LOW_THRESHOLD
+             and (best.backpressured or 0.0) <= LOW_THRESHOLD
+             and (t.busy or 0.0) >= RELATIVE_HOT * (best.busy or 0.0)]
+    return [t.vertex_id for t in tasks.values() if t.vertex_id in {best.vertex_id, *twins}]

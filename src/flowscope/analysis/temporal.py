@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from flowscope.analysis.findings import Action, Cause, Evidence, Finding
+from flowscope.analysis.findings import (
+    Action,
+    ActionKind,
+    Cause,
+    Evidence,
+    Fact,
+    Finding,
+    TaskState,
+    Why,
+)
 from flowscope.analysis.locate import locate
 from flowscope.analysis.timeline import task_timeline
 from flowscope.analysis.window import distinct_snapshots
@@ -65,24 +74,31 @@ def analyse(graph: JobGraph, samples: Sequence[Sample]) -> TemporalView:
             kept.append(s)
             group_start = s.t
     steps = task_timeline(graph, kept)
+    return view_of([(st.start, st.end, st.tasks) for st in steps], graph)
+
+
+def view_of(steps: Sequence[tuple[float, float, dict[str, TaskState]]],
+            graph: JobGraph | None) -> TemporalView:
+    """The view of intervals (start, end, task states by vertex id), oldest first; without
+    `graph` each interval's bottleneck is located from the time metrics alone."""
     view = TemporalView(steps=len(steps))
     if not steps:
         return view
-    view.span_s = steps[-1].end - steps[0].start
+    view.span_s = steps[-1][1] - steps[0][0]
     counts: dict[str, int] = {}
     open_eps: dict[str, Episode] = {}
-    for st in steps:
-        roots = tuple(locate(graph, st.tasks))
-        view.sequence.append((st.start, st.end, roots))
-        for vid, task in st.tasks.items():
+    for start, end, tasks in steps:
+        roots = tuple(locate(graph, tasks))
+        view.sequence.append((start, end, roots))
+        for vid, task in tasks.items():
             view.busy.setdefault(vid, []).append(task.busy)
         for r in roots:
             counts[r] = counts.get(r, 0) + 1
             ep = open_eps.get(r)
-            if ep is not None and abs(ep.end - st.start) < 1e-6:
-                ep.end = st.end
+            if ep is not None and abs(ep.end - start) < 1e-6:
+                ep.end = end
             else:
-                ep = open_eps[r] = Episode(r, st.start, st.end)
+                ep = open_eps[r] = Episode(r, start, end)
                 view.episodes.append(ep)
     view.root_share = {v: n / len(steps) for v, n in counts.items()}
     return view
@@ -92,23 +108,30 @@ OSCILLATION = 0.5  # busy swinging by this much between intervals: the load alte
 AVERAGED_BUSY = 0.75  # a bottleneck busy less than this is an average over an alternation
 
 
-def unsettled(view: TemporalView, timers: set[str], roots: dict[str, float]) -> list[str]:
-    """Why the current window may average over an alternation, as sentences: a task that
-    fires timers (a window) whose busy time swings between intervals, or a located
-    bottleneck (vertex id -> busy ratio) that is far from fully busy while its input is
-    held back."""
-    out = []
+@dataclass(frozen=True)
+class Doubts:
+    """Why the current window may average over an alternation: timer-firing tasks whose busy
+    time swings between intervals ((min, max) busy ratios), and located bottlenecks far from
+    fully busy while their input is held back (busy ratios)."""
+
+    swings: tuple[tuple[float, float], ...] = ()
+    averaged: tuple[float, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.swings or self.averaged)
+
+
+def unsettled(view: TemporalView, timers: set[str], roots: dict[str, float]) -> Doubts:
+    """Why the current window may average over an alternation: a task that fires timers (a
+    window) whose busy time swings between intervals, or a located bottleneck (vertex id ->
+    busy ratio) that is far from fully busy while its input is held back."""
+    swings = []
     for vid in sorted(timers):
         busy = [b for b in view.busy.get(vid, []) if b is not None]
         if len(busy) >= 2 and max(busy) - min(busy) >= OSCILLATION:
-            out.append(f"its busy time swings from {min(busy):.0%} to {max(busy):.0%} between "
-                       "metric snapshots while it fires timers (a window)")
-    for ratio in roots.values():
-        if ratio < AVERAGED_BUSY:
-            out.append(f"the bottleneck is busy only {ratio:.0%} while its input is held back: "
-                       "a steady bottleneck is busy all the time, so the load alternates or "
-                       "comes in bursts")
-    return out
+            swings.append((min(busy), max(busy)))
+    averaged = tuple(r for r in roots.values() if r < AVERAGED_BUSY)
+    return Doubts(tuple(swings), averaged)
 
 
 def alternating(view: TemporalView) -> set[str]:
@@ -139,46 +162,38 @@ def period_s(view: TemporalView, vertex_id: str) -> float | None:
     return statistics.median(b - a for a, b in pairwise(starts))
 
 
-def moving_finding(graph: JobGraph, view: TemporalView) -> Finding | None:
-    """One finding for vertices that take turns as the bottleneck, or None."""
+def moving_finding(view: TemporalView, names: dict[str, str]) -> Finding | None:
+    """One finding for vertices that take turns as the bottleneck, or None. `names`: every
+    task's name by vertex id, sources first."""
     if view.steps < MIN_STEPS:
         return None
     leaders = alternating(view)
     if len(leaders) < 2 or switches(view, leaders) < 2:
         return None
-    order = [v.id for v in graph.topological() if v.id in leaders]
-    names = [graph.vertex(v).name for v in order]
+    order = [vid for vid in names if vid in leaders]
+    named = [names[v] for v in order]
     # The vertex that leads least often is the burst (e.g. the window firing): its turns
     # keep the rhythm; the steady vertex's turns are what is left in between.
     burst = min(order, key=lambda v: view.root_share[v])
     period = period_s(view, burst)
     ev = [
-        Evidence(graph.vertex(v).name, "root_share", round(view.root_share[v], 3), "ratio",
-                 view.span_s, "share of intervals in which it limited the job")
+        Evidence(names[v], "root_share", round(view.root_share[v], 3), "ratio",
+                 view.span_s, Why.ROOT_SHARE)
         for v in order
     ]
-    ev.append(Evidence(" <-> ".join(names), "switches", switches(view, leaders), "count",
-                       view.span_s, "how often the bottleneck moved between them"))
+    ev.append(Evidence(" <-> ".join(named), "switches", switches(view, leaders), "count",
+                       view.span_s, Why.SWITCHES))
     if period:
-        ev.append(Evidence(" <-> ".join(names), "period_s", round(period, 1), "s", view.span_s,
-                           "time between successive turns of the same task"))
-    every = f" about every {period:.0f} s" if period else ""
+        ev.append(Evidence(" <-> ".join(named), "period_s", round(period, 1), "s", view.span_s,
+                           Why.PERIOD))
     return Finding(
-        Cause.MOVING, order[0], " <-> ".join(names),
-        f"the bottleneck moves between {', '.join(names)}{every}: each limits the job in turn "
-        "(e.g. a window firing, then the steady-state operator)",
-        subtasks=[], evidence=ev,
-        actions=[Action(
-            "Size for the peak, not the average: the task that limits the job during the burst "
-            "needs capacity for the burst. Spread the burst (smaller or staggered windows, "
-            "incremental aggregation with a ReduceFunction/AggregateFunction instead of a "
-            "ProcessWindowFunction over all elements) or scale the task that leads between "
-            "bursts."
-        )],
+        Cause.MOVING, order[0], " <-> ".join(named), subtasks=[], evidence=ev,
+        facts={Fact.NAMES: tuple(named), Fact.PERIOD_S: period},
+        actions=[Action(ActionKind.SIZE_FOR_PEAK)],
     )
 
 
-def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> None:
+def annotate(findings: list[Finding], view: TemporalView) -> None:
     """Say how persistent each bottleneck finding is; demote ones seen in few intervals."""
     if view.steps < MIN_STEPS:
         return
@@ -192,8 +207,7 @@ def annotate(findings: list[Finding], view: TemporalView, graph: JobGraph) -> No
         share = sum(since) / len(since) if since else 0.0
         f.evidence.append(Evidence(
             f.vertex_name or f.vertex_id, "root_share", round(share, 3), "ratio", view.span_s,
-            f"a source of backpressure in {sum(since)} of the {len(since)} intervals since it "
-            "first was",
+            Why.LED_SINCE, {Fact.LED: sum(since), Fact.INTERVALS: len(since)},
         ))
         if since and not since[-1] and share < TRANSIENT_SHARE:
             f.is_bottleneck = False

@@ -12,7 +12,7 @@ avg, sum, skew), one request per vertex.
 from __future__ import annotations
 
 from flowscope.analysis.findings import BUSY_HOT, Diagnosis, TaskState
-from flowscope.model import JobGraph, Sample
+from flowscope.model import JobGraph
 
 # Jobs of at most this many subtasks are read subtask by subtask everywhere (a poll of every
 # gauge costs a few requests per vertex at this size).
@@ -50,22 +50,3 @@ def detail_vertices(d: Diagnosis) -> set[str] | None:
         out.update(tasks[vid].upstream)
         out.update(tasks[vid].downstream)
     return out
-
-
-def detail_note(graph: JobGraph, latest: Sample) -> str | None:
-    """A sentence naming the vertices the newest poll read subtask by subtask, when it did
-    not read them all."""
-    detail = latest.detail_vertices
-    if detail is None:
-        return None
-    names = [v.name for v in graph.vertices if v.id in detail]
-    rest = len(graph.vertices) - len(names)
-    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    tms = ""
-    if latest.taskmanagers_of_job > len(latest.taskmanagers):
-        tms = (f"; TaskManagers read one by one: {len(latest.taskmanagers)} of "
-               f"{latest.taskmanagers_of_job} (those of the busiest subtasks read in detail), the "
-               "others' metrics aggregated")
-    return (f"read subtask by subtask: {shown or 'no vertex'}; the gauges of the other {rest} "
-            "vertices were read aggregated over their subtasks (counters are read for every "
-            f"subtask){tms}")

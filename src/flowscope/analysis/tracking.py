@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
-from flowscope.analysis.findings import Confidence, Diagnosis, Finding, Level, TaskState, Verdict
+from flowscope.analysis.findings import (
+    Confidence,
+    Diagnosis,
+    Finding,
+    Level,
+    Note,
+    TaskState,
+    Verdict,
+)
 from flowscope.analysis.timeline import TimelineStep, task_timeline
 from flowscope.analysis.window import distinct_snapshots
 from flowscope.model import JobGraph, Sample
@@ -70,7 +78,7 @@ class WatchState:
     tasks: list[TaskLine]
     findings: list[Finding]  # the bottlenecks
     moves: list[Move]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 class Watcher:
@@ -155,7 +163,7 @@ def build_state(graph: JobGraph, samples: Sequence[Sample], *,
                 history: int = HISTORY_SNAPSHOTS) -> WatchState:
     """The watch view after seeing `samples` (oldest first) of one job, poll by poll."""
     if not samples:
-        raise ValueError("build_state() needs at least one sample")
+        raise ValueError("build_state(): no samples")
     w = Watcher(window_s, history)
     for s in samples:
         w.add(graph, s)

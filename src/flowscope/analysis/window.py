@@ -203,32 +203,8 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False,
         host=last.host, busy=busy, backpressured=bp, idle=idle, span_s=span_s, basis=basis,
     )
     if basis == "counters":
-        t1 = times[-1]
-        assert t1 is not None
-        taken = lv.get(_RECORDS_IN) or lv.get(_RECORDS_OUT)
-        if taken and _isfinite(taken) and taken > 0:
-            w.cost_since_start_s = t1[0] / 1000.0 / taken
-        for name, key in RATE_FIELDS[:2] if states_only else RATE_FIELDS:
-            now = lv.get(key)
-            if now is None or not _isfinite(now):
-                continue  # no delta without the newest value
-            # Counters listed later than the time counters (metric names are discovered after
-            # the first snapshot) start from the first sample that has them.
-            for v, t0 in zip(values, times, strict=True):
-                x = v.get(key)
-                if t0 is not None and x is not None and _isfinite(x):
-                    secs = (max(t1[0] - t0[0], 0.0) + max(t1[1] - t0[1], 0.0)
-                            + max(t1[2] - t0[2], 0.0)) / 1000.0
-                    if secs >= MIN_COUNTER_SPAN_S:
-                        setattr(w, name, max(now - x, 0.0) / secs)
-                    break
-        if last.operators and not states_only and not counters_only:
-            secs = w.span_s
-            for op, counters in last.operators.items():
-                before = first.operators.get(op, {}).get("records_in")
-                now = counters.get("records_in")
-                if before is not None and now is not None:
-                    w.operators_records_in_per_s[op] = max(now - before, 0.0) / secs
+        _counter_rates(w, series, values, times, k0, states_only=states_only,
+                       operators=not states_only and not counters_only)
     else:
         w.records_in_per_s = last.finite(_RECORDS_IN_PER_S)
         w.records_out_per_s = last.finite(_RECORDS_OUT_PER_S)
@@ -245,6 +221,41 @@ def subtask_window(series: list[SubtaskSample], *, states_only: bool = False,
     w.in_floating_usage = _mean_of(values, _IN_FLOATING_USAGE)
     w.out_pool_usage = _mean_of(values, _OUT_POOL_USAGE)
     return w
+
+
+def _counter_rates(w: SubtaskWindow, series: list[SubtaskSample], values: list[dict[str, float]],
+                   times: list[tuple[float, float, float] | None], k0: int, *,
+                   states_only: bool, operators: bool) -> None:
+    """Rates per second of the subtask's counters over the window it measured itself (its
+    busy + idle + backpressured time), busy time per record since the start, and the chained
+    operators' records in (`operators`)."""
+    last, lv = series[-1], values[-1]
+    t1 = times[-1]
+    assert t1 is not None
+    taken = lv.get(_RECORDS_IN) or lv.get(_RECORDS_OUT)
+    if taken and _isfinite(taken) and taken > 0:
+        w.cost_since_start_s = t1[0] / 1000.0 / taken
+    for name, key in RATE_FIELDS[:2] if states_only else RATE_FIELDS:
+        now = lv.get(key)
+        if now is None or not _isfinite(now):
+            continue  # no delta without the newest value
+        # Counters listed later than the time counters (metric names are discovered after
+        # the first snapshot) start from the first sample that has them.
+        for v, t0 in zip(values, times, strict=True):
+            x = v.get(key)
+            if t0 is not None and x is not None and _isfinite(x):
+                secs = (max(t1[0] - t0[0], 0.0) + max(t1[1] - t0[1], 0.0)
+                        + max(t1[2] - t0[2], 0.0)) / 1000.0
+                if secs >= MIN_COUNTER_SPAN_S:
+                    setattr(w, name, max(now - x, 0.0) / secs)
+                break
+    if last.operators and operators:
+        first = series[k0]
+        for op, counters in last.operators.items():
+            before = first.operators.get(op, {}).get("records_in")
+            now = counters.get("records_in")
+            if before is not None and now is not None:
+                w.operators_records_in_per_s[op] = max(now - before, 0.0) / w.span_s
 
 
 def watermark(v: float | None) -> float | None:
@@ -409,10 +420,31 @@ def taskmanager_rates(samples: list[Sample]) -> dict[str, TaskManagerFacts]:
         out[tm_id] = TaskManagerFacts(
             cores_used=cores_used, gc_ms_per_s=gc_ms_per_s, cpu_load=v.get(TmQ.CPU_LOAD),
             heap_used_bytes=v.get(TmQ.HEAP_USED), heap_max_bytes=v.get(TmQ.HEAP_MAX),
-            old_gc_count=v.get(TmQ.OLD_GC_COUNT), cpu_cores=v.get(TmQ.CPU_CORES),
+            old_gc_count=v.get(TmQ.OLD_GC_COUNT),
+            cpu_cores=v.get(TmQ.CPU_CORES) or host_cores(
+                cores_used, _mean_load(samples, tm_id)),
             gc_intervals=tuple(gc_intervals),
         )
     return out
+
+
+# Below this share of the machine a JVM's CPU load says too little to size the host by.
+MIN_LOAD_FOR_CORES = 0.05
+
+
+def host_cores(cores_used: float | None, load: float | None) -> float | None:
+    """The cores of a TaskManager's host when it does not say (a Prometheus history holds no
+    hardware facts): its JVM's CPU time per second over the JVM's share of the machine
+    (`Status.JVM.CPU.Load`, 0..1 of all its cores), to the nearest core."""
+    if cores_used is None or load is None or load < MIN_LOAD_FOR_CORES:
+        return None
+    return float(max(1, round(cores_used / load)))
+
+
+def _mean_load(samples: list[Sample], tm_id: str) -> float | None:
+    loads = [v for s in samples if (tm := s.taskmanagers.get(tm_id)) is not None
+             and (v := tm.values.get(TmQ.CPU_LOAD)) is not None and math.isfinite(v)]
+    return sum(loads) / len(loads) if loads else None
 
 
 def _change_points(samples: list[Sample], tm_id: str, key: str) -> list[tuple[float, float]]:

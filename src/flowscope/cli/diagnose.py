@@ -25,7 +25,7 @@ from flowscope.render.safe import console as safe_console
 @click.command()
 @source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON "
-              "(schema flowscope.diagnosis/2, see docs/json-schema.md).")
+              "(schema flowscope.diagnosis/3, see docs/json-schema.md).")
 @click.option("--duration", type=POSITIVE, default=120.0, show_default=True,
               help="Longest time to sample a live job, in seconds. Sampling stops as soon as "
                    "the verdict holds over consecutive metric snapshots (usually 20-50 s: "

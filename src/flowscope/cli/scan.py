@@ -132,8 +132,8 @@ def _exit_code(rows: list[FleetRow], errors: list[ScanError]) -> int:
 def _scan_prometheus(url: str, at: str | None, window: float, lookback: float,
                      headers: dict[str, str], quiet: bool
                      ) -> tuple[list[FleetRow], list[str], dict[str, Any]]:
-    from flowscope.flink.fleet import scan_prometheus
     from flowscope.postmortem import parse_time
+    from flowscope.scan import scan_prometheus
 
     when = parse_time(at) if at is not None else parse_time("now")
     err = err_console()

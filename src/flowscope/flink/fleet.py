@@ -1,17 +1,20 @@
-"""Every job of a fleet from a Prometheus-compatible store, in a constant number of queries.
+"""Every job of a fleet from a Prometheus-compatible store, in a constant number of queries,
+as the evidence `analysis.rules` judges (analysis.evidence): the same model a REST window fills.
 
-`scan_prometheus` asks, whatever the number of jobs (see flowscope.flink.fleetql):
+`read_fleet` asks, whatever the number of jobs (see flowscope.flink.fleetql):
   - `GET /api/v1/status/config`        the scrape interval (the history's step); optional
   - `GET /api/v1/query`                 which jobs lack the accumulated counters (their
                                         ratios then come from Flink's gauges)
-  - `GET /api/v1/query` x 4            at `at`: per-task time ratios, record rates and job
-                                        uptimes, the hottest subtask of each task, and the
-                                        medians of its peers
-  - `GET /api/v1/query_range` x 1      each job's state over the lookback ("for how long"),
-                                        from the same ratios, asked alongside the others
-and turns the answers into per-job aggregates that analysis.triage judges. A query the
-server refuses for its size is split by job_id prefix ([0-7] then [89a-f], then halves
-again) and the parts merged; only a refused query is split.
+  - `GET /api/v1/query` x 5            at `at`: per-task time ratios, record rates and job
+                                        uptimes, the hot subtasks of each task, the medians of
+                                        their peers, and the TaskManagers' CPU, GC and heap
+  - `GET /api/v1/query_range` x 2      each job's state over the lookback ("for how long"),
+                                        and each task over the last `history_s` at ~10 s steps
+                                        (where the bottleneck was: moving bottlenecks, GC that
+                                        holds)
+and turns the answers into one `JobEvidence` per job. A query the server refuses for its size
+is split by job_id prefix ([0-7] then [89a-f], then halves again) and the parts merged; only a
+refused query is split. The reader decides nothing: `flowscope.scan.scan_prometheus` judges.
 """
 
 from __future__ import annotations
@@ -20,12 +23,34 @@ import math
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import httpx
 
-from flowscope.analysis import triage
-from flowscope.analysis.findings import BUSY_HOT, LOW_THRESHOLD, Diagnosis
+from flowscope.analysis.evidence import (
+    RELATIVE_HOT,
+    JobEvidence,
+    Loads,
+    Peers,
+    Quality,
+    SubtaskFacts,
+    TaskEvidence,
+)
+from flowscope.analysis.findings import (
+    BUSY_HOT,
+    LOW_THRESHOLD,
+    Fact,
+    Note,
+    NoteKind,
+    SubtaskState,
+    TaskManagerFacts,
+    TaskState,
+    level_of,
+)
+from flowscope.analysis.sources import HEAD_BUSY
+from flowscope.analysis.temporal import TemporalView, view_of
+from flowscope.analysis.window import host_cores
 from flowscope.errors import JobNotFound
 from flowscope.flink import fleetql
 from flowscope.flink import metric_names as names
@@ -34,7 +59,7 @@ from flowscope.flink.promql import PrometheusError, QueryTooLarge
 from flowscope.flink.promwindow import when
 from flowscope.model import JobGraph
 
-__all__ = ["FleetScan", "scan_prometheus"]
+__all__ = ["FleetReading", "Shard", "TaskAnswers", "history_of", "job_evidence", "read_fleet"]
 
 HEX = "0123456789abcdef"
 # A job_id prefix longer than this that is still refused is not a matter of size.
@@ -42,17 +67,21 @@ MAX_PREFIX = 3
 HISTORY_POINTS = 60  # steps of the "for how long" history over the lookback
 # Jobs without counters named one by one in the gauge fallback; more than this: every job.
 MAX_FALLBACK_JOBS = 50
+# Where the bottleneck was: steps of about this many seconds over the last history_s.
+STEP_S = 10.0
 
 Row = tuple[dict[str, str], float]
 Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
 
 
 @dataclass
-class FleetScan:
-    """What a fleet scan found at one time."""
+class FleetReading:
+    """What a fleet read found at one time: a job's evidence each, the state history each
+    job's "for how long" is read from, and what the reading cost."""
 
-    diagnoses: list[Diagnosis]  # one per job seen in the window
-    since_s: dict[str, float | None]  # job_id -> seconds the current verdict has held
+    jobs: list[JobEvidence]
+    states: Series  # per job_id: (epoch s, state code) every `step_s`
+    step_s: float
     queries: int  # HTTP requests sent
     bytes_in: int  # response bytes received
     notes: list[str] = field(default_factory=list)
@@ -80,40 +109,46 @@ class Shard:
         return Shard(self.prefix + self.digits).halves()
 
 
-def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
-                    lookback_s: float = 3600.0, headers: Mapping[str, str] | None = None,
-                    graphs: Mapping[str, JobGraph] | None = None,
-                    transport: httpx.BaseTransport | None = None,
-                    progress: Callable[[str], None] | None = None) -> FleetScan:
-    """Diagnose every job with task series in the `window_s` seconds before `at` (epoch s),
-    and how long each job's state has held within `lookback_s` seconds. `graphs` (job_id ->
-    JobGraph) lets the jobs it holds be located along their edges. Raises a one-line
-    PrometheusError (PrometheusUnreachable, QueryTooLarge) or JobNotFound."""
+def read_fleet(url: str, *, at: float, window_s: float = 120.0, lookback_s: float = 3600.0,
+               history_s: float = 180.0, headers: Mapping[str, str] | None = None,
+               graphs: Mapping[str, JobGraph] | None = None,
+               transport: httpx.BaseTransport | None = None,
+               progress: Callable[[str], None] | None = None) -> FleetReading:
+    """The evidence of every job with task series in the `window_s` seconds before `at`
+    (epoch s), where its bottleneck was over the last `history_s` seconds, and each job's
+    state over `lookback_s`. `graphs` (job_id -> JobGraph) gives the jobs it holds their
+    edges. Raises a one-line PrometheusError (PrometheusUnreachable, QueryTooLarge) or
+    JobNotFound."""
     say = progress or (lambda _: None)
     with PrometheusSource(url, headers=headers, transport=transport) as src:
         scan = _Scan(src, at, window_s, say)
         say(f"reading every job's tasks from {src.url} at {when(at)}")
-        step = src.scrape_interval_s()
-        if step is None:
-            step = DEFAULT_STEP_S
-            scan.notes.append(f"the server does not say its scrape interval: {step:g} s assumed")
-        step = max(step, lookback_s / HISTORY_POINTS)
-        rows, legacy, state_rows = scan.run(lookback_s, step)
-        jobs = _aggregate(rows, set(legacy))
+        scrape = src.scrape_interval_s()
+        if scrape is None:
+            scrape = DEFAULT_STEP_S
+            scan.notes.append(f"the server does not say its scrape interval: {scrape:g} s "
+                              "assumed")
+        step = max(scrape, lookback_s / HISTORY_POINTS)
+        answers = scan.run(lookback_s, step, history_s, scrape)
+        jobs = _evidence(answers, at, window_s, graphs or {})
         if not jobs:
             raise JobNotFound(
                 f"Prometheus at {src.url} has no Flink task series in the {window_s:g} s "
                 f"before {when(at)} (is Flink's PrometheusReporter scraped, and is the time "
                 "right?)")
         say(f"{len(jobs)} jobs: judging")
-        diagnoses = [triage.triage(j, t=at, window_s=window_s,
-                                   graph=(graphs or {}).get(j.job_id)) for j in jobs]
-        since = _since(diagnoses, state_rows, at, step)
-        whole = sum(1 for v in since.values() if v is not None and v >= lookback_s - step)
-        if whole:
-            scan.notes.append(f"{whole} jobs held their state through the whole lookback: "
-                              f"their time is at least {lookback_s:g} s")
-        return FleetScan(diagnoses, since, src.http.requests, src.http.bytes_in, scan.notes)
+        return FleetReading(jobs, answers.states, step, src.http.requests, src.http.bytes_in,
+                            scan.notes)
+
+
+@dataclass
+class Answers:
+    """The rows of one fleet read."""
+
+    rows: list[Row]  # the instant queries'
+    legacy: set[str]  # jobs without accumulated-time counters
+    states: Series  # the state history's
+    steps: Series  # the recent history's, per task and TaskManager
 
 
 class _Scan:
@@ -125,11 +160,11 @@ class _Scan:
         self.notes: list[str] = []
         self.refused: dict[str, int] = {}  # what -> refusals split
 
-    def run(self, lookback_s: float, step_s: float) -> tuple[list[Row], list[str], Series]:
-        """(the rows of the per-task queries, the jobs without counters, the state history's
-        series): after the counter check, the rest runs side by side."""
+    def run(self, lookback_s: float, step_s: float, history_s: float,
+            scrape_s: float) -> Answers:
+        """Every answer of the read: after the counter check, the rest runs side by side."""
         w = self.window_s
-        with ThreadPoolExecutor(5, thread_name_prefix="flowscope-fleet") as pool:
+        with ThreadPoolExecutor(7, thread_name_prefix="flowscope-fleet") as pool:
             missing = self.sharded(lambda m: self.instant(fleetql.missing_counters_query(m)),
                                    "the counter check")
             legacy = sorted({lab.get(fleetql.JOB, "") for lab, v in missing if v > 0} - {""})
@@ -138,25 +173,34 @@ class _Scan:
                 self.notes.append(f"{len(legacy)} jobs lack Flink's accumulated-time or record "
                                   "counters: their ratios come from the *PerSecond gauges")
             queries: list[Callable[[str], str]] = [
-                lambda m: fleetql.times_query(m, w, fb, triage.RELATIVE_HOT, BUSY_HOT),
+                lambda m: fleetql.times_query(m, w, fb, RELATIVE_HOT, BUSY_HOT),
                 lambda m: fleetql.records_query(m, w, fb),
-                lambda m: fleetql.hot_query(m, w, fb),
+                lambda m: fleetql.hot_query(m, w, fb, RELATIVE_HOT, BUSY_HOT),
                 lambda m: fleetql.peers_query(m, w, fb),
+                lambda m: fleetql.taskmanagers_query(m, w, fb, RELATIVE_HOT, BUSY_HOT),
             ]
             futures = [pool.submit(self.sharded, self._asker(q), "a per-task query")
                        for q in queries]
 
-            def history(m: str) -> Series:
-                query = fleetql.state_query(m, w, fb, LOW_THRESHOLD, triage.HEAD_BUSY)
+            def states(m: str) -> Series:
+                query = fleetql.state_query(m, w, fb, LOW_THRESHOLD, HEAD_BUSY)
                 return self.history(query, lookback_s, step_s)
 
-            states = pool.submit(self.sharded, history, "the state history")
+            # Each step reads the ratios over two scrapes at least: a delta needs two points.
+            step = max(STEP_S, scrape_s)
+            over = max(step, 2 * scrape_s)
+
+            def steps(m: str) -> Series:
+                return self.history(fleetql.steps_query(m, over, fb), history_s, step)
+
+            state_rows = pool.submit(self.sharded, states, "the state history")
+            step_rows = pool.submit(self.sharded, steps, "the recent history")
             rows = [row for f in futures for row in f.result()]
-            history_rows = states.result()
+            answers = Answers(rows, set(legacy), state_rows.result(), step_rows.result())
         for what, n in sorted(self.refused.items()):
             self.notes.append(f"the server refused {what} for its size {n} time(s): it was split "
                               "by job_id prefix and the parts merged")
-        return rows, legacy, history_rows
+        return answers
 
     def _asker(self, query: Callable[[str], str]) -> Callable[[str], list[Row]]:
         return lambda matcher: self.instant(query(matcher))
@@ -210,84 +254,257 @@ def _value(v: float) -> float | None:
 
 # Stats that are time ratios (0..1). `rate()` extrapolates to the window's edges, so a counter
 # read a moment late can give 1.06: clamped, as the REST window clamps its ratios.
-RATIOS = {"busy_max", "busy_avg", "busy_min", "bp_max", "bp_avg", "idle_max", "idle_avg",
-          "peers_busy", "hot_busy", "hot_bp"}
+RATIOS = {"busy_max", "busy_avg", "busy_min", "busy_cool", "bp_max", "bp_avg", "idle_max",
+          "idle_avg", "peers_busy", "hot_busy", "hot_bp"}
+# Stats with one answer per subtask (each labelled with its subtask_index).
+PER_SUBTASK = {"hot_busy", "hot_bp", "hot_rin", "hot_rout", "hot_start", "load_top"}
+PER_TM = {"cores", "gc", "load", "heap_used", "heap_max"}
 
 
 def _clamped(stat: str, v: float) -> float:
     return min(max(v, 0.0), 1.0) if stat in RATIOS and math.isfinite(v) else v
 
 
-def _aggregate(rows: list[Row], legacy: set[str]) -> list[triage.JobAggregate]:
-    """Per-job aggregates from the rows of the four instant queries; `legacy`: the jobs
-    without accumulated-time counters."""
-    stats: dict[tuple[str, str], dict[str, float | None]] = {}
-    labels: dict[tuple[str, str], tuple[str, str]] = {}
-    hot: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+@dataclass
+class TaskAnswers:
+    """What the fleet's queries answer of one task: `stats` by the name each query gives it
+    (flink.fleetql), its hot subtasks' stats by index, the subtask that takes the most
+    records, and per TaskManager its hot subtasks' busy ratios summed and its busiest's."""
+
+    stats: dict[str, float | None] = field(default_factory=dict)
+    subtasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    top_load: tuple[int, float] | None = None  # the subtask that takes most records
+    busy_by_tm: dict[str, float] = field(default_factory=dict)
+    busy_on_tm: dict[str, float] = field(default_factory=dict)
+    job_name: str = ""
+    name: str = ""
+
+
+def _sorted_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], TaskAnswers], dict[str, float],
+                                            dict[str, dict[str, float]]]:
+    """The rows by task, the jobs' uptimes (s), and the TaskManagers' stats."""
+    tasks: dict[tuple[str, str], TaskAnswers] = {}
     uptime: dict[str, float] = {}
-    job_names: dict[str, str] = {}
+    tms: dict[str, dict[str, float]] = {}
     for lab, raw in rows:
-        stat, job, task = lab.get(fleetql.STAT, ""), lab.get(fleetql.JOB, ""), lab.get(
-            fleetql.TASK, "")
+        stat, job, task = (lab.get(fleetql.STAT, ""), lab.get(fleetql.JOB, ""),
+                           lab.get(fleetql.TASK, ""))
         v = _clamped(stat, raw)
         if stat == "uptime_ms":
             if math.isfinite(v) and v > 0:
                 uptime[job] = v / 1000.0
             continue
+        if stat in PER_TM:
+            tm = lab.get(fleetql.TM, "")
+            if tm and math.isfinite(v):
+                tms.setdefault(tm, {})[stat] = v
+            continue
         if not job or not task:
             continue
-        key = (job, task)
-        if stat.startswith("hot_"):
-            sub = lab.get(fleetql.SUBTASK, "")
-            slot = hot.setdefault(key, {}).setdefault(sub, {})
+        t = tasks.setdefault((job, task), TaskAnswers())
+        if stat in ("tm_hot", "tm_busy") and math.isfinite(v):
+            (t.busy_by_tm if stat == "tm_hot" else t.busy_on_tm)[lab.get(fleetql.TM, "")] = v
+        elif stat in PER_SUBTASK:
+            index = lab.get(fleetql.SUBTASK, "")
+            if not index.isdigit():
+                continue
+            if stat == "load_top":
+                if math.isfinite(v):
+                    t.top_load = (int(index), v)
+                continue
+            slot = t.subtasks.setdefault(int(index), {})
             if stat == "hot_busy":
                 # A subtask that moved TaskManager in the window has a series on each.
                 if v >= slot.get("busy", -math.inf):
-                    slot["busy"], slot["tm"] = v, lab.get(names.PROM_LABEL_TM, "")
+                    slot["busy"], slot["tm"] = v, lab.get(fleetql.TM, "")
             else:
                 slot[stat] = _value(v)
-            continue
-        stats.setdefault(key, {})[stat] = _value(v) if stat != "subtasks" else v
-        if stat == "subtasks":
-            labels[key] = (lab.get(names.PROM_LABEL_JOB_NAME, ""), lab.get("task_name", task))
-            job_names[job] = labels[key][0]
-    tasks: dict[str, list[triage.TaskAggregate]] = {}
-    for key, s in stats.items():
-        if key not in labels or s.get("busy_max") is None:
-            continue
-        n = int(s.get("subtasks") or 0)
-        tasks.setdefault(key[0], []).append(triage.TaskAggregate(
-            task_id=key[1], name=labels[key][1], subtasks=n,
-            busy_max=s.get("busy_max"), busy_avg=s.get("busy_avg"), busy_min=s.get("busy_min"),
-            hot_subtasks=int(s.get("busy_hot") or 0),
-            backpressured_max=s.get("bp_max"), backpressured_avg=s.get("bp_avg"),
-            idle_max=s.get("idle_max"), idle_avg=s.get("idle_avg"),
-            records_in_per_s=s.get("rin_sum"), records_out_per_s=s.get("rout_sum"),
-            hottest=_hottest(hot.get(key, {})),
-            peers_busy_median=s.get("peers_busy") if n > 1 else None,
-            peers_load_median=s.get("peers_load") if n > 1 else None,
-            peers_cost_median=s.get("peers_cost") if n > 1 else None,
-            counted=0 if key[0] in legacy else n))
-    return sorted((triage.JobAggregate(job, job_names.get(job, ""), tuple(
-        sorted(ts, key=lambda t: t.name)), uptime.get(job)) for job, ts in tasks.items()),
-        key=lambda j: (j.name, j.job_id))
+        elif stat == "subtasks":
+            t.stats["subtasks"] = v
+            t.job_name, t.name = (lab.get(names.PROM_LABEL_JOB_NAME, ""),
+                                  lab.get("task_name", task))
+        else:
+            t.stats[stat] = _value(v)
+    return tasks, uptime, tms
 
 
-def _hottest(subs: dict[str, dict[str, Any]]) -> triage.HotSubtask | None:
-    """The hottest subtask (the lowest index among equally busy ones)."""
-    found = [(-float(v["busy"]), int(i), v) for i, v in subs.items()
-             if "busy" in v and i.isdigit() and math.isfinite(v["busy"])]
-    if not found:
+def _evidence(answers: Answers, at: float, window_s: float,
+              graphs: Mapping[str, JobGraph]) -> list[JobEvidence]:
+    """One JobEvidence per job with task series in the window."""
+    tasks, uptime, tms = _sorted_rows(answers.rows)
+    by_job: dict[str, dict[str, TaskAnswers]] = {}
+    for (job, task), t in tasks.items():
+        if t.name and t.stats.get("subtasks"):
+            by_job.setdefault(job, {})[task] = t
+    steps = _steps(answers.steps)
+    out = []
+    for job, ts in by_job.items():
+        graph = graphs.get(job)
+        ev = job_evidence(job, ts, graph, tms, at, window_s, uptime.get(job),
+                          job in answers.legacy)
+        ev.history = history_of(steps.get(job, {}), ev)
+        _gc_intervals(ev, answers.steps, window_s, at)
+        out.append(ev)
+    return sorted(out, key=lambda e: (e.job_name, e.job_id))
+
+
+def job_evidence(job: str, ts: dict[str, TaskAnswers], graph: JobGraph | None,
+                 tms: dict[str, dict[str, float]], at: float, window_s: float,
+                 uptime: float | None, legacy: bool = False) -> JobEvidence:
+    """A job's evidence from what the fleet's queries answered of its tasks (`ts`, by task
+    id) and of the TaskManagers (`tms`, stats by tm_id)."""
+    heads = {tid for tid, t in ts.items() if not t.stats.get("rin_sum")}
+    # A job whose every task counts records in: none can be told to be its first.
+    if not heads:
+        heads = set(ts)
+    evidence = {tid: _task(tid, t, graph, tid in heads if graph is None
+                           else not graph.inputs(tid)) for tid, t in ts.items()}
+    if graph is not None:
+        order = [v.id for v in graph.topological() if v.id in evidence]
+    else:
+        order = sorted(evidence, key=lambda tid: (evidence[tid].takes_input,
+                                                  -(evidence[tid].state.backpressured or 0.0),
+                                                  evidence[tid].name))
+    used = {tm for t in ts.values() for tm in t.busy_on_tm}
+    name = graph.name if graph is not None else next(iter(ts.values())).job_name
+    ev = JobEvidence(job_id=job, job_name=name, job_state="RUNNING", t=at, window_s=window_s,
+                     uptime_s=uptime, tasks={tid: evidence[tid] for tid in order}, graph=graph,
+                     taskmanagers={tm: _tm(tms[tm]) for tm in sorted(used) if tm in tms},
+                     quality=Quality())
+    if legacy:
+        ev.notes.append(Note(NoteKind.GAUGE_RATIOS,
+                             {Fact.SUBJECTS: tuple(t.name for t in ev.tasks.values())}))
+    if graph is not None:
+        ev.notes.append(Note(NoteKind.ALONG_EDGES))
+    return ev
+
+
+def _tm(stats: dict[str, float]) -> TaskManagerFacts:
+    cores = stats.get("cores")
+    return TaskManagerFacts(
+        cores_used=cores, gc_ms_per_s=stats.get("gc"), cpu_load=stats.get("load"),
+        heap_used_bytes=stats.get("heap_used"), heap_max_bytes=stats.get("heap_max"),
+        cpu_cores=host_cores(cores, stats.get("load")))
+
+
+def _task(tid: str, t: TaskAnswers, graph: JobGraph | None, head: bool) -> TaskEvidence:
+    """A task's evidence from its answers: the hot subtasks against their peers' medians."""
+    s = t.stats
+    n = int(s.get("subtasks") or 0)
+    measured = int(s.get("busy_known") or 0)
+    takes_input = not head
+    hot = [_subtask(i, v, takes_input) for i, v in sorted(t.subtasks.items())
+           if "busy" in v and math.isfinite(v["busy"])]
+    hottest = max(hot, key=lambda x: (x.busy or 0.0, -x.index), default=None)
+    peers_taking = int(s.get("peers_taking") or 0)
+    starved = measured > 1 and peers_taking == 0
+    if starved:  # the peers took no records: costs since the start, as analysis.gather
+        hot = [_subtask(x.index, t.subtasks[x.index], takes_input, since_start=True)
+               for x in hot]
+        hottest = max(hot, key=lambda x: (x.busy or 0.0, -x.index), default=None)
+    vertex = graph.vertex(tid) if graph is not None else None
+    state = TaskState(
+        vertex_id=tid, name=vertex.name if vertex else t.name,
+        parallelism=vertex.parallelism if vertex else n,
+        max_parallelism=vertex.max_parallelism if vertex else 0,
+        busy=s.get("busy_max"), backpressured=s.get("bp_max"), idle=s.get("idle_max"),
+        level=level_of(s.get("bp_max")), records_in_per_s=s.get("rin_sum"),
+        records_out_per_s=s.get("rout_sum"), true_rate_per_subtask=None,
+        subtasks=[SubtaskState(x.index, x.taskmanager, x.busy, x.backpressured,
+                               None, None, None, None, None, None, None, "counters")
+                  for x in hot],
+        upstream=graph.upstream(tid) if graph else [],
+        downstream=graph.downstream(tid) if graph else [],
+        ship_strategies=[e.ship_strategy for e in graph.inputs(tid)] if graph else [])
+    load_total = (s.get("rin_sum") if takes_input else s.get("rout_sum")) or 0.0
+    busy_avg = s.get("busy_avg")
+    if load_total and busy_avg and measured and takes_input:
+        state.true_rate_per_subtask = load_total / (busy_avg * measured)
+    costs = [c for x in hot if (c := x.cost_s) is not None]
+    top_cost = max(costs, default=0.0)
+    costly = tuple(x for x in hot if (x.cost_s or 0.0) >= RELATIVE_HOT * top_cost)
+    peers = None
+    if measured > 1:
+        peers = Peers(busy_median=s.get("peers_busy"), load_median=s.get("peers_load"),
+                      cost_median=s.get("peers_start") if starved else s.get("peers_cost"),
+                      cool_busy_max=s.get("busy_cool"), starved=starved)
+    return TaskEvidence(
+        state=state, takes_input=takes_input, measured=measured,
+        hot=int(s.get("busy_hot") or 0), busy_min=s.get("busy_min"), busy_avg=busy_avg,
+        backpressured_avg=s.get("bp_avg"), busy_unmeasured=n > 0 and measured == 0,
+        hottest=hottest, hot_subtasks=tuple(hot),
+        busiest=tuple(sorted(hot, key=lambda x: -(x.busy or 0.0))[:4]),
+        costly=costly or ((hottest,) if hottest else ()), peers=peers,
+        loads=(Loads(load_total, n, t.top_load[0], t.top_load[1])
+               if t.top_load and n >= 2 else None),
+        busy_by_tm=dict(t.busy_by_tm), busy_on_tm=dict(t.busy_on_tm),
+        gauge_ratios=False)
+
+
+def _subtask(index: int, v: dict[str, Any], takes_input: bool,
+             since_start: bool = False) -> SubtaskFacts:
+    load = v.get("hot_rin") if takes_input else v.get("hot_rout")
+    busy = float(v["busy"])
+    cost = v.get("hot_start") if since_start else (busy / load if load else None)
+    return SubtaskFacts(index, str(v.get("tm", "")), busy, v.get("hot_bp"), load, cost)
+
+
+def _steps(series: Series) -> dict[str, dict[str, dict[str, dict[float, float]]]]:
+    """The recent history's task series: job -> task -> stat -> {t: value}."""
+    out: dict[str, dict[str, dict[str, dict[float, float]]]] = {}
+    for lab, values in series:
+        job, task, stat = (lab.get(fleetql.JOB, ""), lab.get(fleetql.TASK, ""),
+                           lab.get(fleetql.STAT, ""))
+        if not job or not task:
+            continue
+        out.setdefault(job, {}).setdefault(task, {})[stat] = {
+            t: _clamped(stat, v) for t, v in values if math.isfinite(v)}
+    return out
+
+
+def history_of(tasks: dict[str, dict[str, dict[float, float]]],
+               ev: JobEvidence) -> TemporalView | None:
+    """Where the bottleneck was at each step, located as the window is (with the graph's
+    edges, or without them)."""
+    times = sorted({t for stats in tasks.values() for t in stats.get("busy_max", {})})
+    if len(times) < 2:
         return None
-    _, index, v = min(found, key=lambda f: (f[0], f[1]))
-    return triage.HotSubtask(index=index, taskmanager=str(v.get("tm", "")),
-                             busy=float(v["busy"]), backpressured=v.get("hot_bp"),
-                             records_in_per_s=v.get("hot_rin"),
-                             records_out_per_s=v.get("hot_rout"))
+    steps = []
+    for before, now in pairwise(times):
+        states: dict[str, TaskState] = {}
+        for tid, stats in tasks.items():
+            if tid not in ev.tasks:
+                continue
+            busy, bp = stats.get("busy_max", {}).get(now), stats.get("bp_max", {}).get(now)
+            hot = SubtaskState(0, "", stats.get("hot_busy", {}).get(now),
+                               stats.get("hot_bp", {}).get(now), None, None, None, None,
+                               None, None, None, "counters")
+            base = ev.tasks[tid].state
+            states[tid] = TaskState(
+                vertex_id=tid, name=base.name, parallelism=base.parallelism,
+                max_parallelism=base.max_parallelism, busy=busy, backpressured=bp, idle=None,
+                level=level_of(bp), records_in_per_s=None, records_out_per_s=None,
+                true_rate_per_subtask=None, subtasks=[hot], upstream=base.upstream,
+                downstream=base.downstream, ship_strategies=base.ship_strategies)
+        if len(states) == len(ev.tasks):  # a step that misses a task says nothing of it
+            steps.append((before, now, states))
+    return view_of(steps, ev.graph) if steps else None
 
 
-def _since(diagnoses: list[Diagnosis], rows: Series, at: float,
-           step_s: float) -> dict[str, float | None]:
-    by_job = {lab.get(fleetql.JOB, ""): values for lab, values in rows}
-    return {d.job_id: triage.held_for(by_job.get(d.job_id, []), d.verdict, at, step_s)
-            for d in diagnoses}
+def _gc_intervals(ev: JobEvidence, series: Series, window_s: float, at: float) -> None:
+    """Each TaskManager's GC ms per second at the steps within the window."""
+    for lab, values in series:
+        tm = lab.get(fleetql.TM, "")
+        if lab.get(fleetql.STAT) != "gc" or tm not in ev.taskmanagers:
+            continue
+        gc = tuple(v for t, v in values if t > at - window_s and math.isfinite(v))
+        facts = ev.taskmanagers[tm]
+        ev.taskmanagers[tm] = TaskManagerFacts(
+            cores_used=facts.cores_used, gc_ms_per_s=facts.gc_ms_per_s, cpu_load=facts.cpu_load,
+            heap_used_bytes=facts.heap_used_bytes, heap_max_bytes=facts.heap_max_bytes,
+            cpu_cores=facts.cpu_cores, gc_intervals=gc)
+
+
+def job_states(reading: FleetReading) -> dict[str, list[tuple[float, float]]]:
+    """Each job's state history: (epoch s, state code) points."""
+    return {lab.get(fleetql.JOB, ""): values for lab, values in reading.states}

@@ -21,16 +21,23 @@ job, else a job_id matcher (see `missing_counters_query`).
 from __future__ import annotations
 
 from flowscope.flink import metric_names as names
-from flowscope.model import Quantity
+from flowscope.model import Quantity, TmQuantity
 
 JOB, TASK, SUBTASK = names.PROM_LABEL_JOB_ID, names.PROM_LABEL_TASK_ID, names.PROM_LABEL_SUBTASK
+TM = names.PROM_LABEL_TM
 BY_TASK = f"{JOB}, {TASK}"
 BY_SUBTASK = f"{JOB}, {TASK}, {SUBTASK}"
 STAT = "stat"  # the label that names a statistic in an answer
+# A task's hot subtasks each answer apart, the busiest this many.
+MAX_HOT = 8
 
 
 def _task_name(q: Quantity) -> str:
     return names.PROM_TASK + names.prom_task_metrics()[q][0]
+
+
+def _tm_name(q: TmQuantity) -> str:
+    return names.PROM_TASKMANAGER + names.prom_tm_metrics()[q][0]
 
 
 # (counter, gauge) of each ratio, and of each record rate.
@@ -106,19 +113,28 @@ def _hottest(busy: str) -> str:
     return f"topk by ({BY_TASK}) (1, {busy})"
 
 
+def hot_mask(busy: str, relative_hot: float, busy_hot: float) -> str:
+    """The subtasks of `busy` (per subtask) that are hot: busy >= max(busy_hot, relative_hot x
+    their task's busiest), analysis.evidence's definition."""
+    return (f"(({busy} >= on ({BY_TASK}) group_left () ({relative_hot:g} * max by ({BY_TASK}) "
+            f"({busy}))) >= {busy_hot:g})")
+
+
 def times_query(matcher: str, window_s: float, fallback: str | None, relative_hot: float,
                 busy_hot: float) -> str:
-    """Per task: busy max/avg/min, how many subtasks are hot (busy >= max(busy_hot,
-    relative_hot x the task's max)), backpressured max/avg, idle max/avg."""
+    """Per task: busy max/avg/min, how many subtasks measure it (NaN: not), how many are hot
+    (`hot_mask`) and the busiest of the others, backpressured max/avg, idle max/avg."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
     bp = per_subtask(ratio("bp", matcher, window_s, fallback))
     idle = per_subtask(ratio("idle", matcher, window_s, fallback))
+    hot = hot_mask(busy, relative_hot, busy_hot)
     return _stats({
         "busy_max": f"max by ({BY_TASK}) ({busy})",
         "busy_avg": f"avg by ({BY_TASK}) ({busy})",
         "busy_min": f"min by ({BY_TASK}) ({busy})",
-        "busy_hot": (f"count by ({BY_TASK}) (({busy} >= on ({BY_TASK}) group_left () "
-                     f"({relative_hot:g} * max by ({BY_TASK}) ({busy}))) >= {busy_hot:g})"),
+        "busy_known": f"count by ({BY_TASK}) ({busy} == {busy})",
+        "busy_hot": f"count by ({BY_TASK}) ({hot})",
+        "busy_cool": f"max by ({BY_TASK}) ({busy} unless on ({BY_SUBTASK}) {hot})",
         "bp_max": f"max by ({BY_TASK}) ({bp})",
         "bp_avg": f"avg by ({BY_TASK}) ({bp})",
         "idle_max": f"max by ({BY_TASK}) ({idle})",
@@ -143,33 +159,93 @@ def records_query(matcher: str, window_s: float, fallback: str | None) -> str:
     })
 
 
-def hot_query(matcher: str, window_s: float, fallback: str | None) -> str:
-    """Per task its hottest subtask(s): busy with the TaskManager (`tm_id`), backpressured,
-    records in and out, each with `subtask_index`."""
+def _load(matcher: str, window_s: float, fallback: str | None) -> str:
+    """Records per second per subtask: in where it takes any, else out (a source)."""
+    rin = per_subtask(rate("rin", matcher, window_s, fallback))
+    rout = per_subtask(rate("rout", matcher, window_s, fallback))
+    return f"(({rin} > 0) or {rout})"
+
+
+def _since_start(matcher: str) -> str:
+    """Busy seconds per record since the attempt started, per subtask: the accumulated busy
+    time over the records taken in (out, for a subtask that takes none in), now."""
+    spent = f"max by ({BY_SUBTASK}) ({TIMES['busy'][0]}{{{matcher}}})"
+    rin = f"max by ({BY_SUBTASK}) ({RECORDS['rin'][0]}{{{matcher}}})"
+    rout = f"max by ({BY_SUBTASK}) ({RECORDS['rout'][0]}{{{matcher}}})"
+    return f"({spent} / 1000 / (({rin} > 0) or ({rout} > 0)))"
+
+
+def hot_query(matcher: str, window_s: float, fallback: str | None, relative_hot: float,
+              busy_hot: float) -> str:
+    """Per task its hot subtasks (`hot_mask`, the MAX_HOT busiest): busy with the TaskManager
+    (`tm_id`), backpressured, records in and out, and busy seconds per record since the start,
+    each with `subtask_index`; and the subtask that takes the most records (`load_top`)."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
-    on = f"and on ({BY_SUBTASK}) {_hottest(busy)}"
-    with_tm = (f"max by ({BY_SUBTASK}, {names.PROM_LABEL_TM}) "
+    on = (f"and on ({BY_SUBTASK}) topk by ({BY_TASK}) ({MAX_HOT}, "
+          f"{hot_mask(busy, relative_hot, busy_hot)})")
+    with_tm = (f"max by ({BY_SUBTASK}, {TM}) "
                f"({ratio('busy', matcher, window_s, fallback)})")
     return _stats({
         "hot_busy": f"{with_tm} {on}",
         "hot_bp": f"{per_subtask(ratio('bp', matcher, window_s, fallback))} {on}",
         "hot_rin": f"{per_subtask(rate('rin', matcher, window_s, fallback))} {on}",
         "hot_rout": f"{per_subtask(rate('rout', matcher, window_s, fallback))} {on}",
+        "hot_start": f"{_since_start(matcher)} {on}",
+        "load_top": f"topk by ({BY_TASK}) (1, {_load(matcher, window_s, fallback)})",
     })
 
 
 def peers_query(matcher: str, window_s: float, fallback: str | None) -> str:
     """Per task the medians over the subtasks other than the hottest: busy ratio, load
-    (records/s) and cost (busy seconds per record, subtasks with records only)."""
+    (records/s), cost (busy seconds per record, subtasks with records only) and cost since the
+    start; and how many of them took records in the window."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
-    rin = per_subtask(rate("rin", matcher, window_s, fallback))
-    rout = per_subtask(rate("rout", matcher, window_s, fallback))
-    load = f"(({rin} > 0) or {rout})"
+    load = _load(matcher, window_s, fallback)
     peers = f"unless on ({BY_SUBTASK}) {_hottest(busy)}"
     return _stats({
         "peers_busy": f"quantile by ({BY_TASK}) (0.5, {busy} {peers})",
         "peers_load": f"quantile by ({BY_TASK}) (0.5, {load} {peers})",
         "peers_cost": f"quantile by ({BY_TASK}) (0.5, ({busy} / ({load} > 0)) {peers})",
+        "peers_start": f"quantile by ({BY_TASK}) (0.5, {_since_start(matcher)} {peers})",
+        "peers_taking": f"count by ({BY_TASK}) (({load} > 0) {peers})",
+    })
+
+
+def taskmanagers_query(matcher: str, window_s: float, fallback: str | None,
+                       relative_hot: float, busy_hot: float) -> str:
+    """Per TaskManager (`tm_id`): cores used (JVM CPU time per second), GC ms per second, its
+    share of the machine (`Status.JVM.CPU.Load`, mean), heap used (mean) and max; per task and
+    TaskManager: its hot subtasks' busy ratios summed (`tm_hot`) and its busiest subtask's
+    (`tm_busy`). The TaskManagers' series carry no job: every TaskManager answers whatever
+    `matcher` the tasks get."""
+    w = _w(window_s)
+    busy_tm = f"max by ({BY_SUBTASK}, {TM}) ({ratio('busy', matcher, window_s, fallback)})"
+    busy = per_subtask(ratio("busy", matcher, window_s, fallback))
+    hot = hot_mask(busy, relative_hot, busy_hot)
+    return _stats({
+        "cores": f"max by ({TM}) (rate({_tm_name(TmQuantity.CPU_TIME_NS)}[{w}])) / 1e9",
+        "gc": f"max by ({TM}) (rate({_tm_name(TmQuantity.GC_TIME_MS)}[{w}]))",
+        "load": f"max by ({TM}) (avg_over_time({_tm_name(TmQuantity.CPU_LOAD)}[{w}]))",
+        "heap_used": f"max by ({TM}) (avg_over_time({_tm_name(TmQuantity.HEAP_USED)}[{w}]))",
+        "heap_max": f"max by ({TM}) ({_tm_name(TmQuantity.HEAP_MAX)})",
+        "tm_hot": f"sum by ({BY_TASK}, {TM}) ({busy_tm} and on ({BY_SUBTASK}) {hot})",
+        "tm_busy": f"max by ({BY_TASK}, {TM}) ({busy_tm})",
+    })
+
+
+def steps_query(matcher: str, over_s: float, fallback: str | None) -> str:
+    """For a range query, each step's view of each task over the `over_s` seconds before it:
+    busy and backpressured (max over subtasks) and its busiest subtask's busy and
+    backpressured (`hot_busy`, `hot_bp`); and each TaskManager's GC ms per second (`gc`)."""
+    busy = per_subtask(ratio("busy", matcher, over_s, fallback))
+    bp = per_subtask(ratio("bp", matcher, over_s, fallback))
+    hottest = f"and on ({BY_SUBTASK}) {_hottest(busy)}"
+    return _stats({
+        "busy_max": f"max by ({BY_TASK}) ({busy})",
+        "bp_max": f"max by ({BY_TASK}) ({bp})",
+        "hot_busy": f"max by ({BY_TASK}) ({busy} {hottest})",
+        "hot_bp": f"max by ({BY_TASK}) ({bp} {hottest})",
+        "gc": f"max by ({TM}) (rate({_tm_name(TmQuantity.GC_TIME_MS)}[{_w(over_s)}]))",
     })
 
 
@@ -177,7 +253,7 @@ def state_query(matcher: str, window_s: float, fallback: str | None, low: float,
                 head_busy: float) -> str:
     """Per job, a state code: 2 when some task is backpressured more than `low`, else 1 when
     its busiest first task (one that takes no records in; any task when none does) is busy at
-    least `head_busy`, else 0 (analysis.triage.STATE_CODES). The same ratios over the same
+    least `head_busy`, else 0 (analysis.fleet.STATE_CODES). The same ratios over the same
     window as the verdict, so the last step agrees with it."""
     bp = f"max by ({JOB}) ({ratio('bp', matcher, window_s, fallback)})"
     busy = f"max by ({BY_TASK}) ({ratio('busy', matcher, window_s, fallback)})"

@@ -12,13 +12,25 @@ from rich.text import Text
 
 from flowscope.analysis.findings import Verdict
 from flowscope.analysis.fleet import FleetRow, ScanError
-from flowscope.render import jsonout
+from flowscope.render import jsonout, words
 from flowscope.render.terminal import pct
 from flowscope.render.watch import duration
 
 SCHEMA = "flowscope.scan/1"
 VERDICT_STYLE = {Verdict.BACKPRESSURED: "bold red", Verdict.LIMITED: "yellow",
                  Verdict.UNKNOWN: "dim", Verdict.HEALTHY: "green"}
+
+
+def summary_of(r: FleetRow) -> str | None:
+    """The row's bottleneck in one line."""
+    return words.summary(r.finding) if r.finding else None
+
+
+def action_of(r: FleetRow) -> str:
+    """The row's first action, its number first."""
+    if r.finding is None or r.diagnosis is None:
+        return ""
+    return words.short_action(r.diagnosis, r.finding)
 
 
 def table(rows: Sequence[FleetRow], errors: Sequence[ScanError] = (),
@@ -41,7 +53,7 @@ def table(rows: Sequence[FleetRow], errors: Sequence[ScanError] = (),
             Text(where), Text(str(r.cause) if r.cause else ""),
             pct(r.busy) if r.busy is not None else "", pct(r.backpressured),
             duration(r.since_s) if r.bottleneck or r.verdict != Verdict.HEALTHY else "",
-            Text(r.action),
+            Text(action_of(r)),
         )
     parts: list[Any] = [t]
     counts: dict[str, int] = {}
@@ -67,9 +79,9 @@ def to_dict(rows: Sequence[FleetRow], errors: Sequence[ScanError] = (),
             "verdict": str(r.verdict), "confidence": str(r.confidence),
             "bottleneck": r.bottleneck, "subtasks": r.subtasks,
             "cause": str(r.cause) if r.cause else None,
-            "summary": r.summary or None,
+            "summary": summary_of(r),
             "since_s": r.since_s, "busy_ratio": r.busy, "backpressured_ratio": r.backpressured,
-            "action": r.action or None,
+            "action": action_of(r) or None,
             "diagnosis": jsonout.to_dict(r.diagnosis) if r.diagnosis else None,
         }
         jobs.append(item)

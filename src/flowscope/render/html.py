@@ -19,7 +19,7 @@ from importlib import resources
 from flowscope.analysis.findings import Diagnosis, Evidence, Finding
 from flowscope.analysis.timeline import TimelineStep
 from flowscope.model import JobGraph
-from flowscope.render import html_tasks, wording
+from flowscope.render import html_tasks, words
 from flowscope.render.colours import (
     BACKPRESSURED_FILL,
     BUSY_FILL,
@@ -68,11 +68,11 @@ def _header(d: Diagnosis, meta: ReportMeta) -> str:
     bottlenecks = d.bottlenecks
     if bottlenecks:
         summary = "; ".join(
-            f"<b>{esc(f.vertex_name or 'job')}</b> ({esc(f.cause)}): {esc(wording.summary(f))}"
+            f"<b>{esc(f.vertex_name or 'job')}</b> ({esc(f.cause)}): {esc(words.summary(f))}"
             for f in bottlenecks
         )
     elif d.findings:
-        summary = esc(wording.summary(d.findings[0]))
+        summary = esc(words.summary(d.findings[0]))
     else:
         summary = {"healthy": "No backpressure: no task is holding its inputs back.",
                    "limited": "No backpressure, but the first task runs at its limit.",
@@ -125,7 +125,7 @@ def _finding(f: Finding) -> str:
     parts = [f'<div class="{cls}" data-cause="{esc(f.cause)}">',
              f'<div><span class="cause">{esc(f.cause)}</span> · <b>{where}</b>'
              f"{' · bottleneck' if f.is_bottleneck else ''}</div>",
-             f"<div>{esc(wording.summary(f))}</div>"]
+             f"<div>{esc(words.summary(f))}</div>"]
     if f.subtasks:
         parts.append(f'<div class="muted">subtasks {esc(", ".join(map(str, f.subtasks)))}</div>')
     if f.taskmanagers:
@@ -136,13 +136,13 @@ def _finding(f: Finding) -> str:
             extra = "".join(f"<br><code>{esc(k)}: {esc(v)}</code>" for k, v in a.config.items())
             extra += "".join(f"<br><code>{esc(k)} → parallelism {p}</code>"
                              for k, p in a.parallelism.items())
-            items.append(f"<li>{esc(a.text)}{extra}</li>")
+            items.append(f"<li>{esc(words.action(a, f))}{extra}</li>")
         parts.append(f"<b>What to do</b><ul>{''.join(items)}</ul>")
     if f.evidence:
         rows = "".join(
             f'<tr><td class="wrap">{esc(e.subject)}</td><td class="l">{esc(e.metric)}</td>'
             f"<td>{_value(e)}</td><td class=\"l\">{esc(e.unit)}</td>"
-            f"<td>{esc(seconds(e.window_s))}</td><td class=\"wrap\">{esc(e.why)}</td></tr>"
+            f"<td>{esc(seconds(e.window_s))}</td><td class=\"wrap\">{esc(words.why(e))}</td></tr>"
             for e in f.evidence
         )
         parts.append(
@@ -157,7 +157,7 @@ def _finding(f: Finding) -> str:
 
 def _findings(d: Diagnosis) -> str:
     body = "".join(_finding(f) for f in d.findings) or '<p class="muted">No findings.</p>'
-    notes = "".join(f"<li>{esc(n)}</li>" for n in d.notes)
+    notes = "".join(f"<li>{esc(n)}</li>" for n in words.notes(d.notes))
     if notes:
         body += f'<h3>Notes</h3><ul class="notes">{notes}</ul>'
     return f'<section id="findings"><h2>Findings</h2>{body}</section>'

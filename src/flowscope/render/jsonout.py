@@ -11,9 +11,9 @@ import math
 from typing import Any
 
 from flowscope.analysis.findings import Diagnosis
-from flowscope.render import wording
+from flowscope.render import words
 
-SCHEMA = "flowscope.diagnosis/2"
+SCHEMA = "flowscope.diagnosis/3"
 
 
 def json_safe(value: Any) -> Any:
@@ -32,11 +32,21 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
     body = dataclasses.asdict(d)
     body["bottlenecks"] = [f.vertex_name for f in d.bottlenecks]
     for finding, f in zip(body["findings"], d.findings, strict=True):
-        finding["summary"] = wording.summary(f)
-        # Evidence says the rest: the stack samples behind on-/off-CPU are in it already.
-        # Said in the summary and the evidence already.
+        finding["summary"] = words.summary(f)
+        for action, a in zip(finding["actions"], f.actions, strict=True):
+            action["text"] = words.action(a, f)
+        for evidence, e in zip(finding["evidence"], f.evidence, strict=True):
+            evidence["reason"] = evidence.pop("why")
+            evidence["why"] = words.why(e)
+            evidence.pop("about")
+        # Said in the summary and the facts already.
         for key in ("cpu", "transient_share", "transient_of", "imbalance"):
             finding.pop(key, None)
+    body["notes"] = words.notes(d.notes)
+    body["note_kinds"] = [str(n.kind) for n in d.notes]
+    for reading in body["buffers"]:
+        reading["pool_meaning"] = words.meaning(reading["pool_meaning"])
+        reading["channels_meaning"] = words.meaning(reading["channels_meaning"])
     return {"schema": SCHEMA, **json_safe(body)}
 
 

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from flowscope.analysis.findings import Diagnosis, Level, TaskState, Verdict
 from flowscope.analysis.numbers import pct as percent
-from flowscope.render import wording
+from flowscope.render import words
 from flowscope.render.safe import console as safe_console
 
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
@@ -87,18 +87,18 @@ def render(d: Diagnosis, verbose: bool = False) -> Group:
         marker, colour = ("● ", "red") if f.is_bottleneck else ("○ ", "yellow")
         title = Text(marker, style=colour)
         title.append(f"{f.cause}", style="bold")
-        title.append(f"  {wording.summary(f)}")
+        title.append(f"  {words.summary(f)}")
         parts.append(title)
         for a in f.actions:
-            parts.append(Text.from_markup(f"  [bold]→[/bold] {escape(a.text)}"))
+            parts.append(Text.from_markup(f"  [bold]→[/bold] {escape(words.action(a, f))}"))
             for k, v in a.config.items():
                 parts.append(Text(f"      {k}: {v}", style="cyan"))
         shown = f.evidence if verbose else f.evidence[:6]
         for e in shown:
             value = e.value if isinstance(e.value, str) else f"{e.value:g}"
-            parts.append(Text(f"    {e.subject}: {e.metric} = {value} {e.unit}  ({e.why})",
+            parts.append(Text(f"    {e.subject}: {e.metric} = {value} {e.unit}  ({words.why(e)})",
                               style="dim"))
-    for n in d.notes:
+    for n in words.notes(d.notes):
         parts.append(Text(f"note: {n}", style="yellow"))
     return Group(*parts)  # type: ignore[arg-type]
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowscope.analysis.tracking import HISTORY_SNAPSHOTS, WatchState
-from flowscope.render import wording
+from flowscope.render import words
 from flowscope.render.terminal import LEVEL_STYLE, VERDICT_STYLE, pct, rate
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -85,12 +85,12 @@ def render(state: WatchState, width: int = 100, status: str = "",
     for f in state.findings:
         line = Text("bottleneck ", style="bold")
         line.append(f"{f.vertex_name or '?'} ({f.cause})", style="bold red")
-        line.append(f"  {wording.summary(f)}")
+        line.append(f"  {words.summary(f)}")
         parts.append(line)
     if not state.findings:
         parts.append(Text(f"bottleneck: none ({state.verdict.value})", style="bold"))
     parts.append(Text("where it has been: ", style="bold") + Text(where_it_has_been(state)))
-    parts.extend(Text(f"note: {n}", style="yellow") for n in state.notes)
+    parts.extend(Text(f"note: {n}", style="yellow") for n in words.notes(state.notes))
     parts.append(Text(""))
     parts.append(Text(footer(state, status) + (f" · {keys}" if keys else ""), style="reverse"))
     return Group(*parts)

@@ -17,6 +17,7 @@ from flowscope.analysis.window import distinct_snapshots
 from flowscope.model import JobGraph
 from flowscope.render import jsonout
 from flowscope.render.colours import BACKPRESSURED_LINE, BUSY_LINE, IDLE_LINE, flink_colours
+from flowscope.render.fleet import action_of
 from flowscope.web.hub import Hub, JobFeed
 
 
@@ -66,7 +67,7 @@ def _fleet_fields(key: str, d: Diagnosis | None) -> dict[str, Any]:
         tasks.append({"name": t.name, "busy": _num(t.busy), "backpressured": _num(
             t.backpressured), "idle": _num(t.idle), "fill": fill, "stroke": stroke})
     return {"severity": SEVERITY.get(d.verdict, 9), "busy": _num(row.busy),
-            "backpressured": _num(row.backpressured), "action": row.action or None,
+            "backpressured": _num(row.backpressured), "action": action_of(row) or None,
             "subtasks": row.subtasks, "tasks": tasks}
 
 
