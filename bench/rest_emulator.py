@@ -650,9 +650,11 @@ class FlinkEmulator:
     """Answers REST paths for one Job; thread-safe."""
 
     def __init__(self, job: Job, *, fast: bool = False, step_s: float = 2.0,
-                 refresh_s: float = 10.0) -> None:
+                 refresh_s: float = 10.0, refuse_aggregates: bool = False) -> None:
         self.job = job
         self.fast, self.step_s, self.refresh_s = fast, step_s, refresh_s
+        # A proxy that passes only some paths: the aggregated metric endpoints answer 404.
+        self.refuse_aggregates = refuse_aggregates
         self.requests = 0
         self._lock = threading.Lock()
         self._snap = Snapshot(job, 0, job.t0)
@@ -665,11 +667,18 @@ class FlinkEmulator:
             (re.compile(r"/jobs/([0-9a-f]{32})/vertices/([0-9a-f]{32})/metrics"),
              self._vertex_metrics),
             (re.compile(r"/jobs/([0-9a-f]{32})/vertices/([0-9a-f]{32})/subtasks/metrics"),
-             self._subtasks_metrics),
+             self._refusable(self._subtasks_metrics)),
             (re.compile(r"/taskmanagers"), self._taskmanagers),
-            (re.compile(r"/taskmanagers/metrics"), self._tms_metrics),
+            (re.compile(r"/taskmanagers/metrics"), self._refusable(self._tms_metrics)),
             (re.compile(r"/taskmanagers/([^/]+)/metrics"), self._tm_metrics),
         ]
+
+    def _refusable(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def refused(*args: Any, **kw: Any) -> Any:
+            if self.refuse_aggregates:
+                raise ApiError(404, "Not found: aggregated metrics")
+            return handler(*args, **kw)
+        return refused
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -1108,13 +1117,17 @@ def main() -> None:
                     help="metric snapshot age limit without --fast (Flink's default: 10 s)")
     ap.add_argument("--uptime-s", type=float, default=600.0, help="the job's age at start")
     ap.add_argument("--no-skew", action="store_true", help="no subtask with a hot key")
+    ap.add_argument("--refuse-aggregates", action="store_true",
+                    help="answer 404 to the aggregated metric endpoints (a proxy that passes "
+                         "only some paths)")
     ap.add_argument("--control-stdin", action="store_true",
                     help="read `step <s>` lines from stdin; stop at end of input")
     args = ap.parse_args()
     fx = load_fixture(args.fixture)
     job = Job(fx, args.vertices, args.parallelism, skew=not args.no_skew,
               uptime_s=args.uptime_s)
-    emulator = FlinkEmulator(job, fast=args.fast, step_s=args.step_s, refresh_s=args.refresh_s)
+    emulator = FlinkEmulator(job, fast=args.fast, step_s=args.step_s, refresh_s=args.refresh_s,
+                             refuse_aggregates=args.refuse_aggregates)
     server = serve(emulator, args.port)
     host, port = server.server_address[:2]
     print(f"listening http://{host}:{port} job {job.id} {job.v}x{job.p} "

@@ -8,6 +8,11 @@ run (`prometheus --storage.tsdb.path=DIR`), with the time the jobs ran:
     PYTHONPATH=src python scripts/record_fleet_lab.py --prometheus http://127.0.0.1:9090 \\
         --at 1796055715
 
+or let it start all of it (a lab cluster as the tests start it, Debian's Prometheus scraping
+it, the first wave's jobs for --run seconds), record, and stop everything:
+
+    PYTHONPATH=src python scripts/record_fleet_lab.py --live --run 150
+
 Every answer `scan_prometheus` gets is stored by request path, with the expected verdict,
 bottleneck and cause of each scenario job seen (from flowscope.lab.scenarios). Unlike the
 grown fleet (scripts/fleet_history.py), these are Flink's own series, whose accumulated-time
@@ -22,9 +27,9 @@ import lzma
 import sys
 from pathlib import Path
 
-from flowscope.scan import scan_prometheus
 from flowscope.flink.metric_names import prom_mangle
-from flowscope.lab.scenarios import SCENARIOS
+from flowscope.lab.scenarios import SCENARIOS, Scenario
+from flowscope.scan import scan_prometheus
 
 # The fixtures' reader and writer (tests/prom_fixtures.py) live with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,12 +41,64 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prometheu
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prometheus", required=True)
-    ap.add_argument("--at", type=float, required=True, help="epoch seconds")
+    ap.add_argument("--prometheus")
+    ap.add_argument("--at", type=float, help="epoch seconds")
+    ap.add_argument("--live", action="store_true",
+                    help="start a lab cluster, Prometheus and the first wave's jobs")
+    ap.add_argument("--run", type=float, default=150.0, help="with --live: seconds to run")
     ap.add_argument("--window", type=float, default=120.0)
     ap.add_argument("--lookback", type=float, default=600.0)
     ap.add_argument("--out", type=Path, default=OUT / "lab.json.xz")
     args = ap.parse_args(argv)
+    if args.live:
+        return live(args)
+    if not args.prometheus or args.at is None:
+        ap.error("give --prometheus and --at, or --live")
+    return record(args)
+
+
+def first_wave(slots: int = 18) -> list[Scenario]:
+    """The light scenarios the integration tests run first, side by side."""
+    wave: list[Scenario] = []
+    for s in SCENARIOS.values():
+        if s.cpu_heavy or s.needs_netns:
+            continue
+        need = max(int(s.args.get("parallelism", "2")), int(s.args.get("enrich-parallelism", "0")))
+        if sum(max(int(x.args.get("parallelism", "2")),
+                   int(x.args.get("enrich-parallelism", "0"))) for x in wave) + need > slots:
+            break
+        wave.append(s)
+    return wave
+
+
+def live(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    from flowscope.lab.cluster import ClusterSpec, LocalCluster
+    from flowscope.lab.promserver import PrometheusServer, reporter_range, reporter_targets
+    from flowscope.lab.scenarios import ScenarioRunner
+
+    spec = ClusterSpec(slots_per_taskmanager=10, latency_interval_ms=1000, prometheus=True)
+    with LocalCluster(spec) as cluster, tempfile.TemporaryDirectory() as tmp:
+        expect = len(reporter_targets())
+        with PrometheusServer(reporter_range(), Path(tmp), scrape_s=2.0,
+                              expect_up=expect) as prom:
+            runner = ScenarioRunner(cluster)
+            try:
+                for s in first_wave():
+                    runner.submit(s)
+                print(f"running {[s.name for s in first_wave()]} for {args.run:g} s",
+                      file=sys.stderr)
+                time.sleep(args.run)
+                args.prometheus, args.at = prom.url, time.time() - 4.0
+                return record(args)
+            finally:
+                runner.cancel_all()
+                runner.close()
+
+
+def record(args: argparse.Namespace) -> int:
     capture = Capture()
     found = scan_prometheus(args.prometheus, at=args.at, window_s=args.window,
                             lookback_s=args.lookback, transport=capture)

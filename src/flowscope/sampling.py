@@ -329,13 +329,17 @@ class StackRequests:
         return bool(self.flamegraph_vertices or self.thread_dump_tms)
 
 
+# Causes told by what the busy threads do: stack samples decide between them.
+TOLD_BY_WORK = (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.BUSY)
+
+
 def stacks_wanted(d: Diagnosis) -> StackRequests:
     """For each bottleneck whose subtasks are all busy and whose busy time is not yet split
     into on-CPU and off-CPU: its flame graphs, or, when those cannot be read, thread dumps of
     its TaskManagers."""
     want = StackRequests([], [])
     for f in d.bottlenecks:
-        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU) or f.vertex_id is None:
+        if f.cause not in TOLD_BY_WORK or f.vertex_id is None:
             continue
         if isinstance(f.cpu, CpuSplit):
             continue  # split already, by flame graphs or by enough thread dumps

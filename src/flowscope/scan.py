@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import httpx
 
 from flowscope.analysis.engine import DEFAULT_HISTORY_S
-from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.findings import Diagnosis, Fact, Note, NoteKind, Verdict
 from flowscope.analysis.fleet import FleetRow, ScanError, held_for, ordered, row_of
 from flowscope.analysis.rules import judge
 from flowscope.errors import FlowscopeError
 from flowscope.flink.answers import JobSummary
-from flowscope.flink.fleet import job_states, read_fleet
+from flowscope.flink.fleet import FleetReading, job_states, read_fleet
 from flowscope.flink.rest import FlinkRestSource
 from flowscope.model import JobGraph
 
@@ -46,15 +46,21 @@ def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
                     lookback_s: float = 3600.0, headers: Mapping[str, str] | None = None,
                     graphs: Mapping[str, JobGraph] | None = None,
                     transport: httpx.BaseTransport | None = None,
-                    progress: Callable[[str], None] | None = None) -> FleetScan:
+                    progress: Callable[[str], None] | None = None,
+                    jobmanagers: Sequence[str] = ()) -> FleetScan:
     """Diagnose every job with task series in the `window_s` seconds before `at` (epoch s),
     from the evidence one fleet read gives (flink.fleet.read_fleet) judged by the rules
     `diagnose` uses, and how long each job's state has held within `lookback_s` seconds.
-    `graphs` (job_id -> JobGraph) lets the jobs it holds be located along their edges."""
+    `graphs` (job_id -> JobGraph) lets the jobs it holds be located along their edges;
+    `jobmanagers` (REST URLs) look closer at the backpressured or limited jobs they still run
+    (`closer_look`)."""
     reading = read_fleet(url, at=at, window_s=window_s, lookback_s=lookback_s,
                          history_s=DEFAULT_HISTORY_S, headers=headers, graphs=graphs,
                          transport=transport, progress=progress)
     diagnoses = [judge(ev) for ev in reading.jobs]
+    if jobmanagers:
+        diagnoses = closer_look(reading, diagnoses, jobmanagers, headers=headers,
+                                progress=progress)
     states = job_states(reading)
     since = {d.job_id: held_for(states.get(d.job_id, []), d.verdict, at, reading.step_s)
              for d in diagnoses}
@@ -64,6 +70,66 @@ def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
         notes.append(f"{whole} jobs held their state through the whole lookback: their time "
                      f"is at least {lookback_s:g} s")
     return FleetScan(diagnoses, since, reading.queries, reading.bytes_in, notes)
+
+
+# Jobs whose JobManager is asked for their graph and flame graphs at once.
+LOOKS_AT_ONCE = 4
+
+
+def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequence[str], *,
+                headers: Mapping[str, str] | None = None,
+                progress: Callable[[str], None] | None = None) -> list[Diagnosis]:
+    """The backpressured or limited jobs that a JobManager at `urls` still runs, judged
+    again with what Prometheus does not hold: the job graph's edges, and the flame graphs of
+    each bottleneck whose work (on- or off-CPU) the store could not tell. A job that cannot
+    be read keeps its first judgement."""
+    say = progress or (lambda _: None)
+    where: dict[str, str] = {}
+    for url in urls:
+        listed, _ = _listing(url, headers)
+        where.update((j.id, url) for j in listed)
+    wanted = [d for d in diagnoses if d.job_id in where
+              and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED)]
+    if not wanted:
+        return diagnoses
+    say(f"asking the JobManagers about {len(wanted)} job(s): graphs and flame graphs")
+
+    def again(d: Diagnosis) -> Diagnosis:
+        try:
+            return _judged_with_jobmanager(reading, d, where[d.job_id], headers)
+        except FlowscopeError:
+            return d
+
+    with ThreadPoolExecutor(LOOKS_AT_ONCE, thread_name_prefix="flowscope-look") as pool:
+        closer = dict(zip((d.job_id for d in wanted), pool.map(again, wanted), strict=True))
+    return [closer.get(d.job_id, d) for d in diagnoses]
+
+
+def _judged_with_jobmanager(reading: FleetReading, d: Diagnosis, url: str,
+                            headers: Mapping[str, str] | None) -> Diagnosis:
+    from flowscope.analysis.cpu import from_views
+    from flowscope.flink.ondemand import fetch_flamegraphs
+    from flowscope.sampling import TOLD_BY_WORK
+
+    with FlinkRestSource(url, headers=headers) as src:
+        graph = src.graph(d.job_id)
+        ev = reading.evidence(d.job_id, graph)
+        if ev is None:
+            return d
+        read = 0
+        for f in judge(ev).bottlenecks:
+            if f.cause not in TOLD_BY_WORK or f.vertex_id not in ev.tasks:
+                continue
+            t = ev.tasks[f.vertex_id]
+            try:
+                views = fetch_flamegraphs(src, d.job_id, f.vertex_id).views
+            except FlowscopeError:
+                continue
+            t.stacks = from_views(views, f.vertex_id, t.name)
+            read += 1
+    ev.notes.append(Note(NoteKind.FROM_JOBMANAGER, {Fact.SUBJECTS: (src.url,),
+                                                    Fact.MORE: read}))
+    return judge(ev)
 
 
 # Jobs sampled at once across all clusters: each holds a few requests in flight, so this bounds

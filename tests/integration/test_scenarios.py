@@ -24,6 +24,7 @@ from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.render import words
 from flowscope.sampling import load_recording
+from tests.integration.fleetcheck import REST, fleet_agrees
 from tests.integration.promcheck import COMPARED, JUDGED, prometheus_agrees
 from tests.integration.results import results_dir
 from tests.integration.settling import settle
@@ -65,6 +66,7 @@ def check(scenario: Scenario, d: Diagnosis) -> None:
 
 
 def remember(scenario: Scenario, d: Diagnosis, uptime: float) -> None:
+    REST[scenario.name] = d
     data = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     data[scenario.name] = {
         "verdict": d.verdict.value,
@@ -192,10 +194,23 @@ def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
         assert job["polls"] >= 20 and job["first_t"] <= began - 60, job
 
 
+def test_the_fleet_says_what_diagnose_says_first_wave(light_jobs, lab_cluster, lab_prometheus):
+    """`scan --prometheus` (the JobManager beside it) over the first wave, each job against
+    the REST diagnosis its scenario test reached."""
+    if lab_prometheus is None:
+        pytest.skip("needs Debian's prometheus package")
+    light_jobs.job(WAVES[0][0])  # the first wave runs
+    fleet_agrees(lab_prometheus.url, lab_cluster.url, [s.name for s in WAVES[0]])
+
+
 @pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)
 def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prometheus,
                                     tmp_path):
     check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
+    wave = next(w for w in WAVES if scenario in w)
+    if lab_prometheus is not None and scenario is wave[-1]:
+        # The whole wave has been judged and still runs: the fleet's turn.
+        fleet_agrees(lab_prometheus.url, lab_cluster.url, [s.name for s in wave])
 
 
 def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, lab_prometheus,
@@ -269,5 +284,7 @@ def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, lab_prome
         if lab_prometheus is not None and scenario.name in COMPARED:
             prometheus_agrees(lab_prometheus.url, lab_cluster.url, scenario.name, job_id, d,
                               tmp_path / "run.fsrec")
+        if lab_prometheus is not None:
+            fleet_agrees(lab_prometheus.url, lab_cluster.url, [scenario.name])
     finally:
         runner.cancel(job_id)

@@ -151,3 +151,16 @@ def test_every_schema_field_is_documented():
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", DOC_PATH.read_text(), re.MULTILINE))
     assert _properties(schema) - documented == set()
     assert documented - _properties(schema) == set()
+
+
+def test_the_schema_knows_every_word_of_the_vocabulary():
+    """scripts/sync_schema.py keeps the schema in step with analysis/findings.py."""
+    from flowscope.analysis.findings import ActionKind, Cause, Fact, NoteKind, Why
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    d = schema["$defs"]
+    assert set(d["cause"]["enum"]) == {c.value for c in Cause}
+    assert set(d["evidence"]["properties"]["reason"]["enum"]) == {w.value for w in Why}
+    assert set(d["action"]["properties"]["kind"]["enum"]) == {a.value for a in ActionKind}
+    assert set(schema["properties"]["note_kinds"]["items"]["enum"]) == {n.value for n in NoteKind}
+    assert set(d["facts"]["properties"]) == {f.value for f in Fact}

@@ -39,7 +39,7 @@ from flowscope.analysis.findings import (
 )
 from flowscope.analysis.flame import FlameSummary, is_user, summarise
 from flowscope.analysis.threads import thread_kind, thread_on_cpu
-from flowscope.model import JobGraph, Sample
+from flowscope.model import FlameGraph, JobGraph, Sample
 
 WAITING_SHARE = 0.05  # work samples below this share of all: the task was waiting
 # Work samples on CPU within this band read as "mixed" (said, not a class of its own).
@@ -117,6 +117,35 @@ def split_work(on: FlameSummary, off: FlameSummary) -> WorkSplit:
                      on.mailbox_samples + off.mailbox_samples, work_of(split), split)
 
 
+def _ready(views: dict[str, FlameGraph]) -> tuple[FlameGraph, FlameGraph] | StackUnavailable | None:
+    """A vertex's finished on_cpu and off_cpu views; StackUnavailable says why there are none
+    (disabled, an error); None while Flink is still sampling."""
+    failed = next((v for v in views.values() if v.status == "error"), None)
+    if failed is not None:
+        return StackUnavailable(FLAME_GRAPH, failed.error)
+    on, off = views.get("on_cpu"), views.get("off_cpu")
+    if on is None or off is None:
+        return None
+    if "disabled" in (on.status, off.status):
+        return StackUnavailable(FLAME_GRAPH, "disabled")
+    if on.status != "ready" or off.status != "ready":
+        return None
+    return on, off
+
+
+def _split(on: FlameGraph, off: FlameGraph, vertex_id: str, vertex_name: str) -> CpuSplit | None:
+    split = split_summaries(summarise(on, vertex_name, vertex_id),
+                            summarise(off, vertex_name, vertex_id))
+    return split if split.samples >= MIN_FLAME_SAMPLES else None
+
+
+def from_views(views: dict[str, FlameGraph], vertex_id: str,
+               vertex_name: str) -> CpuSplit | StackUnavailable | None:
+    """A vertex's flame graph views (read now) as a split, or why there is none."""
+    ready = _ready(views)
+    return ready if not isinstance(ready, tuple) else _split(*ready, vertex_id, vertex_name)
+
+
 def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
                      vertex_name: str) -> CpuSplit | StackUnavailable | None:
     """The newest ready flame-graph pair of a vertex as a split; StackUnavailable says why
@@ -125,19 +154,12 @@ def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
         views = s.flamegraphs.get(vertex_id)
         if not views:
             continue
-        failed = next((v for v in views.values() if v.status == "error"), None)
-        if failed is not None:
-            return StackUnavailable(FLAME_GRAPH, failed.error)
-        on, off = views.get("on_cpu"), views.get("off_cpu")
-        if on is None or off is None:
-            continue
-        if "disabled" in (on.status, off.status):
-            return StackUnavailable(FLAME_GRAPH, "disabled")
-        if on.status != "ready" or off.status != "ready":
-            continue  # Flink is still sampling: an older poll may hold a finished sample
-        split = split_summaries(summarise(on, vertex_name, vertex_id),
-                                summarise(off, vertex_name, vertex_id))
-        return split if split.samples >= MIN_FLAME_SAMPLES else None
+        ready = _ready(views)
+        if isinstance(ready, StackUnavailable):
+            return ready
+        if ready is not None:
+            return _split(*ready, vertex_id, vertex_name)
+        # Flink is still sampling: an older poll may hold a finished sample
     return None
 
 

@@ -377,6 +377,7 @@ class NoteKind(StrEnum):
     WITHOUT_EDGES = "without-edges"
     NETWORK_UNKNOWN = "network-unknown"
     MISSED_POLLS = "missed-polls"
+    FROM_JOBMANAGER = "from-jobmanager"
     UNSETTLED_SAMPLING = "unsettled-sampling"
     SAID = "said"  # a reader's or a loop's own line (a source's gaps, missed polls)
 

@@ -204,12 +204,14 @@ def annotate(findings: list[Finding], view: TemporalView) -> None:
         led = [f.vertex_id in roots for _, _, roots in view.sequence]
         first = led.index(True) if True in led else len(led)
         since = led[first:]
-        share = sum(since) / len(since) if since else 0.0
+        if not since:
+            continue  # never a source of backpressure at the history's resolution
+        share = sum(since) / len(since)
         f.evidence.append(Evidence(
             f.vertex_name or f.vertex_id, "root_share", round(share, 3), "ratio", view.span_s,
             Why.LED_SINCE, {Fact.LED: sum(since), Fact.INTERVALS: len(since)},
         ))
-        if since and not since[-1] and share < TRANSIENT_SHARE:
+        if not since[-1] and share < TRANSIENT_SHARE:
             f.is_bottleneck = False
             f.transient_share, f.transient_of = share, f.cause
             f.cause = Cause.TRANSIENT

@@ -26,8 +26,10 @@ from flowscope.render.safe import console as safe_console
 @click.command()
 @click.option("--url", "-u", "urls", multiple=True, callback=check_url, metavar="URL",
               help="A Flink cluster's REST URL. Repeatable: several clusters are scanned "
-                   "concurrently. Env FLOWSCOPE_URL (one URL) when neither --url nor "
-                   "--prometheus is given.")
+                   "concurrently. Beside --prometheus, the JobManagers of the jobs in the "
+                   "store: each backpressured or limited job they still run is judged again "
+                   "with its graph's edges and its bottleneck's flame graphs. Env "
+                   "FLOWSCOPE_URL (one URL) when neither --url nor --prometheus is given.")
 @click.option("--prometheus", default=None, metavar="URL", envvar="FLOWSCOPE_PROMETHEUS",
               callback=check_url,
               help="Scan every job with Flink task series in this Prometheus-compatible store "
@@ -64,8 +66,11 @@ def scan(urls: tuple[str, ...], prometheus: str | None, at: str | None, window: 
     Over REST (--url, repeatable) each running job is sampled as `diagnose` samples it, with
     every vertex's gauges read aggregated over its subtasks, so requests grow with vertices,
     never subtasks. Over Prometheus (--prometheus) one set of queries aggregates across all
-    jobs; the bottleneck is located from busy / backpressured time without the job graph
-    (Prometheus has no edges): `flowscope diagnose --prometheus ... --job ID` looks closer.
+    jobs, judged by the rules `diagnose` uses; the bottleneck is located from busy /
+    backpressured time without the job graph (Prometheus has no edges), and whether a busy
+    task computes or waits is told from the TaskManagers' CPU time where it can be, else said
+    to be unknown. With --url beside --prometheus, the jobs that need a look and still run
+    there are judged again with their graph and flame graphs.
 
     Exit code: the most severe verdict among the jobs, as `diagnose` (1 backpressured,
     5 limited, 3 could not tell, 0 all healthy); 4 when a source could not be read and no job
@@ -91,11 +96,11 @@ def scan(urls: tuple[str, ...], prometheus: str | None, at: str | None, window: 
     started = time.monotonic()
     if prometheus:
         rows_p, notes_p, stats_p = _scan_prometheus(prometheus, at, window or 120.0, lookback,
-                                                     extra, quiet=as_json)
+                                                     extra, quiet=as_json, jobmanagers=urls)
         rows += rows_p
         notes += notes_p
         stats.update(stats_p)
-    if urls:
+    elif urls:
         from flowscope.scan import ScanProgress, scan_rest
 
         with err.status("listing jobs ...", spinner="dots") as status:
@@ -130,7 +135,7 @@ def _exit_code(rows: list[FleetRow], errors: list[ScanError]) -> int:
 
 
 def _scan_prometheus(url: str, at: str | None, window: float, lookback: float,
-                     headers: dict[str, str], quiet: bool
+                     headers: dict[str, str], quiet: bool, jobmanagers: tuple[str, ...] = ()
                      ) -> tuple[list[FleetRow], list[str], dict[str, Any]]:
     from flowscope.postmortem import parse_time
     from flowscope.scan import scan_prometheus
@@ -144,12 +149,11 @@ def _scan_prometheus(url: str, at: str | None, window: float, lookback: float,
                 status.update(escape(text))
 
         found = scan_prometheus(url, at=when, window_s=window, lookback_s=lookback,
-                                headers=headers, progress=show)
+                                headers=headers, progress=show, jobmanagers=jobmanagers)
     rows = [row_of(d, url, found.since_s.get(d.job_id)) for d in found.diagnoses]
     notes = list(found.notes)
     if rows:
-        notes.append(f"{url}: {found.queries} queries for {len(rows)} jobs; located from busy "
-                     "and backpressured time without the job graph, names as Flink's "
+        notes.append(f"{url}: {found.queries} queries for {len(rows)} jobs, names as Flink's "
                      "reporter writes them; `flowscope diagnose --prometheus URL --job ID "
                      "--url JOBMANAGER --start ...` looks closer")
     return rows, notes, {"queries": found.queries, "bytes_in": found.bytes_in}

@@ -77,7 +77,8 @@ Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
 @dataclass
 class FleetReading:
     """What a fleet read found at one time: a job's evidence each, the state history each
-    job's "for how long" is read from, and what the reading cost."""
+    job's "for how long" is read from, and what the reading cost. `evidence(job_id, graph)`
+    reads a job's answers again with its graph's edges (from a JobManager)."""
 
     jobs: list[JobEvidence]
     states: Series  # per job_id: (epoch s, state code) every `step_s`
@@ -85,6 +86,17 @@ class FleetReading:
     queries: int  # HTTP requests sent
     bytes_in: int  # response bytes received
     notes: list[str] = field(default_factory=list)
+    answers: Answers | None = None
+    at: float = 0.0
+    window_s: float = 0.0
+
+    def evidence(self, job_id: str, graph: JobGraph | None) -> JobEvidence | None:
+        """The job's evidence from the same answers, located along `graph`'s edges."""
+        if self.answers is None:
+            return None
+        found = _evidence(self.answers, self.at, self.window_s, {job_id: graph} if graph
+                          else {}, only=job_id)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ def read_fleet(url: str, *, at: float, window_s: float = 120.0, lookback_s: floa
                 "right?)")
         say(f"{len(jobs)} jobs: judging")
         return FleetReading(jobs, answers.states, step, src.http.requests, src.http.bytes_in,
-                            scan.notes)
+                            scan.notes, answers, at, window_s)
 
 
 @dataclass
@@ -329,12 +341,12 @@ def _sorted_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], TaskAnswers], d
 
 
 def _evidence(answers: Answers, at: float, window_s: float,
-              graphs: Mapping[str, JobGraph]) -> list[JobEvidence]:
-    """One JobEvidence per job with task series in the window."""
+              graphs: Mapping[str, JobGraph], only: str | None = None) -> list[JobEvidence]:
+    """One JobEvidence per job with task series in the window (`only`: that job's)."""
     tasks, uptime, tms = _sorted_rows(answers.rows)
     by_job: dict[str, dict[str, TaskAnswers]] = {}
     for (job, task), t in tasks.items():
-        if t.name and t.stats.get("subtasks"):
+        if t.name and t.stats.get("subtasks") and only in (None, job):
             by_job.setdefault(job, {})[task] = t
     steps = _steps(answers.steps)
     out = []

@@ -129,7 +129,11 @@ class RestClient:
             raise FlinkApiError(f"cannot ask {self.url} for {where}: {reason(exc)}") from None
         if resp.status_code == 404 and path.startswith("/jobs/"):
             job = path.split("/")[2].split("?")[0]
-            raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})")
+            # Flink answers 404 both for a job it does not know and for a path it does not
+            # serve (a proxy that passes only some paths): the job's own path, or an error
+            # that names the job, tells the first.
+            if path.split("?")[0].rstrip("/") == f"/jobs/{job}" or job in _errors_of(resp):
+                raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})")
         if resp.status_code >= 400:
             detail = _errors_of(resp)
             error = FlinkApiError(f"Flink at {self.url} answered {resp.status_code} to {where}"

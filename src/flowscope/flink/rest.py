@@ -363,14 +363,18 @@ class FlinkRestSource:
                 return samples, {}, [f"{vertex.name} gauges not read in this poll: {exc}"], {}
         agg = None
         picked = samples
+        warnings: list[str] = []
         if tiered and len(samples) > DETAIL_SUBTASKS:
             picked = telling_subtasks(samples, DETAIL_SUBTASKS)
-            agg = self._aggregated(job_id, vertex, vnames, samples)
+            try:
+                agg = self._aggregated(job_id, vertex, vnames, samples)
+            except FlowscopeError as exc:  # the counters and the gauges read one by one stand
+                agg = {}
+                warnings.append(f"{vertex.name} aggregated gauges not read in this poll: {exc}")
         wanted = answers.wanted_metrics(vnames, picked)
         values = self._get_metrics(f"/jobs/{job_id}/vertices/{vertex.id}/metrics", wanted)
         by_index = {s.index: s for s in samples}
         latency: dict[str, dict[str, float]] = {}
-        warnings: list[str] = []
         split_ids: dict[int, set[str]] = {}
         for full, value in values.items():
             sub, _, bare = full.partition(".")

@@ -136,9 +136,11 @@ def _suffixes(f: Finding) -> str:
     out = ""
     factor = _get(f, Fact.IMBALANCE)
     if factor is not None:
-        out += (f". The input is uneven (subtask {_get(f, Fact.BUSIEST_SUBTASK)} gets "
-                f"{_get(f, Fact.BUSIEST_SHARE):.0%} of the records, {factor:.1f}x a fair share) "
-                "but every subtask is busy: more parallelism spreads it, it is not data skew")
+        share = _get(f, Fact.BUSIEST_SHARE)
+        of = f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+        out += (f". The input is uneven (subtask {_get(f, Fact.BUSIEST_SUBTASK)} gets {of} of "
+                f"the records, {factor:.1f}x a fair share) but every subtask is busy: more "
+                "parallelism spreads it, it is not data skew")
     mode = _get(f, Fact.PYTHON_MODE)
     if mode:
         out += (f"; the time is spent in the Python UDF (PyFlink {mode} mode): profile the "

@@ -138,5 +138,9 @@ _NOTES: Mapping[NoteKind, str | Callable[[Note], str]] = {
         f"sampled {n.facts[Fact.SPAN_S]:.0f} s without a verdict that held over consecutive "
         "metric snapshots: this is the last window's reading; a longer --duration (or "
         "`flowscope watch`) may settle it"),
+    NoteKind.FROM_JOBMANAGER: lambda n: (
+        f"the job graph's edges from the JobManager at {_first(n)}, and the flame graphs of "
+        f"{n.facts.get(Fact.MORE, 0)} busy bottleneck(s) read now (the job still runs; "
+        "Prometheus holds neither)"),
     NoteKind.SAID: lambda n: n.text,
 }
