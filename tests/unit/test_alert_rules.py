@@ -94,3 +94,11 @@ def test_annotations_print_only_labels_the_series_carry() -> None:
     (neck,) = [r for r in _rules() if r["alert"] == "FlinkJobBottleneck"]
     assert {"job_name", "job_id", "vertex", "cause"} <= set(
         re.findall(r"\$labels\.(\w+)", " ".join(neck["annotations"].values())))
+
+
+def test_the_runbook_says_what_flowscope_says_of_each_cause():
+    """The runbook's table is worded where every other sentence is (render/words)."""
+    from flowscope.render.words.causes import runbook_table
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "alerting.md"
+    assert runbook_table() in doc.read_text()

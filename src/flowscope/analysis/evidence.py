@@ -155,8 +155,6 @@ class TaskEvidence:
     fires_timers: bool = False
     # Subtasks that report busy time but no record rate yet.
     rates_missing: tuple[int, ...] = ()
-    # Its ratios come from Flink's gauges, not from counter deltas.
-    gauge_ratios: bool = False
 
     @property
     def vertex_id(self) -> str:
@@ -201,9 +199,6 @@ class JobEvidence:
     # The 2019 post's buffer tables and per-task throughput, where the gauges were read.
     readings: list[BufferReading] = field(default_factory=list)
     throughput: list[ThroughputFacts] = field(default_factory=list)
-
-    def task(self, vertex_id: str) -> TaskEvidence:
-        return self.tasks[vertex_id]
 
     @property
     def states(self) -> dict[str, TaskState]:

@@ -27,7 +27,6 @@ from flowscope.analysis.findings import (
     Finding,
     Note,
     NoteKind,
-    TaskState,
     Why,
 )
 
@@ -216,6 +215,3 @@ def head_capacity(f: Finding, t: TaskEvidence, target_rate: float | None,
          Fact.SPLITS: t.splits if t.splits and need > t.splits else None},
         parallelism={t.name: need}))
 
-
-def is_head(state: TaskState, ev: JobEvidence) -> bool:
-    return not ev.tasks[state.vertex_id].takes_input

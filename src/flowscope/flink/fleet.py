@@ -449,8 +449,7 @@ def _task(tid: str, t: TaskAnswers, graph: JobGraph | None, head: bool) -> TaskE
         costly=costly or ((hottest,) if hottest else ()), peers=peers,
         loads=(Loads(load_total, n, t.top_load[0], t.top_load[1])
                if t.top_load and n >= 2 else None),
-        busy_by_tm=dict(t.busy_by_tm), busy_on_tm=dict(t.busy_on_tm),
-        gauge_ratios=False)
+        busy_by_tm=dict(t.busy_by_tm), busy_on_tm=dict(t.busy_on_tm))
 
 
 def _subtask(index: int, v: dict[str, Any], takes_input: bool,
