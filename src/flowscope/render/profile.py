@@ -1,5 +1,6 @@
 """A profile for a terminal (conclusions first, then each part's table) and as JSON
-(schema flowscope.profile/1). Prints, never decides."""
+(schema flowscope.profile/1). Prints, never decides; the sentences come from
+render.profile_words."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flowscope.analysis.findings import Work
 from flowscope.analysis.flame import FlameSummary
 from flowscope.analysis.numbers import pct as _pct
 from flowscope.analysis.profile import ProfileReport
+from flowscope.render import profile_words as words
 from flowscope.render.jsonout import json_safe
 from flowscope.render.safe import console as safe_console
 from flowscope.render.terminal import LEVEL_STYLE
@@ -48,8 +50,8 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
         head.append(f"  profiled: {report.target.vertex_name} ({report.target.chosen_by}"
                     + (f", {report.target.cause}" if report.target.cause else "") + ")")
     parts.append(head)
-    for c in report.conclusions:
-        parts.append(Text(f"● {c}"))
+    for conclusion in report.conclusions:
+        parts.append(Text(f"● {words.conclusion(conclusion)}"))
 
     f = report.flame
     if f is not None:
@@ -111,8 +113,8 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
                 ", ".join(tm.busy_subtasks) or "-")
         parts.append(table)
         for tm in report.taskmanagers:
-            for line in tm.statements:
-                parts.append(Text(f"  {tm.id}: {line}", style="dim"))
+            for tm_said in tm.statements:
+                parts.append(Text(f"  {tm.id}: {words.taskmanager(tm_said)}", style="dim"))
 
     lat = report.latency
     if lat is not None:
@@ -141,8 +143,8 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
             parts.append(Text(f"  {v.vertex_name}: barrier after {_ms(v.start_delay_ms)}, "
                               f"aligned {_ms(v.alignment_ms)}, {v.acknowledged}/{v.subtasks} "
                               "acknowledged", style="dim"))
-        for line in cp.statements:
-            parts.append(Text(f"  {line}"))
+        for cp_said in cp.statements:
+            parts.append(Text(f"  {words.checkpoint(cp_said)}"))
 
     for part, why in report.skipped.items():
         parts.append(Text(f"skipped {part}: {why}", style="yellow"))
@@ -164,6 +166,11 @@ def print_profile(report: ProfileReport, console: Console | None = None,
 def to_dict(report: ProfileReport) -> dict[str, Any]:
     """The profile as plain JSON-able data (schema flowscope.profile/1)."""
     body = dataclasses.asdict(report)
+    body["conclusions"] = [words.conclusion(c) for c in report.conclusions]
+    for tm, raw in zip(report.taskmanagers, body["taskmanagers"], strict=True):
+        raw["statements"] = [words.taskmanager(s) for s in tm.statements]
+    for cp, raw in zip(report.checkpoints, body["checkpoints"], strict=True):
+        raw["statements"] = [words.checkpoint(s) for s in cp.statements]
     if report.flame is not None:
         body["flame"]["work"]["on_cpu_share"] = report.flame.work.on_cpu_share
         del body["flame"]["work"]["split"]  # the counts behind `kind`, in its own fields
