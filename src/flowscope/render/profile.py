@@ -128,13 +128,13 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
                 table.add_row(Text(f"{h.from_name} -> {h.to_name}"), _ms(h.p50), _ms(h.p95),
                               _ms(h.p99), _ms(h.cumulative_p99), _ms(h.expected_ms))
             parts.append(table)
-        for n in lat.notes:
-            parts.append(Text(f"  {n}"))
+        for lat_said in lat.notes:
+            parts.append(Text(f"  {words.latency(lat_said)}"))
         for how in lat.how_to_enable:
-            parts.append(Text(f"  enable: {how}", style="cyan"))
+            parts.append(Text(f"  enable: {words.HOW_TO_ENABLE[how]}", style="cyan"))
         shown = lat.caveats if (verbose or lat.hops) else []
-        for c in shown:
-            parts.append(Text(f"  caveat: {c}", style="dim"))
+        for caveat in shown:
+            parts.append(Text(f"  caveat: {words.CAVEATS[caveat]}", style="dim"))
 
     for cp in report.checkpoints:
         parts.append(Text(""))
@@ -171,6 +171,11 @@ def to_dict(report: ProfileReport) -> dict[str, Any]:
         raw["statements"] = [words.taskmanager(s) for s in tm.statements]
     for cp, raw in zip(report.checkpoints, body["checkpoints"], strict=True):
         raw["statements"] = [words.checkpoint(s) for s in cp.statements]
+    if report.latency is not None:
+        lat = body["latency"]
+        lat["notes"] = [words.latency(s) for s in report.latency.notes]
+        lat["how_to_enable"] = [words.HOW_TO_ENABLE[h] for h in report.latency.how_to_enable]
+        lat["caveats"] = [words.CAVEATS[c] for c in report.latency.caveats]
     if report.flame is not None:
         body["flame"]["work"]["on_cpu_share"] = report.flame.work.on_cpu_share
         del body["flame"]["work"]["split"]  # the counts behind `kind`, in its own fields

@@ -18,6 +18,15 @@ from flowscope.analysis.checkpoints import (
     NotAcknowledged,
 )
 from flowscope.analysis.findings import Work
+from flowscope.analysis.latency import (
+    Caveat,
+    EnableHow,
+    HopAddsMost,
+    LatencyStatement,
+    MarkersPending,
+    NegativeHops,
+    TrackingOff,
+)
 from flowscope.analysis.profile import (
     ChainShare,
     CheckpointBarriers,
@@ -45,6 +54,24 @@ BACKPRESSURE_HINT = (
     "(taskmanager.network.memory.buffer-debloat.enabled: true) shorten them; removing the "
     "bottleneck fixes both"
 )
+
+HOW_TO_ENABLE = {
+    EnableHow.CLUSTER: "cluster-wide: `metrics.latency.interval: 1000` (ms between markers per "
+                       "source) in config.yaml; keep `metrics.latency.granularity: operator` "
+                       "(the default)",
+    EnableHow.JOB: "per job: `-Dmetrics.latency.interval=1000` at submission, or "
+                   "`env.getConfig().setLatencyTrackingInterval(1000)` in the program",
+}
+CAVEATS = {
+    Caveat.CLOCKS: "markers carry the source's wall clock: hosts whose clocks differ (no NTP) "
+                   "shift every hop that crosses them",
+    Caveat.SUBTASK_GRANULARITY: "granularity `subtask` keeps one histogram per source subtask "
+                                "x operator subtask: with high parallelism that is thousands "
+                                "of metrics and a real cost; `operator` (default) or `single` "
+                                "is cheaper",
+    Caveat.USER_FUNCTIONS: "markers bypass user functions: they show waiting in buffers and "
+                           "queues, not the processing time of the operators",
+}
 
 
 def _s(ms: float) -> str:
@@ -171,3 +198,29 @@ def checkpoint(s: CheckpointStatement) -> str:
         case BarriersFast():
             return "barriers travel in milliseconds: no sign of backpressure"
     assert_never(s)
+
+
+def latency(s: LatencyStatement) -> str:
+    """What the latency markers show."""
+    match s:
+        case MarkersPending():
+            return (f"latency tracking is on (every {s.interval_ms:g} ms) but no operator has "
+                    "reported a marker yet: markers take a few intervals to arrive")
+        case TrackingOff():
+            return "latency tracking is off (metrics.latency.interval is 0)"
+        case NegativeHops():
+            return ("some hops read negative (clamped to 0): histograms of different operators "
+                    "hold different markers, so their quantiles do not subtract exactly")
+        case HopAddsMost():
+            return _hop_adds_most(s)
+    assert_never(s)
+
+
+def _hop_adds_most(s: HopAddsMost) -> str:
+    h, timeout = s.hop, s.buffer_timeout_ms
+    expect = (f"; the buffer timeout ({timeout:g} ms, {s.buffer_timeout_from}) explains about "
+              f"{timeout / 2:g} ms per network hop") if timeout is not None else ""
+    queueing = ("; the rest is waiting behind records (backpressure or a busy receiver)"
+                if h.queueing else "")
+    return (f"the hop {h.from_name} -> {h.to_name} adds the most: p50 {h.p50:.0f} ms, "
+            f"p99 {h.p99:.0f} ms{expect}{queueing}")
