@@ -96,8 +96,8 @@ def render(report: ProfileReport, verbose: bool = False) -> Group:
                     f"{_pct(s.hard)} -> bp {_pct(s.backpressured)}"
                     + (f"; saturated receivers {', '.join(s.saturated_receivers[:4])}"
                        if s.saturated_receivers else ""), style="dim"))
-        for n in th.notes:
-            parts.append(Text(f"  note: {n}", style="yellow"))
+        for th_said in th.notes:
+            parts.append(Text(f"  note: {words.threads(th_said)}", style="yellow"))
 
     if report.taskmanagers:
         parts.append(Text(""))
@@ -171,6 +171,8 @@ def to_dict(report: ProfileReport) -> dict[str, Any]:
         raw["statements"] = [words.taskmanager(s) for s in tm.statements]
     for cp, raw in zip(report.checkpoints, body["checkpoints"], strict=True):
         raw["statements"] = [words.checkpoint(s) for s in cp.statements]
+    if report.threads is not None:
+        body["threads"]["notes"] = [words.threads(s) for s in report.threads.notes]
     if report.latency is not None:
         lat = body["latency"]
         lat["notes"] = [words.latency(s) for s in report.latency.notes]

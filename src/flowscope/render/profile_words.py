@@ -47,6 +47,15 @@ from flowscope.analysis.taskmanagers import (
     HeapFull,
     TaskManagerStatement,
 )
+from flowscope.analysis.threads import (
+    NoDumpFrom,
+    NoThreadFound,
+    SameNameElsewhere,
+    SampledVersusAveraged,
+    SoftBackpressureOnly,
+    StoppedAtDeadline,
+    ThreadStatement,
+)
 
 BACKPRESSURE_HINT = (
     "barriers queue behind in-flight buffers of backpressured channels: unaligned checkpoints "
@@ -224,3 +233,35 @@ def _hop_adds_most(s: HopAddsMost) -> str:
                 if h.queueing else "")
     return (f"the hop {h.from_name} -> {h.to_name} adds the most: p50 {h.p50:.0f} ms, "
             f"p99 {h.p99:.0f} ms{expect}{queueing}")
+
+
+def threads(s: ThreadStatement) -> str:
+    """What the thread-dump sampling shows beside the levels, or why it is partial."""
+    match s:
+        case SoftBackpressureOnly():
+            return ("no task thread was blocked requesting an output buffer (hard "
+                    "backpressure); backpressured tasks wait in their mailbox like idle ones "
+                    "(Flink's soft backpressure), so mailbox waits count as backpressure only "
+                    "where a receiver is saturated (busy or backpressured in >= "
+                    f"{s.saturated:.0%} of its samples)")
+        case SameNameElsewhere():
+            return ("left out (another job runs a task of the same name on the same "
+                    "TaskManager): " + ", ".join(s.subtasks[:5]))
+        case NoThreadFound():
+            return "no task thread found for: " + ", ".join(s.vertices)
+        case SampledVersusAveraged():
+            return _sampled_versus_averaged(s)
+        case StoppedAtDeadline():
+            return f"stopped after {s.rounds} rounds at the {s.limit_s:g} s limit"
+        case NoDumpFrom():
+            return "no thread dump from: " + ", ".join(s.taskmanagers)
+    assert_never(s)
+
+
+def _sampled_versus_averaged(s: SampledVersusAveraged) -> str:
+    window = f"{s.metric_window_s:.0f} s" if s.metric_window_s else "window"
+    return ("where sampling and time metrics disagree: the samples show the moment, the "
+            f"metrics average the last {window}; after a start or a load change backpressure "
+            "spreads upstream only as the in-flight buffers fill, so a sender can read idle in "
+            "the metrics while the sampling already counts its waits against a saturated "
+            "receiver")
