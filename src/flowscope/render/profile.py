@@ -179,6 +179,9 @@ def to_dict(report: ProfileReport) -> dict[str, Any]:
         lat["how_to_enable"] = [words.HOW_TO_ENABLE[h] for h in report.latency.how_to_enable]
         lat["caveats"] = [words.CAVEATS[c] for c in report.latency.caveats]
     if report.flame is not None:
+        views = (("on_cpu", report.flame.on_cpu), ("off_cpu", report.flame.off_cpu))
+        for key, view in views:
+            body["flame"][key]["notes"] = [words.flame(s) for s in view.notes]
         body["flame"]["work"]["on_cpu_share"] = report.flame.work.on_cpu_share
         del body["flame"]["work"]["split"]  # the counts behind `kind`, in its own fields
     if report.threads is not None:

@@ -18,6 +18,7 @@ from flowscope.analysis.checkpoints import (
     NotAcknowledged,
 )
 from flowscope.analysis.findings import Work
+from flowscope.analysis.flame import FlameNotReady, FlameStatement
 from flowscope.analysis.latency import (
     Caveat,
     EnableHow,
@@ -265,3 +266,11 @@ def _sampled_versus_averaged(s: SampledVersusAveraged) -> str:
             "spreads upstream only as the in-flight buffers fill, so a sender can read idle in "
             "the metrics while the sampling already counts its waits against a saturated "
             "receiver")
+
+
+def flame(s: FlameStatement) -> str:
+    """Why a flame graph view says nothing."""
+    match s:
+        case FlameNotReady():
+            return f"flame graph {s.status}"
+    assert_never(s)
