@@ -64,7 +64,9 @@ def _target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> Profil
     try:
         return choose_target(graph, diagnosis, vertex)
     except TargetNotFound as exc:
-        raise FlowscopeError(str(exc)) from None
+        names = ", ".join(repr(n) for n in exc.candidates)
+        raise FlowscopeError(f"--vertex {exc.vertex!r} matches {len(exc.matches) or 'no'} "
+                             f"vertices; choose from {names}") from None
 
 
 def profile_job(

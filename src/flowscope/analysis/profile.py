@@ -32,7 +32,12 @@ from flowscope.model import JobGraph, Sample
 
 
 class TargetNotFound(ValueError):
-    """`--vertex` matches no vertex, or several."""
+    """`--vertex` matches no vertex, or several: the vertices it matches, and the names to
+    choose from (those it matches, else every vertex's)."""
+
+    def __init__(self, vertex: str, matches: list[str], candidates: list[str]) -> None:
+        super().__init__(vertex, matches)
+        self.vertex, self.matches, self.candidates = vertex, matches, candidates
 
 
 class ChosenBy(StrEnum):
@@ -320,10 +325,8 @@ def choose_target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> 
         if len(partial) == 1:
             v = partial[0]
             return ProfileTarget(v.id, v.name, ChosenBy.OPTION, _cause_of(diagnosis, v.id))
-        names = ", ".join(repr(v.name) for v in (partial or graph.vertices))
-        raise TargetNotFound(
-            f"--vertex {vertex!r} matches {len(partial) or 'no'} vertices; choose from {names}"
-        )
+        raise TargetNotFound(vertex, [v.name for v in partial],
+                             [v.name for v in (partial or graph.vertices)])
     for f in diagnosis.bottlenecks:
         if f.vertex_id:
             return ProfileTarget(f.vertex_id, f.vertex_name or f.vertex_id, ChosenBy.BOTTLENECK,
