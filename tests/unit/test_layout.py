@@ -90,3 +90,13 @@ def test_the_rest_path_check_sees_paths():
 def test_the_import_check_sees_imports():
     assert "flowscope.analysis.findings" in imports_of(SRC / "analysis" / "engine.py")
     assert "flowscope.flink.rest" in imports_of(SRC / "sampling.py")
+
+
+def test_only_renderers_read_the_profile_words():
+    # Sentences are composed in render/ and shown by render/, web/ and cli/; a decider that
+    # read them would be deciding on words.
+    words = "flowscope.render.profile_words"
+    readers = {rel(p) for p in modules() if any(m == words or m.startswith(words + ".")
+                                                for m in imports_of(p))}
+    assert "render/profile.py" in readers
+    assert {r for r in readers if not r.startswith(("render/", "web/", "cli/"))} == set()

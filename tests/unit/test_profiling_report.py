@@ -15,28 +15,11 @@ from flowscope.errors import FlowscopeError
 from flowscope.profiler import ProfileOptions, profile_job
 from flowscope.render.profile import SCHEMA, render, render_json, to_dict
 from tests.conftest import fixture_path
-from tests.profiling_fixtures import load, replay_polls
-
-
-def replay(name: str, **options):
-    cap = load(name)
-    r = replay_polls(cap)
-    d = diagnose(r.graph, r.samples)
-    now = [cap.profile[0][3]]
-
-    def clock() -> float:
-        return now[0]
-
-    def sleep(s: float) -> None:
-        now[0] += s
-
-    opts = ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"], **options)
-    return cap, profile_job(r.source, r.graph, r.samples, d, options=opts, clock=clock,
-                            sleep=sleep)
+from tests.profiling_fixtures import load, replay_polls, replay_profile
 
 
 def test_chained_profile_names_the_operator_and_method():
-    cap, report = replay("chained")
+    cap, report = replay_profile("chained")
     assert report.target is not None and report.target.vertex_name == cap.meta["target"]
     assert report.target.chosen_by == ChosenBy.BOTTLENECK
     hot = next(c for c in report.conclusions if isinstance(c, HotMethod))
@@ -48,7 +31,7 @@ def test_chained_profile_names_the_operator_and_method():
 
 
 def test_python_udf_time_is_named():
-    _, report = replay("python-process")
+    _, report = replay_profile("python-process")
     assert report.target.vertex_name == "score, drop"
     said = [c for c in report.conclusions if isinstance(c, PythonUdf)]
     assert [(c.vertex, c.mode) for c in said] == [("score, drop", "process")]
@@ -82,7 +65,7 @@ def test_every_request_is_counted():
 @pytest.mark.parametrize("name", ["compute-bound", "chained", "off-cpu", "healthy",
                                   "python-process"])
 def test_json_and_terminal_output(name):
-    _, report = replay(name)
+    _, report = replay_profile(name)
     body = json.loads(render_json(report))
     assert body["schema"] == SCHEMA == "flowscope.profile/1"
     assert body["target"]["vertex_name"] == report.target.vertex_name
