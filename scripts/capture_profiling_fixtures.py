@@ -54,6 +54,7 @@ from flowscope.lab.cluster import (
 )
 from flowscope.lab.scenarios import SCENARIOS, ScenarioRunner
 from flowscope.profiler import ProfileOptions, profile_live
+from flowscope.render.words.profile import conclusion
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "profiling"
 DEFAULT = ("compute-bound", "chained", "off-cpu", "healthy")
@@ -147,8 +148,8 @@ def capture(runner: ScenarioRunner, url: str, name: str, settle_s: float, rounds
     out = save(name, meta, transport.responses)
     print(f"  {name}: {len(transport.responses)} responses, {out.stat().st_size / 1024:.0f} KiB; "
           f"target {meta['target']}, bottlenecks {report.bottlenecks}", flush=True)
-    for line in report.conclusions:
-        print(f"    {line}", flush=True)
+    for said in report.conclusions:
+        print(f"    {conclusion(said)}", flush=True)
     return out
 
 

@@ -155,3 +155,26 @@ def replay_polls(capture: Capture) -> Replayed:
     transport.switch(profile)
     transport.requests = 0
     return Replayed(source, transport, graph, samples)
+
+
+def replay_profile(name: str, **options: Any) -> tuple[Capture, Any]:
+    """A captured `flowscope profile` run replayed whole: its diagnosis polls, then the
+    profile itself on a clock that moves only when the profiler sleeps. Returns the capture
+    and the ProfileReport."""
+    from flowscope.analysis.engine import diagnose
+    from flowscope.profiler import ProfileOptions, profile_job
+
+    cap = load(name)
+    r = replay_polls(cap)
+    d = diagnose(r.graph, r.samples)
+    now = [cap.profile[0][3]]
+
+    def clock() -> float:
+        return now[0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    opts = ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"], **options)
+    return cap, profile_job(r.source, r.graph, r.samples, d, options=opts, clock=clock,
+                            sleep=sleep)

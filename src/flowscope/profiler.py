@@ -33,7 +33,7 @@ from flowscope.analysis.profile import (
     recent_backpressure,
 )
 from flowscope.analysis.taskmanagers import correlate
-from flowscope.analysis.threads import analyse_thread_dumps
+from flowscope.analysis.threads import NoDumpFrom, StoppedAtDeadline, analyse_thread_dumps
 from flowscope.errors import FlowscopeError
 from flowscope.flink import ondemand
 from flowscope.flink.rest import FlinkRestSource
@@ -64,7 +64,9 @@ def _target(graph: JobGraph, diagnosis: Diagnosis, vertex: str | None) -> Profil
     try:
         return choose_target(graph, diagnosis, vertex)
     except TargetNotFound as exc:
-        raise FlowscopeError(str(exc)) from None
+        names = ", ".join(repr(n) for n in exc.candidates)
+        raise FlowscopeError(f"--vertex {exc.vertex!r} matches {len(exc.matches) or 'no'} "
+                             f"vertices; choose from {names}") from None
 
 
 def profile_job(
@@ -124,10 +126,9 @@ def profile_job(
                     metric_window_s=metric_s)
                 if dumps.stopped_by == "deadline":
                     report.threads.notes.append(
-                        f"stopped after {len(dumps.rounds)} rounds at the {opts.thread_max_s:g} s "
-                        "limit")
+                        StoppedAtDeadline(len(dumps.rounds), opts.thread_max_s))
                 if dumps.failed:
-                    report.threads.notes.append("no thread dump from: " + ", ".join(dumps.failed))
+                    report.threads.notes.append(NoDumpFrom(tuple(dumps.failed)))
                 stats.thread_dump_rounds = len(dumps.rounds)
                 stats.thread_dumps = sum(len(r) for r in dumps.rounds)
                 stats.thread_dump_s = dumps.duration_s

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from flowscope.analysis.findings import Level
-from flowscope.analysis.profile import ProfileReport
+from flowscope.analysis.profile import ChainShare, ChosenBy, ProfileReport
 from flowscope.profiler import ProfileOptions, profile_live
 from tests.integration.results import results_dir
 
@@ -130,13 +130,15 @@ def off_cpu_cli(lab_cluster, runner) -> Run:
 
 def test_chained_vertex_names_enrich_and_its_method(chained):
     r = chained.report
-    assert r.target.vertex_name == "parse -> enrich" and r.target.chosen_by == "bottleneck"
+    assert r.target.vertex_name == "parse -> enrich"
+    assert r.target.chosen_by == ChosenBy.BOTTLENECK
     assert r.flame is not None, r.skipped
     top = r.flame.on_cpu.operators[0]
     assert top.operator == "enrich" and top.share > 0.5, r.flame.on_cpu.operators
     assert top.top_method == "com.acme.Enricher.lookup"
     assert "com.acme.Enricher.lookup" in [h.method for h in r.flame.on_cpu.hot_frames]
-    assert any("belongs to enrich" in c for c in r.conclusions), r.conclusions
+    assert any(isinstance(c, ChainShare) and c.operator == "enrich"
+               for c in r.conclusions), r.conclusions
 
 
 def test_on_cpu_and_blocking_work_are_told_apart(compute_bound, off_cpu_cli):

@@ -10,8 +10,7 @@ from flowscope.analysis.findings import FLAME_GRAPH, Cause, CpuSplit, Work
 from flowscope.analysis.flame import summarise
 from flowscope.sampling import load_recording
 from tests.conftest import fixture_path
-from tests.profiling_fixtures import load
-from tests.unit.test_profiling_report import replay
+from tests.profiling_fixtures import load, replay_profile
 
 CLASS_OF = {Cause.COMPUTE_BOUND: Work.ON_CPU, Cause.OFF_CPU: Work.OFF_CPU}
 
@@ -37,7 +36,7 @@ def test_diagnose_and_profile_agree_on_a_captured_profile_run(name):
     """A whole `flowscope profile` run: its quick diagnosis took flame graphs of its own, the
     profile took fresh ones a moment later; both name the same class."""
     cap = load(name)
-    _, report = replay(name)
+    _, report = replay_profile(name)
     assert report.target is not None and report.flame is not None
     assert report.target.vertex_name == cap.meta["target"]
     assert report.flame.work.kind == CLASS_OF[Cause(report.target.cause)]

@@ -130,3 +130,13 @@ def test_the_analysis_functions_are_small():
                 if lines > MAX_FUNCTION_LINES:
                     long[f"{rel(p)}:{node.name}"] = lines
     assert long == {}
+
+
+def test_only_renderers_read_the_profile_words():
+    # Sentences are composed in render/ and shown by render/, web/ and cli/; a decider that
+    # read them would be deciding on words.
+    words = "flowscope.render.words.profile"
+    readers = {rel(p) for p in modules() if any(m == words or m.startswith(words + ".")
+                                                for m in imports_of(p))}
+    assert "render/profile.py" in readers
+    assert {r for r in readers if not r.startswith(("render/", "web/", "cli/"))} == set()

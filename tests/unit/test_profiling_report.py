@@ -9,48 +9,36 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from flowscope.analysis.engine import diagnose
+from flowscope.analysis.profile import ChainShare, ChosenBy, HotMethod, ProfileNote, PythonUdf
 from flowscope.cli import main
 from flowscope.errors import FlowscopeError
 from flowscope.profiler import ProfileOptions, profile_job
 from flowscope.render.profile import SCHEMA, render, render_json, to_dict
 from tests.conftest import fixture_path
-from tests.profiling_fixtures import load, replay_polls
-
-
-def replay(name: str, **options):
-    cap = load(name)
-    r = replay_polls(cap)
-    d = diagnose(r.graph, r.samples)
-    now = [cap.profile[0][3]]
-
-    def clock() -> float:
-        return now[0]
-
-    def sleep(s: float) -> None:
-        now[0] += s
-
-    opts = ProfileOptions(thread_samples=cap.meta["thread_dump_rounds"], **options)
-    return cap, profile_job(r.source, r.graph, r.samples, d, options=opts, clock=clock,
-                            sleep=sleep)
+from tests.profiling_fixtures import load, replay_polls, replay_profile
 
 
 def test_chained_profile_names_the_operator_and_method():
-    cap, report = replay("chained")
+    cap, report = replay_profile("chained")
     assert report.target is not None and report.target.vertex_name == cap.meta["target"]
-    assert report.target.chosen_by == "bottleneck"
-    text = "\n".join(report.conclusions)
-    assert "com.acme.Enricher.lookup" in text
-    assert "the time belongs to enrich" in text
+    assert report.target.chosen_by == ChosenBy.BOTTLENECK
+    hot = next(c for c in report.conclusions if isinstance(c, HotMethod))
+    assert hot.method == "com.acme.Enricher.lookup" and hot.operator == "enrich"
+    chain = next(c for c in report.conclusions if isinstance(c, ChainShare))
+    assert (chain.chain, chain.operator) == (cap.meta["target"], "enrich")
+    assert chain.method == "com.acme.Enricher.lookup" and chain.share > 0.5
     assert report.skipped == {}
 
 
 def test_python_udf_time_is_named():
-    _, report = replay("python-process")
+    _, report = replay_profile("python-process")
     assert report.target.vertex_name == "score, drop"
-    said = [c for c in report.conclusions if "Python worker" in c]
-    assert said and "process mode" in said[0]
+    said = [c for c in report.conclusions if isinstance(c, PythonUdf)]
+    assert [(c.vertex, c.mode) for c in said] == [("score, drop", "process")]
+    assert 0 < said[0].samples <= said[0].of_samples
     # The Python worker's CPU is not the JVM's: no on/off-CPU verdict from JVM CPU time.
-    assert not any("JVM CPU" in c for c in report.conclusions)
+    kinds = {c.kind for c in report.conclusions}
+    assert not kinds & {ProfileNote.JVM_CPU, ProfileNote.CORES_OVERSUBSCRIBED}
 
 
 def test_every_request_is_counted():
@@ -77,7 +65,7 @@ def test_every_request_is_counted():
 @pytest.mark.parametrize("name", ["compute-bound", "chained", "off-cpu", "healthy",
                                   "python-process"])
 def test_json_and_terminal_output(name):
-    _, report = replay(name)
+    _, report = replay_profile(name)
     body = json.loads(render_json(report))
     assert body["schema"] == SCHEMA == "flowscope.profile/1"
     assert body["target"]["vertex_name"] == report.target.vertex_name

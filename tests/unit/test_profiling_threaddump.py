@@ -7,7 +7,13 @@ import copy
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Level
 from flowscope.analysis.profile import recent_backpressure
-from flowscope.analysis.threads import analyse_thread_dumps, thread_kind
+from flowscope.analysis.threads import (
+    SATURATED,
+    SameNameElsewhere,
+    SoftBackpressureOnly,
+    analyse_thread_dumps,
+    thread_kind,
+)
 from flowscope.flink.stacks import parse_thread_dump
 from tests.profiling_fixtures import load, replay_polls
 
@@ -54,7 +60,7 @@ def test_compute_bound_levels_agree_with_time_metrics():
     assert enrich.busy == 1.0
     # No sample was blocked in LocalBufferPool on Flink 2.3: the note says how waits count.
     assert report.hard_samples == 0
-    assert any("mailbox" in n for n in report.notes)
+    assert SoftBackpressureOnly(SATURATED) in report.notes
     rows = {(s.vertex_name, s.index): s for s in report.subtasks}
     assert rows[("parse", 0)].saturated_receivers == ["enrich[0]", "enrich[1]"]
     assert rows[("out: Writer", 0)].backpressured == 0.0  # waits, but has no receiver
@@ -85,7 +91,7 @@ def test_threads_of_another_job_with_the_same_names_are_left_out():
 
     _, _, report = monitor("compute-bound", duplicate_parse)
     assert report.task("parse").level == Level.UNKNOWN
-    assert any("same name" in n for n in report.notes)
+    assert SameNameElsewhere(("parse[0]", "parse[1]")) in report.notes
     assert report.task("enrich").level == Level.OK
 
 

@@ -7,24 +7,71 @@ waits until every buffer before it is processed. The per-subtask details of a ch
 both are milliseconds; under backpressure the start delay at and after the bottleneck grows to
 seconds, and so does the checkpoint's end-to-end duration.
 
-Pure: raw checkpoint responses (flowscope.profiling.collect.CheckpointData) in, evidence out.
+Pure: raw checkpoint responses (flowscope.flink.ondemand.CheckpointData) in, evidence out,
+with what it shows as typed statements (render.words.profile words them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from flowscope.model import JobGraph
 
 SLOW_BARRIER_MS = 1000.0  # a barrier this late (or an alignment this long) is not healthy
-BACKPRESSURE_HINT = (
-    "barriers queue behind in-flight buffers of backpressured channels: unaligned checkpoints "
-    "(execution.checkpointing.unaligned.enabled: true) or buffer debloating "
-    "(taskmanager.network.memory.buffer-debloat.enabled: true) shorten them; removing the "
-    "bottleneck fixes both"
-)
+
+
+class CheckpointNote(StrEnum):
+    """What a checkpoint's barriers show."""
+
+    NOT_ACKNOWLEDGED = "not-acknowledged"  # in progress, a vertex has not acknowledged it
+    BARRIER_TIMES = "barrier-times"  # how long it took and when its barrier reached a vertex
+    BARRIERS_QUEUE = "barriers-queue"  # slowed: barriers wait behind backpressured buffers
+    BARRIERS_FAST = "barriers-fast"  # barriers travel in milliseconds
+
+
+@dataclass(frozen=True)
+class NotAcknowledged:
+    """A checkpoint in progress that no subtask of `waiting_at` has acknowledged yet."""
+
+    kind: ClassVar[CheckpointNote] = CheckpointNote.NOT_ACKNOWLEDGED
+    checkpoint: int
+    running_ms: float  # how long it has run
+    waiting_at: str  # the vertex
+    reached: str | None  # the vertex its barrier reached last
+    reached_after_ms: float | None  # ... this long after the trigger
+
+
+@dataclass(frozen=True)
+class BarrierTimes:
+    """How long a checkpoint took (or has run) and when its barrier reached the last vertex."""
+
+    kind: ClassVar[CheckpointNote] = CheckpointNote.BARRIER_TIMES
+    checkpoint: int
+    completed: bool
+    end_to_end_ms: float | None
+    reached: str  # the vertex its barrier reached last
+    reached_after_ms: float  # trigger -> first barrier there
+    aligned_ms: float | None  # first -> last barrier there
+
+
+@dataclass(frozen=True)
+class BarriersQueue:
+    """Barriers or alignment took SLOW_BARRIER_MS or more: they queue behind backpressure."""
+
+    kind: ClassVar[CheckpointNote] = CheckpointNote.BARRIERS_QUEUE
+
+
+@dataclass(frozen=True)
+class BarriersFast:
+    """Barriers and alignment stayed under SLOW_BARRIER_MS."""
+
+    kind: ClassVar[CheckpointNote] = CheckpointNote.BARRIERS_FAST
+
+
+CheckpointStatement = NotAcknowledged | BarrierTimes | BarriersQueue | BarriersFast
 
 
 @dataclass
@@ -57,7 +104,7 @@ class CheckpointEvidence:
     slowest: VertexCheckpoint | None  # by barrier start delay
     slowed: bool  # barriers or alignment took longer than SLOW_BARRIER_MS
     waiting_at: VertexCheckpoint | None = None  # in progress: the first vertex not through yet
-    statements: list[str] = field(default_factory=list)
+    statements: list[CheckpointStatement] = field(default_factory=list)
 
 
 def _num(v: Any) -> float | None:
@@ -122,25 +169,24 @@ def checkpoint_evidence(
             ev.waiting_at = next((v for v in vertices if v.pending), None)
         if ev.waiting_at is not None:
             ev.slowed = True  # in progress for SLOW_BARRIER_MS at least, and not through
-            ev.statements.append(
-                f"checkpoint {cp_id} has run for {(ev.end_to_end_ms or 0) / 1000:.1f} s and "
-                f"no subtask of {ev.waiting_at.vertex_name} has acknowledged it yet"
-                + (f"; the barrier reached {slowest.vertex_name} after "
-                   f"{(slowest.start_delay_ms or 0) / 1000:.1f} s" if slowest else "")
-            )
-            ev.statements.append(BACKPRESSURE_HINT)
-        elif slowest is not None:
-            state = "took" if ev.status == "COMPLETED" else "has run for"
-            total = f"{ev.end_to_end_ms / 1000:.1f} s" if ev.end_to_end_ms is not None else "?"
-            ev.statements.append(
-                f"checkpoint {cp_id} {state} {total}; its barrier reached {slowest.vertex_name} "
-                f"after {(slowest.start_delay_ms or 0) / 1000:.1f} s"
-                + (f", which then aligned for {(slowest.alignment_ms or 0) / 1000:.1f} s"
-                   if slowest.alignment_ms else "")
-            )
-            if slowed:
-                ev.statements.append(BACKPRESSURE_HINT)
-            else:
-                ev.statements.append("barriers travel in milliseconds: no sign of backpressure")
+        ev.statements = _statements(ev)
         out.append(ev)
     return out
+
+
+def _statements(ev: CheckpointEvidence) -> list[CheckpointStatement]:
+    """What one checkpoint shows: where its barrier is (or how long it took), then whether
+    backpressure slowed it."""
+    slowest = ev.slowest
+    if ev.waiting_at is not None:
+        return [NotAcknowledged(
+            ev.id, ev.end_to_end_ms or 0.0, ev.waiting_at.vertex_name,
+            slowest.vertex_name if slowest else None,
+            (slowest.start_delay_ms or 0.0) if slowest else None), BarriersQueue()]
+    if slowest is None:
+        return []
+    return [
+        BarrierTimes(ev.id, ev.status == "COMPLETED", ev.end_to_end_ms, slowest.vertex_name,
+                     slowest.start_delay_ms or 0.0, slowest.alignment_ms),
+        BarriersQueue() if ev.slowed else BarriersFast(),
+    ]

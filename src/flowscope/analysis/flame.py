@@ -6,7 +6,8 @@ Flink builds a vertex's flame graph from `rest.flamegraph.num-samples` stack sam
 `off_cpu` those WAITING, TIMED_WAITING or BLOCKED; `full` keeps both. The three types are
 views of one sample: same `endTimestamp`.
 
-Pure: flame graphs in, dataclasses out.
+Pure: flame graphs in, dataclasses out (a view that is not ready says so as a typed
+statement; render.words.profile words it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
 
 from flowscope.model import FlameGraph
 
@@ -152,6 +155,19 @@ class PythonTime:
     frames: list[str] = field(default_factory=list)  # the Java frames that showed it
 
 
+class FlameNote(StrEnum):
+    NOT_READY = "not-ready"  # the view is not a ready sample (disabled, waiting, an error)
+
+
+@dataclass(frozen=True)
+class FlameNotReady:
+    kind: ClassVar[FlameNote] = FlameNote.NOT_READY
+    status: str  # FlameGraph.status: "disabled", "terminated", "waiting", "error", "unknown"
+
+
+FlameStatement = FlameNotReady
+
+
 @dataclass
 class FlameSummary:
     """A vertex's flame graph in a few numbers."""
@@ -167,7 +183,7 @@ class FlameSummary:
     hot_frames: list[HotFrame]
     operators: list[OperatorTime]
     python: PythonTime | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[FlameStatement] = field(default_factory=list)
 
     @property
     def user_share(self) -> float:
@@ -184,74 +200,91 @@ def summarise(
     """Summarise one view: the hottest user frames with their share of samples, which
     operator of the chain the time belongs to, and whether a Python UDF runs."""
     chain = chain_operators(vertex_name)
-    known = chain or list(operators)
-    inclusive: Counter[str] = Counter()
-    innermost: Counter[str] = Counter()
-    method_op: dict[str, str | None] = {}
-    op_samples: Counter[str] = Counter()
-    op_methods: dict[str, Counter[str]] = {}
-    op_how: dict[str, str] = {}
-    py_samples: Counter[str] = Counter()
-    py_frames: Counter[str] = Counter()
-    user = mailbox = buffer_waits = 0
+    tally = _Tally(chain or list(operators), chain)
     for frames, n in graph.stacks:
-        methods = [method_of(f) for f in frames]
-        if MAILBOX_WAIT in methods:
-            mailbox += n
-            continue
-        if any(is_buffer_wait(m) for m in methods):
-            buffer_waits += n
-        users = [m for m in methods if is_user(m)]
-        mode = python_mode(methods)
-        if mode:
-            py_samples[mode] += n
-            py_frames.update({m: n for m in methods if m.startswith(
-                PYTHON_THREAD_PREFIXES + PYTHON_PROCESS_PREFIXES + (PYTHON_OPERATOR_PREFIX,))})
-        if users or mode:
-            user += n
-        for m in set(users):
-            inclusive[m] += n
-        if users:
-            innermost[users[-1]] += n
-        # Flink's own frames (serialisation, the record writer) work for the operator too.
-        op, how = _attribute(methods, users, known, chain)
-        if op is None:
-            continue
-        op_samples[op] += n
-        if how == "class name" or op not in op_how:
-            op_how[op] = how
-        if users:
-            op_methods.setdefault(op, Counter())
-            for m in set(users):
-                op_methods[op][m] += n
-        for m in users:
-            method_op.setdefault(m, op)
+        tally.add([method_of(f) for f in frames], n)
     total = graph.total or sum(n for _, n in graph.stacks)
 
     def share(n: int) -> float:
         return n / total if total else 0.0
 
     # Among methods with equal samples (a call chain), list the callers first.
-    depth = {m: min(_depths(graph, m)) for m in inclusive}
+    depth = {m: min(_depths(graph, m)) for m in tally.inclusive}
     hot = [
-        HotFrame(m, n, share(n), innermost.get(m, 0), method_op.get(m))
-        for m, n in sorted(inclusive.items(), key=lambda kv: (-kv[1], depth[kv[0]], kv[0]))
+        HotFrame(m, n, share(n), tally.innermost.get(m, 0), tally.method_op.get(m))
+        for m, n in sorted(tally.inclusive.items(),
+                           key=lambda kv: (-kv[1], depth[kv[0]], kv[0]))
     ][:top]
     ops = [
-        OperatorTime(op, n, share(n), _top_method(op_methods.get(op), op, known, depth),
-                     op_how[op])
-        for op, n in op_samples.most_common()
+        OperatorTime(op, n, share(n),
+                     _top_method(tally.op_methods.get(op), op, tally.known, depth),
+                     tally.op_how[op])
+        for op, n in tally.op_samples.most_common()
     ]
     python = None
-    if py_samples:
-        in_python = sum(py_samples.values())
-        python = PythonTime(py_samples.most_common(1)[0][0], in_python, share(in_python),
-                            [m for m, _ in py_frames.most_common(5)])
-    notes = []
+    if tally.py_samples:
+        in_python = sum(tally.py_samples.values())
+        python = PythonTime(tally.py_samples.most_common(1)[0][0], in_python, share(in_python),
+                            [m for m, _ in tally.py_frames.most_common(5)])
+    notes: list[FlameStatement] = []
     if graph.status != "ready":
-        notes.append(f"flame graph {graph.status}")
+        notes.append(FlameNotReady(graph.status))
     return FlameSummary(vertex_id, vertex_name, graph.kind, graph.end_timestamp_ms, total,
-                        user, mailbox, buffer_waits, hot, ops, python, notes)
+                        tally.user, tally.mailbox, tally.buffer_waits, hot, ops, python, notes)
+
+
+@dataclass
+class _Tally:
+    """Samples of one view counted per method, operator and Python mode."""
+
+    known: Sequence[str]  # the operators to match classes to
+    chain: Sequence[str]  # the vertex's operators in chain order
+    inclusive: Counter[str] = field(default_factory=Counter)  # method anywhere on the stack
+    innermost: Counter[str] = field(default_factory=Counter)  # method innermost user frame
+    method_op: dict[str, str | None] = field(default_factory=dict)
+    op_samples: Counter[str] = field(default_factory=Counter)
+    op_methods: dict[str, Counter[str]] = field(default_factory=dict)
+    op_how: dict[str, str] = field(default_factory=dict)
+    py_samples: Counter[str] = field(default_factory=Counter)
+    py_frames: Counter[str] = field(default_factory=Counter)
+    user: int = 0
+    mailbox: int = 0
+    buffer_waits: int = 0
+
+    def add(self, methods: list[str], n: int) -> None:
+        """Count one stack (outermost method first) seen `n` times."""
+        if MAILBOX_WAIT in methods:
+            self.mailbox += n
+            return
+        if any(is_buffer_wait(m) for m in methods):
+            self.buffer_waits += n
+        users = [m for m in methods if is_user(m)]
+        mode = python_mode(methods)
+        if mode:
+            self.py_samples[mode] += n
+            self.py_frames.update({m: n for m in methods if m.startswith(
+                PYTHON_THREAD_PREFIXES + PYTHON_PROCESS_PREFIXES + (PYTHON_OPERATOR_PREFIX,))})
+        if users or mode:
+            self.user += n
+        for m in set(users):
+            self.inclusive[m] += n
+        if users:
+            self.innermost[users[-1]] += n
+        # Flink's own frames (serialisation, the record writer) work for the operator too.
+        op, how = _attribute(methods, users, self.known, self.chain)
+        if op is not None:
+            self._add_operator(op, how, users, n)
+
+    def _add_operator(self, op: str, how: str, users: list[str], n: int) -> None:
+        self.op_samples[op] += n
+        if how == "class name" or op not in self.op_how:
+            self.op_how[op] = how
+        if users:
+            methods = self.op_methods.setdefault(op, Counter())
+            for m in set(users):
+                methods[m] += n
+        for m in users:
+            self.method_op.setdefault(m, op)
 
 
 def _depths(graph: FlameGraph, method: str) -> list[int]:

@@ -12,14 +12,16 @@ spent waiting in buffers and queues, not processing), queue behind records at a 
 input, and cross each network exchange after waiting for its buffer to fill or for the buffer
 timeout: about `execution.buffer-timeout` / 2 per network hop when throughput is low.
 
-Pure: the graph, one sample's latency map and the configuration in; a LatencyReport out.
+Pure: the graph, one sample's latency map and the configuration in; a LatencyReport out,
+with what it shows as typed statements (render.words.profile words them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from flowscope.model import JobGraph
 
@@ -28,21 +30,49 @@ DEFAULT_BUFFER_TIMEOUT_MS = 100.0
 BUFFER_TIMEOUT_KEYS = ("execution.buffer-timeout.interval", "execution.buffer-timeout")
 # A hop adding this many times the expected buffer wait is queueing behind records.
 QUEUEING_FACTOR = 3.0
-ENABLE_HOWTO = [
-    "cluster-wide: `metrics.latency.interval: 1000` (ms between markers per source) in "
-    "config.yaml; keep `metrics.latency.granularity: operator` (the default)",
-    "per job: `-Dmetrics.latency.interval=1000` at submission, or "
-    "`env.getConfig().setLatencyTrackingInterval(1000)` in the program",
-]
-CAVEATS = [
-    "markers carry the source's wall clock: hosts whose clocks differ (no NTP) shift every "
-    "hop that crosses them",
-    "granularity `subtask` keeps one histogram per source subtask x operator subtask: with "
-    "high parallelism that is thousands of metrics and a real cost; `operator` (default) or "
-    "`single` is cheaper",
-    "markers bypass user functions: they show waiting in buffers and queues, not the "
-    "processing time of the operators",
-]
+
+
+class EnableHow(StrEnum):
+    """Where latency tracking can be switched on."""
+
+    CLUSTER = "cluster"  # metrics.latency.interval in the cluster's configuration
+    JOB = "job"  # at submission, or in the program
+
+
+class Caveat(StrEnum):
+    """What latency markers do not tell, or cost."""
+
+    CLOCKS = "clocks"  # markers carry the source host's wall clock
+    SUBTASK_GRANULARITY = "subtask-granularity"  # one histogram per subtask pair
+    USER_FUNCTIONS = "user-functions"  # markers bypass user functions
+
+
+class LatencyNote(StrEnum):
+    """What the latency markers show."""
+
+    MARKERS_PENDING = "markers-pending"  # tracking is on, no marker has arrived yet
+    TRACKING_OFF = "tracking-off"
+    NEGATIVE_HOPS = "negative-hops"  # some hops read negative and are clamped to 0
+    HOP_ADDS_MOST = "hop-adds-most"
+
+
+@dataclass(frozen=True)
+class MarkersPending:
+    kind: ClassVar[LatencyNote] = LatencyNote.MARKERS_PENDING
+    interval_ms: float  # metrics.latency.interval
+
+
+@dataclass(frozen=True)
+class TrackingOff:
+    kind: ClassVar[LatencyNote] = LatencyNote.TRACKING_OFF
+
+
+@dataclass(frozen=True)
+class NegativeHops:
+    """Histograms of different operators hold different markers: their quantiles do not
+    subtract exactly."""
+
+    kind: ClassVar[LatencyNote] = LatencyNote.NEGATIVE_HOPS
 
 
 @dataclass
@@ -80,6 +110,19 @@ class Hop:
     queueing: bool  # adds far more than the buffer timeout explains: waiting behind records
 
 
+@dataclass(frozen=True)
+class HopAddsMost:
+    """The hop that adds the most, next to the buffer timeout's share of a network hop."""
+
+    kind: ClassVar[LatencyNote] = LatencyNote.HOP_ADDS_MOST
+    hop: Hop
+    buffer_timeout_ms: float | None  # None: no flush on time, or unknown
+    buffer_timeout_from: str  # "cluster config" | "default"
+
+
+LatencyStatement = MarkersPending | TrackingOff | NegativeHops | HopAddsMost
+
+
 @dataclass
 class LatencyReport:
     enabled: bool
@@ -90,9 +133,9 @@ class LatencyReport:
     vertices: list[VertexLatency]
     hops: list[Hop]
     slowest: Hop | None
-    notes: list[str] = field(default_factory=list)
-    how_to_enable: list[str] = field(default_factory=list)
-    caveats: list[str] = field(default_factory=list)
+    notes: list[LatencyStatement] = field(default_factory=list)
+    how_to_enable: list[EnableHow] = field(default_factory=list)
+    caveats: list[Caveat] = field(default_factory=list)
 
 
 @dataclass
@@ -156,8 +199,39 @@ def analyse_latency(
     config = cluster_config or {}
     interval = _duration_ms(config["metrics.latency.interval"]) if (
         "metrics.latency.interval" in config) else None
-    granularity = config.get("metrics.latency.granularity")
     timeout, timeout_from = buffer_timeout(config)
+    entries = _entries(latency)
+    report = LatencyReport(
+        enabled=bool(entries) or bool(interval and interval > 0), interval_ms=interval,
+        granularity=config.get("metrics.latency.granularity"), buffer_timeout_ms=timeout,
+        buffer_timeout_from=timeout_from, vertices=[], hops=[], slowest=None,
+        caveats=list(Caveat),
+    )
+    if not entries:
+        if interval and interval > 0:
+            report.notes.append(MarkersPending(interval))
+        else:
+            report.notes.append(TrackingOff())
+            report.how_to_enable = list(EnableHow)
+        return report
+    by_source = _vertex_latencies(graph, entries)
+    negative = False
+    for src, per_vertex in by_source.items():
+        report.vertices.extend(per_vertex.values())
+        hops, clamped = _hops(graph, src, per_vertex, timeout)
+        report.hops.extend(hops)
+        negative = negative or clamped
+    report.hops.sort(key=lambda h: -h.p50)
+    report.slowest = report.hops[0] if report.hops else None
+    if negative:
+        report.notes.append(NegativeHops())
+    if report.slowest is not None:
+        report.notes.append(HopAddsMost(report.slowest, timeout, timeout_from))
+    return report
+
+
+def _entries(latency: Mapping[str, Mapping[str, float]]) -> list[_Entry]:
+    """The histograms with all three quantiles, keyed by their operator subtask."""
     entries = []
     for key, values in latency.items():
         parsed = parse_key(key)
@@ -169,21 +243,13 @@ def analyse_latency(
             entries.append(_Entry(vid, int(fields.get("operator_subtask_index", sub)),
                                   fields.get("source_id", ""), fields.get("operator_id", ""),
                                   vals))
-    report = LatencyReport(
-        enabled=bool(entries) or bool(interval and interval > 0), interval_ms=interval,
-        granularity=granularity, buffer_timeout_ms=timeout, buffer_timeout_from=timeout_from,
-        vertices=[], hops=[], slowest=None, caveats=list(CAVEATS),
-    )
-    if not entries:
-        if interval and interval > 0:
-            report.notes.append(
-                f"latency tracking is on (every {interval:g} ms) but no operator has reported "
-                "a marker yet: markers take a few intervals to arrive"
-            )
-        else:
-            report.notes.append("latency tracking is off (metrics.latency.interval is 0)")
-            report.how_to_enable = list(ENABLE_HOWTO)
-        return report
+    return entries
+
+
+def _vertex_latencies(
+    graph: JobGraph, entries: list[_Entry]
+) -> dict[str, dict[str, VertexLatency]]:
+    """Per source, per vertex of the graph: the mean quantiles over its subtasks."""
     names = {v.id: v.name for v in graph.vertices}
     by_source: dict[str, dict[str, VertexLatency]] = {}
     grouped: dict[tuple[str, str], list[_Entry]] = {}
@@ -205,46 +271,36 @@ def analyse_latency(
             src, vid, names[vid], mean["p50"], mean["p95"], mean["p99"], len(head),
             worst.subtask, worst.values["p99"],
         )
-    negative = False
-    for src, per_vertex in by_source.items():
-        report.vertices.extend(per_vertex.values())
-        for vid, lat in per_vertex.items():
-            for edge in graph.inputs(vid):
-                base = _nearest(graph, edge.source, per_vertex, src)
-                if base is None:
-                    continue
-                add = {q: lat_q - base_q for q, lat_q, base_q in (
-                    ("p50", lat.p50, base[0]), ("p95", lat.p95, base[1]),
-                    ("p99", lat.p99, base[2]))}
-                negative = negative or any(v < 0 for v in add.values())
-                expected = timeout / 2 if timeout is not None else None
-                p50 = max(add["p50"], 0.0)
-                report.hops.append(Hop(
-                    source_id=src, source_name=names.get(src, src), from_id=edge.source,
-                    from_name=names.get(edge.source, edge.source), to_id=vid,
-                    to_name=lat.vertex_name, ship_strategy=edge.ship_strategy,
-                    p50=p50, p95=max(add["p95"], 0.0), p99=max(add["p99"], 0.0),
-                    cumulative_p50=lat.p50, cumulative_p99=lat.p99, expected_ms=expected,
-                    queueing=expected is not None and p50 > QUEUEING_FACTOR * max(expected, 1.0),
-                ))
-    report.hops.sort(key=lambda h: -h.p50)
-    report.slowest = report.hops[0] if report.hops else None
-    if negative:
-        report.notes.append(
-            "some hops read negative (clamped to 0): histograms of different operators hold "
-            "different markers, so their quantiles do not subtract exactly"
-        )
-    if report.slowest is not None:
-        s = report.slowest
-        expect = (f"; the buffer timeout ({timeout:g} ms, {timeout_from}) explains about "
-                  f"{timeout / 2:g} ms per network hop") if timeout is not None else ""
-        report.notes.append(
-            f"the hop {s.from_name} -> {s.to_name} adds the most: p50 {s.p50:.0f} ms, "
-            f"p99 {s.p99:.0f} ms{expect}"
-            + ("; the rest is waiting behind records (backpressure or a busy receiver)"
-               if s.queueing else "")
-        )
-    return report
+    return by_source
+
+
+def _hops(
+    graph: JobGraph, src: str, per_vertex: Mapping[str, VertexLatency], timeout: float | None
+) -> tuple[list[Hop], bool]:
+    """What each edge adds for markers of one source, and whether any hop read negative
+    (clamped to 0)."""
+    names = {v.id: v.name for v in graph.vertices}
+    expected = timeout / 2 if timeout is not None else None
+    hops, negative = [], False
+    for vid, lat in per_vertex.items():
+        for edge in graph.inputs(vid):
+            base = _nearest(graph, edge.source, per_vertex, src)
+            if base is None:
+                continue
+            add = {q: lat_q - base_q for q, lat_q, base_q in (
+                ("p50", lat.p50, base[0]), ("p95", lat.p95, base[1]),
+                ("p99", lat.p99, base[2]))}
+            negative = negative or any(v < 0 for v in add.values())
+            p50 = max(add["p50"], 0.0)
+            hops.append(Hop(
+                source_id=src, source_name=names.get(src, src), from_id=edge.source,
+                from_name=names.get(edge.source, edge.source), to_id=vid,
+                to_name=lat.vertex_name, ship_strategy=edge.ship_strategy,
+                p50=p50, p95=max(add["p95"], 0.0), p99=max(add["p99"], 0.0),
+                cumulative_p50=lat.p50, cumulative_p99=lat.p99, expected_ms=expected,
+                queueing=expected is not None and p50 > QUEUEING_FACTOR * max(expected, 1.0),
+            ))
+    return hops, negative
 
 
 def _nearest(

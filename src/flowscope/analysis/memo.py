@@ -22,7 +22,7 @@ class IdentityMemo(Generic[V]):
 
     def __init__(self, size: int) -> None:
         if size < 1:
-            raise ValueError("size < 1")
+            raise ValueError(f"size < 1: {size}")
         self.size = size
         self._lock = threading.Lock()  # `serve` diagnoses and draws from several threads
         self._entries: dict[tuple[int, ...], tuple[tuple[weakref.ref[object], ...], V]] = {}

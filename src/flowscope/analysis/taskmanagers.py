@@ -5,13 +5,16 @@ locks); one on a TaskManager that spends a tenth of its time in GC is slowed by 
 a TaskManager with many busy subtasks and all its cores used is oversubscribed.
 
 Pure: samples over a window (for counter rates, analysis.window.taskmanager_rates) and the
-diagnosis's per-subtask busy ratios in; one TaskManagerLoad per TaskManager out.
+diagnosis's per-subtask busy ratios in; one TaskManagerLoad per TaskManager out, with what it
+shows as typed statements (render.words.profile words them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
 
 from flowscope.analysis.cpu import jvm_cpu_is_off_cpu
 from flowscope.analysis.findings import BUSY_HOT, TaskManagerFacts, TaskState
@@ -20,6 +23,47 @@ from flowscope.analysis.window import taskmanager_rates
 from flowscope.model import JobGraph, Sample
 
 HEAP_FULL = 0.9
+
+
+class TaskManagerNote(StrEnum):
+    """What a TaskManager's figures show."""
+
+    GC_HEAVY = "gc-heavy"  # GC takes GC_MS_PER_S or more
+    HEAP_FULL = "heap-full"  # the heap is HEAP_FULL or more used
+    BUSY_OFF_CPU = "busy-off-cpu"  # busy subtasks, too little JVM CPU for on-CPU work
+    BUSY_ON_CPU = "busy-on-cpu"  # busy subtasks, JVM CPU enough for on-CPU work
+
+
+@dataclass(frozen=True)
+class GcHeavy:
+    kind: ClassVar[TaskManagerNote] = TaskManagerNote.GC_HEAVY
+    gc_ms_per_s: float  # time in garbage collection, ms per second
+
+
+@dataclass(frozen=True)
+class HeapFull:
+    kind: ClassVar[TaskManagerNote] = TaskManagerNote.HEAP_FULL
+    heap_share: float  # used / max, 0..1
+
+
+@dataclass(frozen=True)
+class BusyOffCpu:
+    kind: ClassVar[TaskManagerNote] = TaskManagerNote.BUSY_OFF_CPU
+    busy_subtasks: int
+    busy_cores: float  # the sum of the subtasks' busy ratios: cores' worth of busy time
+    cores_used: float  # JVM CPU time per second, in cores
+
+
+@dataclass(frozen=True)
+class BusyOnCpu:
+    kind: ClassVar[TaskManagerNote] = TaskManagerNote.BUSY_ON_CPU
+    busy_subtasks: int
+    cores_used: float  # JVM CPU time per second, in cores
+
+
+TaskManagerStatement = GcHeavy | HeapFull | BusyOffCpu | BusyOnCpu
+# What a profile's conclusions repeat about a TaskManager: memory pressure.
+PRESSURE = frozenset({TaskManagerNote.GC_HEAVY, TaskManagerNote.HEAP_FULL})
 
 
 @dataclass
@@ -34,7 +78,7 @@ class TaskManagerLoad:
     subtasks: list[str]  # "enrich[0]", ... of this job
     busy_subtasks: list[str]  # those busy >= BUSY_HOT
     busy_sum: float  # sum of busy ratios of this job's subtasks here (cores' worth of work)
-    statements: list[str] = field(default_factory=list)
+    statements: list[TaskManagerStatement] = field(default_factory=list)
 
     @property
     def heap_share(self) -> float | None:
@@ -86,23 +130,15 @@ def correlate(
     return out
 
 
-def _statements(t: TaskManagerLoad) -> list[str]:
-    out = []
+def _statements(t: TaskManagerLoad) -> list[TaskManagerStatement]:
+    out: list[TaskManagerStatement] = []
     if t.gc_ms_per_s is not None and t.gc_ms_per_s >= GC_MS_PER_S:
-        out.append(f"spends {t.gc_ms_per_s / 10:.0f}% of its time in garbage collection")
+        out.append(GcHeavy(t.gc_ms_per_s))
     if t.heap_share is not None and t.heap_share >= HEAP_FULL:
-        out.append(f"heap {t.heap_share:.0%} full")
+        out.append(HeapFull(t.heap_share))
     if t.busy_subtasks and t.cores_used is not None:
         if jvm_cpu_is_off_cpu(t.cores_used, t.busy_sum):
-            out.append(
-                f"{len(t.busy_subtasks)} busy subtask(s) ({t.busy_sum:.1f} cores' worth of busy "
-                f"time) but the JVM used {t.cores_used:.2f} cores: the busy threads wait off the "
-                "CPU (I/O, sleeps, locks) or for a core on an oversubscribed host; the flame "
-                "graph tells which"
-            )
+            out.append(BusyOffCpu(len(t.busy_subtasks), t.busy_sum, t.cores_used))
         else:
-            out.append(
-                f"{len(t.busy_subtasks)} busy subtask(s) and the JVM used {t.cores_used:.2f} "
-                "cores: the busy time is on-CPU work"
-            )
+            out.append(BusyOnCpu(len(t.busy_subtasks), t.cores_used))
     return out

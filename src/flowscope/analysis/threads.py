@@ -17,13 +17,16 @@ and a subtask's waiting samples count as backpressure when a subtask it sends to
 waits for output only when a receiver does not keep up. That attribution is an inference;
 the report says so and compares the resulting level with Flink's time metrics.
 
-Pure: task threads (parsed by flowscope.flink.stacks) in, dataclasses out.
+Pure: task threads (parsed by flowscope.flink.stacks) in, dataclasses out, with what they
+show as typed statements (render.words.profile words them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
 
 from flowscope.analysis.findings import Level, level_of
 from flowscope.analysis.flame import MAILBOX_WAIT, is_buffer_wait, is_native_io
@@ -32,6 +35,62 @@ from flowscope.model import JobGraph, ThreadSample
 WAIT_STATES = frozenset({"WAITING", "TIMED_WAITING", "BLOCKED"})
 SATURATED = 0.8  # busy + backpressured share of samples at which a receiver is saturated
 MAX_SAMPLES = 100
+
+
+class ThreadNote(StrEnum):
+    """What the thread-dump sampling shows beside the levels, or why it is partial."""
+
+    SOFT_ONLY = "soft-only"  # no hard backpressure: mailbox waits need a saturated receiver
+    SAME_NAME = "same-name"  # threads left out: another job's task has the same name
+    NOT_FOUND = "not-found"  # vertices without a task thread in any dump
+    SAMPLED_VS_AVERAGED = "sampled-vs-averaged"  # why sampling and time metrics can differ
+    STOPPED_AT_DEADLINE = "stopped-at-deadline"  # fewer rounds than asked: the time limit
+    NO_DUMP = "no-dump"  # TaskManagers that gave no thread dump
+
+
+@dataclass(frozen=True)
+class SoftBackpressureOnly:
+    """Task threads waited in the mailbox but none blocked requesting an output buffer."""
+
+    kind: ClassVar[ThreadNote] = ThreadNote.SOFT_ONLY
+    saturated: float  # the busy + backpressured share at which a receiver is saturated, 0..1
+
+
+@dataclass(frozen=True)
+class SameNameElsewhere:
+    kind: ClassVar[ThreadNote] = ThreadNote.SAME_NAME
+    subtasks: tuple[str, ...]  # "parse[0]", ..., sorted
+
+
+@dataclass(frozen=True)
+class NoThreadFound:
+    kind: ClassVar[ThreadNote] = ThreadNote.NOT_FOUND
+    vertices: tuple[str, ...]  # vertex names
+
+
+@dataclass(frozen=True)
+class SampledVersusAveraged:
+    """Some task's sampled level differs from its time metrics' level."""
+
+    kind: ClassVar[ThreadNote] = ThreadNote.SAMPLED_VS_AVERAGED
+    metric_window_s: float | None  # the span the time metrics average
+
+
+@dataclass(frozen=True)
+class StoppedAtDeadline:
+    kind: ClassVar[ThreadNote] = ThreadNote.STOPPED_AT_DEADLINE
+    rounds: int
+    limit_s: float
+
+
+@dataclass(frozen=True)
+class NoDumpFrom:
+    kind: ClassVar[ThreadNote] = ThreadNote.NO_DUMP
+    taskmanagers: tuple[str, ...]
+
+
+ThreadStatement = (SoftBackpressureOnly | SameNameElsewhere | NoThreadFound
+                   | SampledVersusAveraged | StoppedAtDeadline | NoDumpFrom)
 
 
 def levels_agree(sampled: Level, measured: Level) -> bool | None:
@@ -107,7 +166,7 @@ class ThreadDumpReport:
     subtasks: list[SubtaskSampling]
     hard_samples: int  # samples blocked in LocalBufferPool, over all subtasks
     metric_window_s: float | None = None  # the span of the time metrics compared with
-    notes: list[str] = field(default_factory=list)
+    notes: list[ThreadStatement] = field(default_factory=list)
 
     def task(self, name: str) -> TaskSampling | None:
         return next((t for t in self.tasks if t.vertex_name == name), None)
@@ -115,6 +174,9 @@ class ThreadDumpReport:
     @property
     def disagreements(self) -> list[TaskSampling]:
         return [t for t in self.tasks if t.agrees is False]
+
+
+Key = tuple[str, int]  # (vertex id, subtask index)
 
 
 @dataclass
@@ -146,28 +208,27 @@ def analyse_thread_dumps(
     from the job's vertex details) a thread found on another TaskManager is another job's,
     and two threads of the same name on one TaskManager are left out as ambiguous.
     """
-    by_name = {v.name: v for v in graph.vertices}
-    counts: dict[tuple[str, int], _Counts] = {}
+    counts, ambiguous = _count(graph, rounds, placement or {})
+    bp, receivers = _backpressure(graph, counts)
+    tasks, subtasks = _sampling(graph, counts, bp, receivers, metric_backpressured or {})
+    span = (max(round_times) - min(round_times)) if len(round_times) >= 2 else 0.0
+    return ThreadDumpReport(
+        rounds=len(rounds), dumps=dumps if dumps is not None else len(rounds), span_s=span,
+        tasks=tasks, subtasks=subtasks, hard_samples=sum(c.hard for c in counts.values()),
+        metric_window_s=metric_window_s,
+        notes=_notes(graph, counts, ambiguous, tasks, metric_window_s),
+    )
+
+
+def _count(
+    graph: JobGraph, rounds: Sequence[Sequence[ThreadSample]], placement: Mapping[Key, str]
+) -> tuple[dict[Key, _Counts], set[str]]:
+    """Per subtask its samples of each kind over the rounds, and the subtasks left out as
+    ambiguous ("parse[0]": two threads of that name on one TaskManager)."""
+    counts: dict[Key, _Counts] = {}
     ambiguous: set[str] = set()
     for threads in rounds:
-        latest: dict[tuple[str, int], ThreadSample] = {}
-        seen: dict[tuple[str, str, int, int], int] = {}
-        for th in threads:
-            ident = (th.taskmanager_id, th.task, th.subtask, th.attempt)
-            seen[ident] = seen.get(ident, 0) + 1
-        for th in threads:
-            v = by_name.get(th.task)
-            if v is None or v.parallelism != th.parallelism:
-                continue
-            key = (v.id, th.subtask)
-            if placement and placement.get(key) not in (None, "", th.taskmanager_id):
-                continue
-            if seen[(th.taskmanager_id, th.task, th.subtask, th.attempt)] > 1:
-                ambiguous.add(f"{th.task}[{th.subtask}]")
-                continue
-            if key not in latest or th.attempt > latest[key].attempt:
-                latest[key] = th
-        for key, th in latest.items():
+        for key, th in _this_jobs_threads(graph, threads, placement, ambiguous).items():
             c = counts.setdefault(key, _Counts())
             c.n += 1
             c.tm = th.taskmanager_id or c.tm
@@ -179,9 +240,44 @@ def analyse_thread_dumps(
                 c.hard += 1
             else:
                 c.waiting += 1
+    return counts, ambiguous
 
-    bp: dict[tuple[str, int], float] = {}
-    receivers: dict[tuple[str, int], list[str]] = {}
+
+def _this_jobs_threads(
+    graph: JobGraph, threads: Sequence[ThreadSample], placement: Mapping[Key, str],
+    ambiguous: set[str],
+) -> dict[Key, ThreadSample]:
+    """One round's thread per subtask of the job (the newest attempt); threads on another
+    TaskManager than the subtask's are another job's, and a name twice on one TaskManager is
+    added to `ambiguous` and left out."""
+    by_name = {v.name: v for v in graph.vertices}
+    latest: dict[Key, ThreadSample] = {}
+    seen: dict[tuple[str, str, int, int], int] = {}
+    for th in threads:
+        ident = (th.taskmanager_id, th.task, th.subtask, th.attempt)
+        seen[ident] = seen.get(ident, 0) + 1
+    for th in threads:
+        v = by_name.get(th.task)
+        if v is None or v.parallelism != th.parallelism:
+            continue
+        key = (v.id, th.subtask)
+        if placement and placement.get(key) not in (None, "", th.taskmanager_id):
+            continue
+        if seen[(th.taskmanager_id, th.task, th.subtask, th.attempt)] > 1:
+            ambiguous.add(f"{th.task}[{th.subtask}]")
+            continue
+        if key not in latest or th.attempt > latest[key].attempt:
+            latest[key] = th
+    return latest
+
+
+def _backpressure(
+    graph: JobGraph, counts: Mapping[Key, _Counts]
+) -> tuple[dict[Key, float], dict[Key, list[str]]]:
+    """Per subtask its backpressured share (hard, plus waits when a receiver is saturated)
+    and its saturated receivers."""
+    bp: dict[Key, float] = {}
+    receivers: dict[Key, list[str]] = {}
     # From the sinks up: a receiver's own backpressure must be known first.
     for v in reversed(graph.topological()):
         for idx in range(v.parallelism):
@@ -202,8 +298,14 @@ def analyse_thread_dumps(
                         hot.append(f"{d.name}[{t}]")
             receivers[(v.id, idx)] = hot
             bp[(v.id, idx)] = min(1.0, (mine.hard + (mine.waiting if hot else 0)) / mine.n)
+    return bp, receivers
 
-    metrics = metric_backpressured or {}
+
+def _sampling(
+    graph: JobGraph, counts: Mapping[Key, _Counts], bp: Mapping[Key, float],
+    receivers: Mapping[Key, list[str]], metrics: Mapping[Key, float | None],
+) -> tuple[list[TaskSampling], list[SubtaskSampling]]:
+    """Per task and subtask: the sampled level next to the time metrics' level."""
     subtasks: list[SubtaskSampling] = []
     tasks: list[TaskSampling] = []
     for v in graph.topological():
@@ -232,34 +334,23 @@ def analyse_thread_dumps(
             busy=max((s.busy for s in subs), default=None),
             metric_backpressured=mtop, metric_level=level_of(mtop),
         ))
+    return tasks, subtasks
+
+
+def _notes(
+    graph: JobGraph, counts: Mapping[Key, _Counts], ambiguous: set[str],
+    tasks: Sequence[TaskSampling], metric_window_s: float | None,
+) -> list[ThreadStatement]:
+    notes: list[ThreadStatement] = []
     hard = sum(c.hard for c in counts.values())
     waiting = sum(c.waiting for c in counts.values())
-    notes = []
     if waiting and not hard:
-        notes.append(
-            "no task thread was blocked requesting an output buffer (hard backpressure); "
-            "backpressured tasks wait in their mailbox like idle ones (Flink's soft "
-            "backpressure), so mailbox waits count as backpressure only where a receiver "
-            f"is saturated (busy or backpressured in >= {SATURATED:.0%} of its samples)"
-        )
+        notes.append(SoftBackpressureOnly(SATURATED))
     if ambiguous:
-        notes.append("left out (another job runs a task of the same name on the same "
-                     "TaskManager): " + ", ".join(sorted(ambiguous)[:5]))
+        notes.append(SameNameElsewhere(tuple(sorted(ambiguous))))
     missing = [v.name for v in graph.vertices if not any(k[0] == v.id for k in counts)]
     if missing:
-        notes.append("no task thread found for: " + ", ".join(missing))
+        notes.append(NoThreadFound(tuple(missing)))
     if any(t.agrees is False for t in tasks):
-        notes.append(
-            "where sampling and time metrics disagree: the samples show the moment, the "
-            "metrics average the last "
-            + (f"{metric_window_s:.0f} s" if metric_window_s else "window")
-            + "; after a start or a load change backpressure spreads upstream only as the "
-            "in-flight buffers fill, so a sender can read idle in the metrics while the "
-            "sampling already counts its waits against a saturated receiver"
-        )
-    span = (max(round_times) - min(round_times)) if len(round_times) >= 2 else 0.0
-    return ThreadDumpReport(
-        rounds=len(rounds), dumps=dumps if dumps is not None else len(rounds), span_s=span,
-        tasks=tasks, subtasks=subtasks, hard_samples=hard, metric_window_s=metric_window_s,
-        notes=notes,
-    )
+        notes.append(SampledVersusAveraged(metric_window_s))
+    return notes

@@ -70,7 +70,7 @@ def task_timeline(
     evenly spaced snapshots are kept, so each step averages over several refreshes.
     """
     if max_steps < 1:
-        raise ValueError("max_steps < 1")
+        raise ValueError(f"max_steps < 1: {max_steps}")
     running = [s for s in samples if s.job_state == "RUNNING"]
     snaps = _pick(distinct_snapshots(running), max_steps)
     return [_STEPS.get((graph, before, after), partial(_step, graph, before, after))
