@@ -362,17 +362,20 @@ def record(out: Path, jobs: int, subset: int, span_s: float, scrape_s: float,
 
 
 def refusing_limit(tsdb: Path, scrape_s: float, at: float, lookback: float) -> int:
-    """A --query.max-samples that refuses the scan's whole-fleet queries but passes halves:
-    the largest power of two the full per-task query exceeds, found against the server."""
-    from flowscope.analysis.findings import BUSY_HOT, RELATIVE_HOT
-    from flowscope.flink import fleetql
+    """A --query.max-samples that refuses the scan's biggest whole-fleet query (the recent
+    history, a range query) but passes it for half of the jobs: the largest power of two the
+    full query exceeds, found against the server."""
+    from flowscope.analysis.engine import DEFAULT_HISTORY_S
+    from flowscope.flink import fleet, fleetql
 
-    query = fleetql.times_query("", 120.0, None, RELATIVE_HOT, BUSY_HOT)
+    step = max(fleet.STEP_S, scrape_s)
+    query = fleetql.steps_query("", max(step, 2 * scrape_s), None)
+    steps = int(DEFAULT_HISTORY_S // step)
+    params = {"query": query, "start": at - steps * step, "end": at, "step": step}
     limit = 1 << 20
     while limit > 16:
         with serve(tsdb, scrape_s, max_samples=limit) as served:
-            body = httpx.get(f"{served.url}/api/v1/query",
-                             params={"query": query, "time": at}).json()
+            body = httpx.get(f"{served.url}/api/v1/query_range", params=params).json()
         if body["status"] == "error":
             return limit
         limit //= 2

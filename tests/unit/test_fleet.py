@@ -17,8 +17,8 @@ import pytest
 from flowscope.analysis.findings import ActionKind, Cause, Verdict
 from flowscope.analysis.fleet import held_for
 from flowscope.errors import FlowscopeError, JobNotFound
-from flowscope.flink.metric_names import prom_mangle
 from flowscope.flink.fleet import Shard
+from flowscope.flink.metric_names import prom_mangle
 from flowscope.flink.promql import PrometheusError, PrometheusUnreachable
 from flowscope.render import words
 from flowscope.scan import FleetScan, scan_prometheus

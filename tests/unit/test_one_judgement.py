@@ -97,7 +97,6 @@ def task_answers(name: str, ws: list[SubtaskWindow]) -> TaskAnswers:
     busy = [w.busy or 0.0 for w in measured]
     bar = max(BUSY_HOT, RELATIVE_HOT * max(busy)) if busy else 1.0
     hot = [w for w in measured if (w.busy or 0.0) >= bar]
-    cool = [w.busy or 0.0 for w in measured if (w.busy or 0.0) < bar]
     bps = [w.backpressured for w in ws if w.backpressured is not None]
     idles = [w.idle for w in ws if w.idle is not None]
     rin = [w.records_in_per_s for w in ws if w.records_in_per_s is not None]
@@ -110,7 +109,6 @@ def task_answers(name: str, ws: list[SubtaskWindow]) -> TaskAnswers:
         "subtasks": float(len(ws)), "busy_known": float(len(measured)),
         "busy_max": max(busy, default=None), "busy_min": min(busy, default=None),
         "busy_avg": statistics.mean(busy) if busy else None, "busy_hot": float(len(hot)),
-        "busy_cool": max(cool, default=None),
         "bp_max": max(bps, default=None), "bp_avg": statistics.mean(bps) if bps else None,
         "idle_max": max(idles, default=None),
         "idle_avg": statistics.mean(idles) if idles else None,
@@ -146,7 +144,6 @@ def recent_steps(graph: JobGraph, history: list[Sample]) -> dict[str, dict[str, 
             hot = max((s for s in t.subtasks if s.busy is not None),
                       key=lambda s: s.busy or 0.0, default=None)
             for stat, value in (("busy_max", t.busy), ("bp_max", t.backpressured),
-                                ("hot_busy", hot.busy if hot else None),
                                 ("hot_bp", hot.backpressured if hot else None)):
                 if value is not None:
                     out.setdefault(vid, {}).setdefault(stat, {})[step.end] = value

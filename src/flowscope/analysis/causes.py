@@ -110,7 +110,7 @@ def data_skew(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
     f.facts.update({Fact.RECORDS_RATIO: s.records_ratio,
                     Fact.INPUT_SHARE: hot_load / total if total > 0 else None,
                     Fact.HOT_BUSY: max(h.busy or 0.0 for h in t.hot_subtasks),
-                    Fact.PEERS_BUSY: t.peers.cool_busy_max if t.peers else None})
+                    Fact.PEERS_BUSY: t.peers.busy_median if t.peers else None})
     _subtask_evidence(f, t, ev.window_s)
     f.actions.append(Action(ActionKind.SPREAD_HOT_KEYS))
     return f

@@ -61,13 +61,11 @@ class SubtaskFacts:
 
 @dataclass(frozen=True, slots=True)
 class Peers:
-    """The subtasks other than the hottest one: medians over those that measured each value,
-    and the busiest of the ones that are not hot."""
+    """The subtasks other than the hottest one: medians over those that measured each value."""
 
     busy_median: float | None
     load_median: float | None  # records/s
     cost_median: float | None  # busy s per record
-    cool_busy_max: float | None  # ratio 0..1, None when every subtask is hot
     starved: bool = False  # none took a record in the window: costs are since the start
 
 

@@ -156,7 +156,7 @@ class Fact(StrEnum):
 
     BUSY = "busy"  # ratio 0..1, the task's (max over subtasks)
     HOT_BUSY = "hot_busy"  # ratio 0..1, the busiest of the telling subtasks
-    PEERS_BUSY = "peers_busy"  # ratio 0..1, the busiest of their peers
+    PEERS_BUSY = "peers_busy"  # ratio 0..1, the median of their peers
     BACKPRESSURED = "backpressured"  # ratio 0..1
     SUBTASKS = "subtasks"  # count of subtasks with a busy ratio
     HOT_SUBTASKS = "hot_subtasks"  # count of subtasks busy at least the hot bar

@@ -168,7 +168,6 @@ def _spread(t: TaskEvidence, measured: list[SubtaskWindow],
                             cost.get(s.index))
 
     hot = [s for s in measured if (s.busy or 0.0) >= bar]
-    cool = [s for s in measured if (s.busy or 0.0) < bar]
     t.hot = len(hot)
     t.hottest = facts(hottest)
     t.hot_subtasks = tuple(facts(s) for s in hot)
@@ -183,7 +182,6 @@ def _spread(t: TaskEvidence, measured: list[SubtaskWindow],
         t.peers = Peers(busy_median=statistics.median(p.busy or 0.0 for p in peers),
                         load_median=statistics.median(loads) if loads else None,
                         cost_median=statistics.median(costs) if costs else None,
-                        cool_busy_max=max((s.busy or 0.0 for s in cool), default=None),
                         starved=starved)
     for s in hot:
         t.busy_by_tm[s.taskmanager_id] = t.busy_by_tm.get(s.taskmanager_id, 0.0) + (

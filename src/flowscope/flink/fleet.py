@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -266,7 +266,7 @@ def _value(v: float) -> float | None:
 
 # Stats that are time ratios (0..1). `rate()` extrapolates to the window's edges, so a counter
 # read a moment late can give 1.06: clamped, as the REST window clamps its ratios.
-RATIOS = {"busy_max", "busy_avg", "busy_min", "busy_cool", "bp_max", "bp_avg", "idle_max",
+RATIOS = {"busy_max", "busy_avg", "busy_min", "bp_max", "bp_avg", "idle_max",
           "idle_avg", "peers_busy", "hot_busy", "hot_bp"}
 # Stats with one answer per subtask (each labelled with its subtask_index).
 PER_SUBTASK = {"hot_busy", "hot_bp", "hot_rin", "hot_rout", "hot_start", "load_top"}
@@ -349,13 +349,15 @@ def _evidence(answers: Answers, at: float, window_s: float,
         if t.name and t.stats.get("subtasks") and only in (None, job):
             by_job.setdefault(job, {})[task] = t
     steps = _steps(answers.steps)
+    gc = _gc_steps(answers.steps, window_s, at)
     out = []
     for job, ts in by_job.items():
         graph = graphs.get(job)
         ev = job_evidence(job, ts, graph, tms, at, window_s, uptime.get(job),
                           job in answers.legacy)
         ev.history = history_of(steps.get(job, {}), ev)
-        _gc_intervals(ev, answers.steps, window_s, at)
+        for tm, facts in ev.taskmanagers.items():
+            ev.taskmanagers[tm] = replace(facts, gc_intervals=gc.get(tm, ()))
         out.append(ev)
     return sorted(out, key=lambda e: (e.job_name, e.job_id))
 
@@ -439,7 +441,7 @@ def _task(tid: str, t: TaskAnswers, graph: JobGraph | None, head: bool) -> TaskE
     if measured > 1:
         peers = Peers(busy_median=s.get("peers_busy"), load_median=s.get("peers_load"),
                       cost_median=s.get("peers_start") if starved else s.get("peers_cost"),
-                      cool_busy_max=s.get("busy_cool"), starved=starved)
+                      starved=starved)
     return TaskEvidence(
         state=state, takes_input=takes_input, measured=measured,
         hot=int(s.get("busy_hot") or 0), busy_min=s.get("busy_min"), busy_avg=busy_avg,
@@ -487,9 +489,8 @@ def history_of(tasks: dict[str, dict[str, dict[float, float]]],
             if tid not in ev.tasks:
                 continue
             busy, bp = stats.get("busy_max", {}).get(now), stats.get("bp_max", {}).get(now)
-            hot = SubtaskState(0, "", stats.get("hot_busy", {}).get(now),
-                               stats.get("hot_bp", {}).get(now), None, None, None, None,
-                               None, None, None, "counters")
+            hot = SubtaskState(0, "", busy, stats.get("hot_bp", {}).get(now), None, None, None,
+                               None, None, None, None, "counters")
             base = ev.tasks[tid].state
             states[tid] = TaskState(
                 vertex_id=tid, name=base.name, parallelism=base.parallelism,
@@ -502,18 +503,11 @@ def history_of(tasks: dict[str, dict[str, dict[float, float]]],
     return view_of(steps, ev.graph) if steps else None
 
 
-def _gc_intervals(ev: JobEvidence, series: Series, window_s: float, at: float) -> None:
+def _gc_steps(series: Series, window_s: float, at: float) -> dict[str, tuple[float, ...]]:
     """Each TaskManager's GC ms per second at the steps within the window."""
-    for lab, values in series:
-        tm = lab.get(fleetql.TM, "")
-        if lab.get(fleetql.STAT) != "gc" or tm not in ev.taskmanagers:
-            continue
-        gc = tuple(v for t, v in values if t > at - window_s and math.isfinite(v))
-        facts = ev.taskmanagers[tm]
-        ev.taskmanagers[tm] = TaskManagerFacts(
-            cores_used=facts.cores_used, gc_ms_per_s=facts.gc_ms_per_s, cpu_load=facts.cpu_load,
-            heap_used_bytes=facts.heap_used_bytes, heap_max_bytes=facts.heap_max_bytes,
-            cpu_cores=facts.cpu_cores, gc_intervals=gc)
+    return {lab.get(fleetql.TM, ""): tuple(v for t, v in values
+                                           if t > at - window_s and math.isfinite(v))
+            for lab, values in series if lab.get(fleetql.STAT) == "gc"}
 
 
 def job_states(reading: FleetReading) -> dict[str, list[tuple[float, float]]]:

@@ -123,7 +123,7 @@ def hot_mask(busy: str, relative_hot: float, busy_hot: float) -> str:
 def times_query(matcher: str, window_s: float, fallback: str | None, relative_hot: float,
                 busy_hot: float) -> str:
     """Per task: busy max/avg/min, how many subtasks measure it (NaN: not), how many are hot
-    (`hot_mask`) and the busiest of the others, backpressured max/avg, idle max/avg."""
+    (`hot_mask`), backpressured max/avg, idle max/avg."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
     bp = per_subtask(ratio("bp", matcher, window_s, fallback))
     idle = per_subtask(ratio("idle", matcher, window_s, fallback))
@@ -132,9 +132,8 @@ def times_query(matcher: str, window_s: float, fallback: str | None, relative_ho
         "busy_max": f"max by ({BY_TASK}) ({busy})",
         "busy_avg": f"avg by ({BY_TASK}) ({busy})",
         "busy_min": f"min by ({BY_TASK}) ({busy})",
-        "busy_known": f"count by ({BY_TASK}) ({busy} == {busy})",
+        "busy_known": f"count by ({BY_TASK}) ({busy} >= 0)",
         "busy_hot": f"count by ({BY_TASK}) ({hot})",
-        "busy_cool": f"max by ({BY_TASK}) ({busy} unless on ({BY_SUBTASK}) {hot})",
         "bp_max": f"max by ({BY_TASK}) ({bp})",
         "bp_avg": f"avg by ({BY_TASK}) ({bp})",
         "idle_max": f"max by ({BY_TASK}) ({idle})",
@@ -235,16 +234,15 @@ def taskmanagers_query(matcher: str, window_s: float, fallback: str | None,
 
 def steps_query(matcher: str, over_s: float, fallback: str | None) -> str:
     """For a range query, each step's view of each task over the `over_s` seconds before it:
-    busy and backpressured (max over subtasks) and its busiest subtask's busy and
-    backpressured (`hot_busy`, `hot_bp`); and each TaskManager's GC ms per second (`gc`)."""
+    busy and backpressured (max over subtasks: the busiest subtask's busy time is the task's)
+    and its busiest subtask's backpressured (`hot_bp`); and each TaskManager's GC ms per
+    second (`gc`)."""
     busy = per_subtask(ratio("busy", matcher, over_s, fallback))
     bp = per_subtask(ratio("bp", matcher, over_s, fallback))
-    hottest = f"and on ({BY_SUBTASK}) {_hottest(busy)}"
     return _stats({
         "busy_max": f"max by ({BY_TASK}) ({busy})",
         "bp_max": f"max by ({BY_TASK}) ({bp})",
-        "hot_busy": f"max by ({BY_TASK}) ({busy} {hottest})",
-        "hot_bp": f"max by ({BY_TASK}) ({bp} {hottest})",
+        "hot_bp": f"max by ({BY_TASK}) ({bp} and on ({BY_SUBTASK}) {_hottest(busy)})",
         "gc": f"max by ({TM}) (rate({_tm_name(TmQuantity.GC_TIME_MS)}[{_w(over_s)}]))",
     })
 

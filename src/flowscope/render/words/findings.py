@@ -49,7 +49,7 @@ def _skew(f: Finding) -> str:
     of_input = f" ({share:.0%} of the input)" if share is not None else ""
     return (f"{_head(f)}: data skew. Subtask(s) {listed(f.subtasks)} receive "
             f"{_times(ratio, 'the records', 'more of the records')} of their peers{of_input} "
-            f"and are busy {pct(_get(f, Fact.HOT_BUSY))}; the others are busy "
+            f"and are busy {pct(_get(f, Fact.HOT_BUSY))}; their peers are busy "
             f"{pct(_get(f, Fact.PEERS_BUSY))}")
 
 
