@@ -39,14 +39,14 @@ from flowscope.analysis.window import (
 from flowscope.api import load_recording
 from flowscope.flink.fleet import TaskAnswers, history_of, job_evidence
 from flowscope.flink.promwindow import fit_to_graph
-from flowscope.lab.scenarios import SCENARIOS
 from flowscope.model import JobGraph, Sample
 from flowscope.render import words
-from tests.conftest import fixture_path
+from tests.conftest import FIXTURES, fixture_path
 from tests.prom_fixtures import FIXTURES as PROM_FIXTURES
 from tests.prom_fixtures import prom_fixture
 
-RECORDED = [s.name for s in SCENARIOS.values()]
+# Every recording of a lab run (the scenarios', and runs recorded for a case of their own).
+RECORDED = sorted(p.name.removesuffix(".fsrec") for p in FIXTURES.glob("*.fsrec"))
 WITH_PROMETHEUS = sorted(p.name.removesuffix(".json.xz")
                          for p in PROM_FIXTURES.glob("*.json.xz"))
 # Causes told from what a task's threads do: stack samples decide them, and a path without
@@ -106,7 +106,7 @@ def task_answers(name: str, ws: list[SubtaskWindow]) -> TaskAnswers:
     loads = [(w, x) for w in ws if (x := _load(w)) is not None]
     t = TaskAnswers(name=name, job_name="job")
     t.stats = {
-        "subtasks": float(len(ws)), "busy_known": float(len(measured)),
+        "subtasks": float(len(ws)),
         "busy_max": max(busy, default=None), "busy_min": min(busy, default=None),
         "busy_avg": statistics.mean(busy) if busy else None, "busy_hot": float(len(hot)),
         "bp_max": max(bps, default=None), "bp_avg": statistics.mean(bps) if bps else None,
@@ -118,7 +118,6 @@ def task_answers(name: str, ws: list[SubtaskWindow]) -> TaskAnswers:
         "peers_cost": _median([(w.busy or 0.0) / x for w in peers if (x := _load(w))]),
         "peers_start": _median([w.cost_since_start_s for w in peers
                                 if w.cost_since_start_s is not None]),
-        "peers_taking": float(sum(1 for w in peers if _load(w))),
     }
     for w in sorted(hot, key=lambda w: -(w.busy or 0.0))[:MAX_HOT]:
         t.subtasks[w.index] = {"busy": w.busy, "tm": w.taskmanager_id,
@@ -141,10 +140,7 @@ def recent_steps(graph: JobGraph, history: list[Sample]) -> dict[str, dict[str, 
     out: dict[str, dict[str, dict[float, float]]] = {}
     for step in task_timeline(graph, history):
         for vid, t in step.tasks.items():
-            hot = max((s for s in t.subtasks if s.busy is not None),
-                      key=lambda s: s.busy or 0.0, default=None)
-            for stat, value in (("busy_max", t.busy), ("bp_max", t.backpressured),
-                                ("hot_bp", hot.backpressured if hot else None)):
+            for stat, value in (("busy_max", t.busy), ("bp_max", t.backpressured)):
                 if value is not None:
                     out.setdefault(vid, {}).setdefault(stat, {})[step.end] = value
     return out

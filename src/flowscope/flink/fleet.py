@@ -405,13 +405,15 @@ def _task(tid: str, t: TaskAnswers, graph: JobGraph | None, head: bool) -> TaskE
     """A task's evidence from its answers: the hot subtasks against their peers' medians."""
     s = t.stats
     n = int(s.get("subtasks") or 0)
-    measured = int(s.get("busy_known") or 0)
+    # Busy time a task does not measure (NaN, every subtask's) leaves no maximum.
+    measured = n if s.get("busy_max") is not None else 0
     takes_input = not head
     hot = [_subtask(i, v, takes_input) for i, v in sorted(t.subtasks.items())
            if "busy" in v and math.isfinite(v["busy"])]
     hottest = max(hot, key=lambda x: (x.busy or 0.0, -x.index), default=None)
-    peers_taking = int(s.get("peers_taking") or 0)
-    starved = measured > 1 and peers_taking == 0
+    # The peers took no records in the window (most of them: the median): their cost per
+    # record is read since the start, as analysis.gather reads it.
+    starved = measured > 1 and s.get("peers_load") == 0
     if starved:  # the peers took no records: costs since the start, as analysis.gather
         hot = [_subtask(x.index, t.subtasks[x.index], takes_input, since_start=True)
                for x in hot]
@@ -489,8 +491,8 @@ def history_of(tasks: dict[str, dict[str, dict[float, float]]],
             if tid not in ev.tasks:
                 continue
             busy, bp = stats.get("busy_max", {}).get(now), stats.get("bp_max", {}).get(now)
-            hot = SubtaskState(0, "", busy, stats.get("hot_bp", {}).get(now), None, None, None,
-                               None, None, None, None, "counters")
+            hot = SubtaskState(0, "", busy, bp, None, None, None, None, None, None, None,
+                               "counters")
             base = ev.tasks[tid].state
             states[tid] = TaskState(
                 vertex_id=tid, name=base.name, parallelism=base.parallelism,

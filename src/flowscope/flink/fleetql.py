@@ -122,8 +122,8 @@ def hot_mask(busy: str, relative_hot: float, busy_hot: float) -> str:
 
 def times_query(matcher: str, window_s: float, fallback: str | None, relative_hot: float,
                 busy_hot: float) -> str:
-    """Per task: busy max/avg/min, how many subtasks measure it (NaN: not), how many are hot
-    (`hot_mask`), backpressured max/avg, idle max/avg."""
+    """Per task: busy max/avg/min, how many subtasks are hot (`hot_mask`), backpressured
+    max/avg, idle max/avg."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
     bp = per_subtask(ratio("bp", matcher, window_s, fallback))
     idle = per_subtask(ratio("idle", matcher, window_s, fallback))
@@ -132,7 +132,6 @@ def times_query(matcher: str, window_s: float, fallback: str | None, relative_ho
         "busy_max": f"max by ({BY_TASK}) ({busy})",
         "busy_avg": f"avg by ({BY_TASK}) ({busy})",
         "busy_min": f"min by ({BY_TASK}) ({busy})",
-        "busy_known": f"count by ({BY_TASK}) ({busy} >= 0)",
         "busy_hot": f"count by ({BY_TASK}) ({hot})",
         "bp_max": f"max by ({BY_TASK}) ({bp})",
         "bp_avg": f"avg by ({BY_TASK}) ({bp})",
@@ -197,7 +196,7 @@ def hot_query(matcher: str, window_s: float, fallback: str | None, relative_hot:
 def peers_query(matcher: str, window_s: float, fallback: str | None) -> str:
     """Per task the medians over the subtasks other than the hottest: busy ratio, load
     (records/s), cost (busy seconds per record, subtasks with records only) and cost since the
-    start; and how many of them took records in the window."""
+    start (for the peers that took no records: a load median of 0)."""
     busy = per_subtask(ratio("busy", matcher, window_s, fallback))
     load = _load(matcher, window_s, fallback)
     peers = f"unless on ({BY_SUBTASK}) {_hottest(busy)}"
@@ -206,7 +205,6 @@ def peers_query(matcher: str, window_s: float, fallback: str | None) -> str:
         "peers_load": f"quantile by ({BY_TASK}) (0.5, {load} {peers})",
         "peers_cost": f"quantile by ({BY_TASK}) (0.5, ({busy} / ({load} > 0)) {peers})",
         "peers_start": f"quantile by ({BY_TASK}) (0.5, {_since_start(matcher)} {peers})",
-        "peers_taking": f"count by ({BY_TASK}) (({load} > 0) {peers})",
     })
 
 
@@ -234,15 +232,14 @@ def taskmanagers_query(matcher: str, window_s: float, fallback: str | None,
 
 def steps_query(matcher: str, over_s: float, fallback: str | None) -> str:
     """For a range query, each step's view of each task over the `over_s` seconds before it:
-    busy and backpressured (max over subtasks: the busiest subtask's busy time is the task's)
-    and its busiest subtask's backpressured (`hot_bp`); and each TaskManager's GC ms per
-    second (`gc`)."""
+    busy and backpressured (max over subtasks), and each TaskManager's GC ms per second
+    (`gc`). Where the bottleneck was at each step is told from these (a task backpressured at
+    least as much as it is busy is held back), as a dashboard's history is read."""
     busy = per_subtask(ratio("busy", matcher, over_s, fallback))
     bp = per_subtask(ratio("bp", matcher, over_s, fallback))
     return _stats({
         "busy_max": f"max by ({BY_TASK}) ({busy})",
         "bp_max": f"max by ({BY_TASK}) ({bp})",
-        "hot_bp": f"max by ({BY_TASK}) ({bp} and on ({BY_SUBTASK}) {_hottest(busy)})",
         "gc": f"max by ({TM}) (rate({_tm_name(TmQuantity.GC_TIME_MS)}[{_w(over_s)}]))",
     })
 
@@ -252,10 +249,12 @@ def state_query(matcher: str, window_s: float, fallback: str | None, low: float,
     """Per job, a state code: 2 when some task is backpressured more than `low`, else 1 when
     its busiest first task (one that takes no records in; any task when none does) is busy at
     least `head_busy`, else 0 (analysis.fleet.STATE_CODES). The same ratios over the same
-    window as the verdict, so the last step agrees with it."""
+    window as the verdict, so the last step agrees with it. Written as the larger of
+    2 x (backpressured) and (busy at the head), each evaluated once."""
     bp = f"max by ({JOB}) ({ratio('bp', matcher, window_s, fallback)})"
     busy = f"max by ({BY_TASK}) ({ratio('busy', matcher, window_s, fallback)})"
     sources = f"(max by ({BY_TASK}) ({rate('rin', matcher, window_s, fallback)}) == 0)"
     head = (f"(max by ({JOB}) ({busy} and on ({BY_TASK}) {sources}) "
             f"or max by ({JOB}) ({busy}))")
-    return f"2 * ({bp} > bool {low:g}) + ({bp} <= bool {low:g}) * ({head} >= bool {head_busy:g})"
+    parts = {"bp": f"2 * ({bp} > bool {low:g})", "head": f"({head} >= bool {head_busy:g})"}
+    return f"max by ({JOB}) ({_stats(parts)})"
