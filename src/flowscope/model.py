@@ -39,6 +39,10 @@ class Quantity(StrEnum):
     HARD_BACKPRESSURED_MS_PER_S = "hard_backpressured_ms_per_s"
     RECORDS_IN_PER_S = "records_in_per_s"
     RECORDS_OUT_PER_S = "records_out_per_s"
+    # The longest single stretch of soft / hard backpressure in Flink's last measurement
+    # (ms): seconds-long stretches under a low average are bursts (a stall downstream).
+    MAX_SOFT_BACKPRESSURE_MS = "max_soft_backpressure_ms"
+    MAX_HARD_BACKPRESSURE_MS = "max_hard_backpressure_ms"
     IN_POOL_USAGE = "in_pool_usage"
     IN_EXCLUSIVE_USAGE = "in_exclusive_usage"
     IN_FLOATING_USAGE = "in_floating_usage"

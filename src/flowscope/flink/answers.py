@@ -239,7 +239,7 @@ def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -
             suffix = "." + counter
             if rest.endswith(suffix) and not rest.startswith(SKIP_OPERATOR_GROUPS):
                 operators[rest[: -len(suffix)]] = None
-    task = names.resolve(bare, names.TASK_METRICS)
+    task = names.resolve(bare, {**names.TASK_METRICS, **names.REST_TASK_METRICS})
     source: dict[str, str] = {}
     for op in source_ops:
         found = names.resolve((n[len(op) + 1:] for n in bare if n.startswith(op + ".")),

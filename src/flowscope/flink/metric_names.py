@@ -56,6 +56,12 @@ TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
     Quantity.FIRED_TIMERS: ("numFiredTimers",),
 }
 
+# Task metrics read over REST only (the Prometheus paths query TASK_METRICS' names).
+REST_TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
+    Quantity.MAX_SOFT_BACKPRESSURE_MS: ("maxSoftBackPressureTimeMs",),
+    Quantity.MAX_HARD_BACKPRESSURE_MS: ("maxHardBackPressureTimeMs",),
+}
+
 # Task metrics whose unit flowscope converts: name -> factor to the quantity's unit.
 UNIT_FACTORS: dict[str, float] = {"checkpointStartDelayNanos": 1e-6}
 
@@ -160,6 +166,8 @@ ALWAYS_GAUGES: frozenset[Quantity] = frozenset(
         Quantity.BACKPRESSURED_MS_PER_S,
         Quantity.SOFT_BACKPRESSURED_MS_PER_S,
         Quantity.HARD_BACKPRESSURED_MS_PER_S,
+        Quantity.MAX_SOFT_BACKPRESSURE_MS,
+        Quantity.MAX_HARD_BACKPRESSURE_MS,
         Quantity.IN_POOL_USAGE,
         Quantity.IN_EXCLUSIVE_USAGE,
         Quantity.IN_FLOATING_USAGE,
