@@ -45,6 +45,9 @@ NATIVE_IO = ("socketRead", "SocketDispatcher.read", "EPoll.wait", "EPollPort", "
 # the operator runs at its capacity. Same frames in Flink 1.x and 2.x, ordered and unordered.
 ASYNC_QUEUE_WAIT = "org.apache.flink.streaming.api.operators.async.AsyncWaitOperator.addToWorkQueue"
 MAILBOX_YIELD = "org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl.yield"
+# What AsyncDataStream names the operator when the job gives it no name (the plan, the vertex
+# and its metrics show it; a named one shows only its name, so the stacks tell).
+ASYNC_OPERATOR_NAME = "async wait operator"
 # A checkpoint's synchronous phase on the task thread (the operators' snapshotState, a sink's
 # pre-commit flush): SubtaskCheckpointCoordinatorImpl.takeSnapshotSync (Flink 1.11+). The task
 # takes no records meanwhile.
