@@ -186,3 +186,13 @@ def test_a_stalled_receiver_holds_its_sender_back_for_whole_seconds():
     # Flink's measurement spans about a second: the sender is held back all of it.
     assert all(st.values[Quantity.MAX_SOFT_BACKPRESSURE_MS] >= 900 for st in parse)
     assert all(st.values[Quantity.MAX_SOFT_BACKPRESSURE_MS] < 100 for st in flush)
+
+
+def test_the_blocking_snapshot_shows_in_the_flame_graph():
+    graph, samples = replay("checkpoint-stall")
+    for off in flame_summaries(graph, samples, "flush", "off_cpu"):
+        work = off.samples - off.mailbox_samples
+        # Every sample that is not an idle mailbox wait is the sync phase (3 s of every 5 s).
+        assert off.frames.checkpoint_sync >= 0.95 * work and work >= 0.4 * off.samples
+        assert off.frames.async_wait == 0 and not off.frames.state
+        assert "com.acme.SlowSnapshot.snapshotState" in [h.method for h in off.hot_frames]
