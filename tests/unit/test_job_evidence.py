@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 
 from flowscope.analysis.flame import summarise
@@ -196,3 +197,28 @@ def test_the_blocking_snapshot_shows_in_the_flame_graph():
         assert off.frames.checkpoint_sync >= 0.95 * work and work >= 0.4 * off.samples
         assert off.frames.async_wait == 0 and not off.frames.state
         assert "com.acme.SlowSnapshot.snapshotState" in [h.method for h in off.hot_frames]
+
+
+def test_checkpoint_details_that_fail_are_asked_again_a_few_times_then_left(monkeypatch):
+    from flowscope.flink.jobstate import CHECKPOINT_ATTEMPTS
+    from flowscope.recording import RecordedTransport
+
+    asked: Counter[str] = Counter()
+    handle = RecordedTransport.handle_request
+
+    def failing(self, request):  # type: ignore[no-untyped-def]
+        path = request.url.raw_path.decode()
+        if "/checkpoints/details/" in path:
+            asked[path] += 1
+            return httpx.Response(500, json={"errors": ["Internal server error."]},
+                                  request=request)
+        return handle(self, request)
+
+    monkeypatch.setattr(RecordedTransport, "handle_request", failing)
+    _graph, samples = replay("checkpoint-stall")
+    # One attempt a poll (a request the poll can do without), on CHECKPOINT_ATTEMPTS polls.
+    assert len(asked) >= 5 and set(asked.values()) == {CHECKPOINT_ATTEMPTS}
+    assert not any("/subtasks/" in p for p in asked)
+    assert not any(c.vertices for s in samples for c in s.checkpoints.history)
+    assert samples[-1].checkpoints.config is not None  # the rest of the poll stands
+    assert not any("checkpoint" in w for s in samples for w in s.warnings)

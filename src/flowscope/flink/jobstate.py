@@ -84,11 +84,16 @@ class JobStateReader:
     def __init__(self) -> None:
         self._jobs: dict[str, _Job] = {}
 
+    def begin(self, job_id: str) -> None:
+        """Count a poll of the job: called once by every poll that reaches the checkpoint
+        read (after it the poll completes, whatever its requests answer), so that a replay of
+        the recorded polls counts the same."""
+        self._jobs.setdefault(job_id, _Job()).polls += 1
+
     def checkpoints(self, job_id: str, get: Get, overview: Any) -> CheckpointStats:
         """`overview` (`/jobs/:jid/checkpoints`) read into stats, with the config and the
         details read so far; makes this poll's share of the config and details requests."""
         job = self._jobs.setdefault(job_id, _Job())
-        job.polls += 1
         stats = answers.checkpoint_stats(overview)
         self._read_config(job, job_id, get)
         if stats.history:

@@ -255,6 +255,7 @@ class FlinkRestSource:
             for st in samples:
                 if st.taskmanager_id:
                     tm_ids[st.taskmanager_id] = st.host
+        self._jobstate.begin(job_id)
         try:
             checkpoints = self._jobstate.checkpoints(
                 job_id, self._spare_get, self.get(f"/jobs/{job_id}/checkpoints"))
