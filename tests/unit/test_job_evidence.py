@@ -139,10 +139,11 @@ def test_async_wait_operator_at_capacity_waits_for_queue_slots():
     for off in flame_summaries(graph, samples, "lookup", "off_cpu"):
         # The task thread yields in AsyncWaitOperator.addToWorkQueue: a mailbox wait by its
         # stack, counted apart so that it is not taken for idle time.
-        assert off.frames.async_wait >= 0.9 * off.samples, off.frames
+        assert off.frames.async_wait >= 0.95 * off.frames.working, off.frames
+        assert off.frames.working >= 0.95 * off.samples
         assert off.frames.async_wait <= off.mailbox_samples
-    parse = flame_summaries(graph, samples, "lookup", "on_cpu")
-    assert all(p.samples <= 10 for p in parse)  # next to no on-CPU work
+    on_cpu = flame_summaries(graph, samples, "lookup", "on_cpu")
+    assert all(p.samples <= 10 for p in on_cpu)  # next to no on-CPU work
 
 
 def test_rocksdb_frames_dominate_the_state_access_operator():

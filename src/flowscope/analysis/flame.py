@@ -128,13 +128,20 @@ class FrameCounts:
     thread dumps. Counts of samples; a sample may count in more than one."""
 
     samples: int = 0  # every thread sample
-    async_wait: int = 0  # waiting for a free slot in an Async I/O queue (ASYNC_QUEUE_WAIT)
+    # In an Async I/O operator's wait for a free queue slot (ASYNC_QUEUE_WAIT): parked in the
+    # mailbox, or running, inside that wait, the mails that emit results and free slots.
+    async_wait: int = 0
+    # Waiting in the task mailbox outside such a wait: idle, or soft backpressure.
+    mailbox_idle: int = 0
     checkpoint_sync: int = 0  # in a checkpoint's synchronous phase (CHECKPOINT_SYNC)
     state: dict[str, int] = field(default_factory=dict)  # backend -> samples in its code
 
     def add(self, methods: Sequence[str], n: int = 1) -> None:
         self.samples += n
-        self.async_wait += n * is_async_queue_wait(methods)
+        waits_for_slot = is_async_queue_wait(methods)
+        self.async_wait += n * waits_for_slot
+        if not waits_for_slot and any(method_of(m) == MAILBOX_WAIT for m in methods):
+            self.mailbox_idle += n
         self.checkpoint_sync += n * is_checkpoint_sync(methods)
         backend = state_backend_of(methods)
         if backend is not None:
@@ -143,6 +150,12 @@ class FrameCounts:
     @property
     def state_samples(self) -> int:
         return sum(self.state.values())
+
+    @property
+    def working(self) -> int:
+        """Samples not idle in the mailbox: the task busy (on or off CPU, at an Async I/O
+        operator's capacity, or blocked on an output buffer)."""
+        return self.samples - self.mailbox_idle
 
 
 def class_of(method: str) -> str:
