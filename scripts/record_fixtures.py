@@ -8,7 +8,10 @@ run fast on real data. Regenerate after changing the scenarios or the collector'
     python scripts/record_fixtures.py skew off-cpu    # some
     python scripts/record_fixtures.py --url http://localhost:8081 ...   # an existing lab cluster
 
-Light scenarios (off-CPU costs) run side by side; CPU-heavy ones run alone. Scenarios that
+Light scenarios (off-CPU costs) run side by side; CPU-heavy ones run alone. A scenario whose
+rule is pending (`Scenario.rule_pending`) also has the flame graphs of its expected bottleneck
+taken with every poll (Flink samples anew once a minute), whatever the diagnosis asks: the
+evidence its rule will need is then in the recording. Scenarios that
 need a TaskManager behind a capped link (`needs_netns`, e.g. network) run last, on a cluster of
 their own (flowscope.lab.netcluster; needs root for `ip netns`).
 """
@@ -45,6 +48,10 @@ def record_one(runner: ScenarioRunner, url: str, scenario: Scenario, seconds: fl
         for graph, sample in session.samples(interval_s=interval, duration_s=seconds):
             samples.append(sample)
             apply_stack_requests(session, diagnose(graph, samples))
+            expected = graph.by_name(scenario.bottleneck or "")
+            if scenario.rule_pending and expected is not None and (
+                    expected.id not in session.flamegraph_vertices):
+                session.flamegraph_vertices.append(expected.id)
     finally:
         session.close()
         runner.cancel(job_id)

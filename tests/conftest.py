@@ -7,12 +7,31 @@ replay recordings captured from such a cluster by scripts/record_fixtures.py.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from flowscope.lab.scenarios import Scenario
+
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pending_marks(scenario: Scenario | None) -> list[pytest.MarkDecorator]:
+    """A scenario whose rule is pending (`Scenario.rule_pending`) is expected to fail until the
+    rule lands: xfail, not strict. No marks for any other scenario (or None)."""
+    from flowscope.lab.scenarios import RULE_PENDING
+
+    if scenario is None or not scenario.rule_pending:
+        return []
+    return [pytest.mark.xfail(strict=False, reason=RULE_PENDING)]
+
+
+def scenario_params(scenarios: Iterable[Scenario]) -> list[object]:
+    """Scenarios as test parameters (ids: their names), with their `pending_marks`."""
+    return [pytest.param(s, id=s.name, marks=pending_marks(s)) for s in scenarios]
 
 
 def fixture_path(name: str) -> Path:

@@ -39,6 +39,10 @@ class Quantity(StrEnum):
     HARD_BACKPRESSURED_MS_PER_S = "hard_backpressured_ms_per_s"
     RECORDS_IN_PER_S = "records_in_per_s"
     RECORDS_OUT_PER_S = "records_out_per_s"
+    # The longest single stretch of soft / hard backpressure in Flink's last measurement
+    # (ms): seconds-long stretches under a low average are bursts (a stall downstream).
+    MAX_SOFT_BACKPRESSURE_MS = "max_soft_backpressure_ms"
+    MAX_HARD_BACKPRESSURE_MS = "max_hard_backpressure_ms"
     IN_POOL_USAGE = "in_pool_usage"
     IN_EXCLUSIVE_USAGE = "in_exclusive_usage"
     IN_FLOATING_USAGE = "in_floating_usage"
@@ -67,6 +71,30 @@ class Quantity(StrEnum):
     SPLITS_PAUSED_MS = "splits_paused_ms"
     SPLITS_IDLE_MS = "splits_idle_ms"
     SPLITS_ACTIVE_MS = "splits_active_ms"
+    # The keyed state backend's own metrics, where the cluster enables them, over the states of
+    # the subtask's operators. RocksDB's native metrics (`state.backend.rocksdb.metrics.*`):
+    STATE_KEYS = "state_keys"  # estimated keys, summed over states
+    STATE_LIVE_BYTES = "state_live_bytes"  # estimated live data, summed over states
+    STATE_SST_BYTES = "state_sst_bytes"  # SST files on disk, summed over states
+    STATE_BLOCK_CACHE_USAGE_BYTES = "state_block_cache_usage_bytes"  # max over states
+    STATE_BLOCK_CACHE_CAPACITY_BYTES = "state_block_cache_capacity_bytes"  # max over states
+    STATE_PENDING_COMPACTION_BYTES = "state_pending_compaction_bytes"  # summed over states
+    STATE_RUNNING_COMPACTIONS = "state_running_compactions"  # max over states
+    STATE_WRITE_STOPPED = "state_write_stopped"  # 1 when RocksDB stopped writes (max)
+    # RocksDB statistics, counters of each operator's RocksDB instance, summed over operators.
+    STATE_BLOCK_CACHE_HITS = "state_block_cache_hits"
+    STATE_BLOCK_CACHE_MISSES = "state_block_cache_misses"
+    STATE_BYTES_READ = "state_bytes_read"
+    STATE_BYTES_WRITTEN = "state_bytes_written"
+    STATE_STALL_US = "state_stall_us"  # microseconds writes were stalled
+    # Sampled state access latencies (`state.latency-track.keyed-state-enabled`), in
+    # nanoseconds, the max over states and access kinds: reads (get, contains, iterate) and
+    # writes (update, add, put, remove, merge, clear). Flink's histograms hold the last
+    # `state.latency-track.history-size` sampled accesses.
+    STATE_READ_LATENCY_NS = "state_read_latency_ns"  # median
+    STATE_READ_LATENCY_P99_NS = "state_read_latency_p99_ns"
+    STATE_WRITE_LATENCY_NS = "state_write_latency_ns"  # median
+    STATE_WRITE_LATENCY_P99_NS = "state_write_latency_p99_ns"
 
 
 class TmQuantity(StrEnum):
@@ -260,6 +288,104 @@ class TaskManagerSample:
     values: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CheckpointSubtask:
+    """One subtask's part in one checkpoint (`.../checkpoints/details/:id/subtasks/:vid`).
+    Durations in ms, sizes in bytes; None where Flink reported nothing (a subtask that has not
+    acknowledged)."""
+
+    index: int
+    acknowledged: bool
+    end_to_end_ms: float | None = None  # trigger -> this subtask's acknowledgement
+    sync_ms: float | None = None  # the snapshot's synchronous part, on the task thread
+    async_ms: float | None = None  # its asynchronous part (uploading the state)
+    alignment_ms: float | None = None  # first -> last barrier of its inputs
+    start_delay_ms: float | None = None  # trigger -> the first barrier reached it
+    checkpointed_bytes: float | None = None  # what this checkpoint wrote (incremental: new)
+    state_bytes: float | None = None  # the full state it covers
+    processed_bytes: float | None = None  # bytes processed during alignment
+    persisted_bytes: float | None = None  # in-flight bytes persisted (unaligned)
+    unaligned: bool = False
+    aborted: bool = False
+
+
+@dataclass(frozen=True)
+class CheckpointVertex:
+    """One vertex in one checkpoint (durations in ms, sizes in bytes). `subtasks` is empty
+    when only the vertex's summary was read."""
+
+    vertex_id: str
+    acknowledged: int  # subtasks that acknowledged
+    parallelism: int
+    end_to_end_ms: float | None = None  # trigger -> the vertex's last acknowledgement
+    checkpointed_bytes: float | None = None
+    state_bytes: float | None = None
+    subtasks: tuple[CheckpointSubtask, ...] = ()
+
+    def _max(self, field_name: str) -> float | None:
+        vals = [v for st in self.subtasks if (v := getattr(st, field_name)) is not None]
+        return max(vals) if vals else None
+
+    @property
+    def sync_ms(self) -> float | None:
+        """The longest synchronous phase among the subtasks read (ms)."""
+        return self._max("sync_ms")
+
+    @property
+    def async_ms(self) -> float | None:
+        return self._max("async_ms")
+
+    @property
+    def alignment_ms(self) -> float | None:
+        return self._max("alignment_ms")
+
+    @property
+    def start_delay_ms(self) -> float | None:
+        return self._max("start_delay_ms")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint (or savepoint) of the job's checkpoint history (`/jobs/:jid/checkpoints`):
+    times epoch ms, durations ms, sizes bytes. `vertices` holds the per-vertex (and, for the
+    vertices read, per-subtask) details, read for the newest completed and failed checkpoints
+    only; empty otherwise."""
+
+    id: int
+    status: str  # COMPLETED | FAILED | IN_PROGRESS
+    savepoint: bool = False
+    trigger_ms: float | None = None
+    end_to_end_ms: float | None = None  # trigger -> last acknowledgement (so far)
+    checkpointed_bytes: float | None = None
+    state_bytes: float | None = None
+    processed_bytes: float | None = None
+    persisted_bytes: float | None = None
+    acknowledged: int = 0  # subtasks that acknowledged
+    subtasks: int = 0  # subtasks the checkpoint waits for
+    failure_ms: float | None = None  # when it failed (epoch ms)
+    failure_message: str = ""  # Flink's reason, first line ("" when not failed)
+    vertices: tuple[CheckpointVertex, ...] = ()
+
+    def vertex(self, vertex_id: str) -> CheckpointVertex | None:
+        return next((v for v in self.vertices if v.vertex_id == vertex_id), None)
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """How the job checkpoints (`/jobs/:jid/checkpoints/config`); durations in ms."""
+
+    interval_ms: float | None = None
+    timeout_ms: float | None = None
+    min_pause_ms: float | None = None
+    max_concurrent: int | None = None
+    mode: str = ""  # exactly_once | at_least_once
+    unaligned: bool | None = None
+    aligned_timeout_ms: float | None = None  # aligned, then unaligned after this (0: never)
+    tolerable_failures: int | None = None  # failed checkpoints before the job fails over
+    state_backend: str = ""  # e.g. HashMapStateBackend, EmbeddedRocksDBStateBackend
+    storage: str = ""  # e.g. JobManagerCheckpointStorage, FileSystemCheckpointStorage
+
+
 @dataclass
 class CheckpointStats:
     """Checkpoint summary at a poll (durations in ms)."""
@@ -270,6 +396,40 @@ class CheckpointStats:
     latest_duration_ms: float | None = None
     latest_trigger_ts: float | None = None  # epoch ms
     latest_size_bytes: float | None = None
+    restored: int = 0  # times the job was restored from a checkpoint
+    restored_id: int | None = None  # the checkpoint it last restored from
+    restore_ms: float | None = None  # when (epoch ms)
+    # The checkpoints Flink keeps in its history (`web.checkpoints.history`, 10 by default),
+    # newest first.
+    history: tuple[Checkpoint, ...] = ()
+    # The job's checkpoint configuration (None: not read, or checkpointing is off).
+    config: CheckpointConfig | None = None
+
+    def latest(self, status: str) -> Checkpoint | None:
+        """The newest checkpoint of the history with this status (COMPLETED, FAILED, ...)."""
+        return next((c for c in self.history if c.status == status), None)
+
+
+@dataclass(frozen=True)
+class JobException:
+    """One failure in the job's exception history (`/jobs/:jid/exceptions`); times epoch ms."""
+
+    timestamp_ms: float
+    name: str  # the exception's class
+    message: str  # the first line of its stack trace, after the class name
+    root_cause: str = ""  # the innermost "Caused by:" line (class: message), "" if none
+    task: str = ""  # the failing task as Flink names it; "" for a global failure
+    taskmanager_id: str = ""
+    concurrent: int = 0  # other failures that came with it
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The job's exception history as last read (newest first), and when."""
+
+    read_t: float  # epoch s of the poll that read it
+    entries: tuple[JobException, ...] = ()
+    truncated: bool = False  # Flink kept only the newest
 
 
 @dataclass
@@ -305,10 +465,23 @@ class Sample:
     # "max", "avg", "sum"}.
     taskmanagers_of_job: int = 0
     taskmanager_aggregates: dict[str, dict[str, float]] = field(default_factory=dict)
+    # When the job last went RESTARTING (epoch s; None: never). `job_start` is the latest
+    # RUNNING, so a restarting job is young again after each restart.
+    restarted_at: float | None = None
+    # The exception history as last read: the collector reads it when a subtask's attempt
+    # number rises and every few polls, and every sample carries the latest (None: not read).
+    failures: Failures | None = None
 
     @property
     def uptime_s(self) -> float | None:
         return None if self.job_start is None else self.t - self.job_start
+
+    @property
+    def max_attempt(self) -> int:
+        """The highest execution attempt among the subtasks read (0 before any restart): it
+        rises by one with each restart of the subtask's region."""
+        return max((int(cols.attempt.max()) for vid in self.subtasks
+                    if len(cols := self.columns(vid))), default=0)
 
     def columns(self, vertex_id: str) -> VertexColumns:
         """One vertex's counters as arrays, built once per list of subtasks (the collector

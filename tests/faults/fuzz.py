@@ -32,8 +32,10 @@ from tests.faults.mutate import Mutation
 from tests.faults.replay import Replay
 from tests.faults.server import fixture_file
 
-# Recordings whose bodies are mutated: several job shapes (a join, a chain, NaN busy time).
-REST_FIXTURES = ("compute-bound", "skew", "join", "sql-nan", "chained")
+# Recordings whose bodies are mutated: several job shapes (a join, a chain, NaN busy time), a
+# restart loop (the exception history, failed checkpoints' details) and RocksDB state metrics.
+REST_FIXTURES = ("compute-bound", "skew", "join", "sql-nan", "chained", "restart-loop",
+                 "state-access")
 # Polls replayed per case: the mutated one among clean ones, so deltas and the graph cache see
 # it from both sides.
 POLLS = 3

@@ -24,6 +24,7 @@ from flowscope.flink.metric_names import prom_mangle
 from flowscope.lab.scenarios import SCENARIOS, Scenario
 from flowscope.render import words
 from flowscope.sampling import load_recording
+from tests.conftest import scenario_params
 from tests.integration.fleetcheck import REST, fleet_agrees
 from tests.integration.promcheck import COMPARED, JUDGED, prometheus_agrees
 from tests.integration.results import results_dir
@@ -115,7 +116,7 @@ def light_jobs(runner, lab_prometheus):
     waves.cancel()
 
 
-@pytest.mark.parametrize("scenario", WAVES[0], ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", scenario_params(WAVES[0]))
 def test_light_scenario(scenario, light_jobs, lab_cluster, lab_prometheus, tmp_path):
     check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
 
@@ -203,7 +204,7 @@ def test_the_fleet_says_what_diagnose_says_first_wave(light_jobs, lab_cluster, l
     fleet_agrees(lab_prometheus.url, lab_cluster.url, [s.name for s in WAVES[0]])
 
 
-@pytest.mark.parametrize("scenario", [s for w in WAVES[1:] for s in w], ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", scenario_params(s for w in WAVES[1:] for s in w))
 def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prometheus,
                                     tmp_path):
     check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
@@ -268,7 +269,7 @@ def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path, prom=No
                           tmp_path / "run.fsrec")
 
 
-@pytest.mark.parametrize("scenario", HEAVY, ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", scenario_params(HEAVY))
 def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, lab_prometheus,
                             tmp_path):
     # light_jobs is requested so that the light scenarios are cancelled first (module scope

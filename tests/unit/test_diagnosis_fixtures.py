@@ -9,13 +9,13 @@ from flowscope.analysis.findings import Cause, Verdict
 from flowscope.api import load_recording
 from flowscope.lab.scenarios import SCENARIOS
 from flowscope.render import words
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, scenario_params
 
 # Scenarios that need a namespace have tests of their own (test_network_fixture.py).
 RECORDED = [s for s in SCENARIOS.values() if not s.needs_netns]
 
 
-@pytest.mark.parametrize("scenario", RECORDED, ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", scenario_params(RECORDED))
 def test_recorded_scenario_gets_injected_verdict(scenario):
     graph, samples = load_recording(fixture_path(scenario.name))
     d = diagnose(graph, samples)

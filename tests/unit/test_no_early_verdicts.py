@@ -8,8 +8,9 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Confidence, Diagnosis
+from flowscope.lab.scenarios import SCENARIOS
 from flowscope.sampling import load_recording
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, pending_marks
 
 
 def signature(d: Diagnosis) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -17,7 +18,9 @@ def signature(d: Diagnosis) -> tuple[str, tuple[tuple[str, str], ...]]:
                                         for f in d.bottlenecks))
 
 
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.fsrec")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=p.stem, marks=pending_marks(SCENARIOS.get(p.stem)))
+    for p in sorted(FIXTURES.glob("*.fsrec"))])
 def test_a_confident_verdict_is_never_contradicted(path):
     graph, samples = load_recording(path)
     confident: list[tuple[int, float, tuple[str, tuple[tuple[str, str], ...]]]] = []

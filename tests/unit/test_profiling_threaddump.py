@@ -102,3 +102,30 @@ def test_a_thread_on_the_wrong_taskmanager_is_not_this_jobs():
 
     _, _, report = monitor("compute-bound", swap_taskmanagers)
     assert report.subtasks == []
+
+
+def test_thread_dumps_show_async_queue_waits_and_checkpoint_sync_phases():
+    """What the stacks of an Async I/O operator at capacity and of a blocking snapshotState
+    look like in thread dumps (threads.frame_counts), next to a compute-bound operator's."""
+    from dataclasses import replace
+
+    from flowscope.analysis.threads import frame_counts
+
+    def counts(name: str, vertex: str):
+        cap = load(name)
+        r = replay_polls(cap)
+        # Each round of dumps as a sample of the job's last poll (its subtasks' placement).
+        rounds = [replace(r.samples[-1], thread_dumps={
+            tm: parse_thread_dump(body, tm) for tm, body in raw})
+            for raw in cap.thread_dump_rounds()]
+        found = r.graph.by_name(vertex)
+        assert found is not None
+        return frame_counts(rounds, r.graph, found.id)
+
+    lookup = counts("async-capacity", "lookup")
+    assert lookup.samples >= 8 and lookup.async_wait >= 0.9 * lookup.working
+    assert lookup.working >= 0.9 * lookup.samples  # by the mailbox alone, it read idle
+    flush = counts("checkpoint-stall", "flush")
+    assert flush.checkpoint_sync >= 0.8 * flush.working and flush.async_wait == 0
+    enrich = counts("compute-bound", "enrich")
+    assert enrich.async_wait == enrich.checkpoint_sync == 0 and not enrich.state

@@ -15,6 +15,7 @@ from flowscope.analysis.fleet import ordered, row_of, worst
 from flowscope.cli import main as cli_main
 from flowscope.lab.cluster import free_port
 from flowscope.render import fleet as render
+from flowscope.render.fleet import action_of
 from flowscope.render.safe import console
 from flowscope.sampling import load_recording
 from tests.conftest import fixture_path
@@ -74,7 +75,7 @@ def test_rows_sort_by_severity_and_the_table_names_each_job() -> None:
     # Among the backpressured, the more backpressured job first.
     assert (rows[0].backpressured or 0) >= (rows[1].backpressured or 0)
     skew = next(r for r in rows if r.job_name == "flowscope-skew")
-    assert skew.subtasks and skew.action
+    assert skew.subtasks and action_of(skew)
     c = console(width=200, record=True)
     c.print(render.table(rows))
     text = c.export_text()

@@ -38,7 +38,7 @@ from flowscope.analysis.findings import (
     Work,
 )
 from flowscope.analysis.flame import FlameSummary, is_user, summarise
-from flowscope.analysis.threads import thread_kind, thread_on_cpu
+from flowscope.analysis.threads import thread_kind, thread_on_cpu, vertex_threads
 from flowscope.model import FlameGraph, JobGraph, Sample
 
 WAITING_SHARE = 0.05  # work samples below this share of all: the task was waiting
@@ -166,29 +166,19 @@ def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
 def from_thread_dumps(samples: Sequence[Sample], graph: JobGraph,
                       vertex_id: str) -> CpuSplit | None:
     """Busy samples of a vertex's task threads from the TaskManagers' thread dumps."""
-    name = graph.vertex(vertex_id).name
     on = off = waiting = 0
     frames: Counter[str] = Counter()
-    for s in samples:
-        if not s.thread_dumps:
+    for t in vertex_threads(samples, graph, vertex_id):
+        if thread_kind(t) != "busy":
+            waiting += 1
             continue
-        where = {(st.index, st.attempt): st.taskmanager_id for st in s.subtasks.get(vertex_id, [])}
-        for tm, threads in s.thread_dumps.items():
-            names = Counter((t.task, t.subtask, t.attempt) for t in threads)
-            for t in threads:
-                if (t.task != name or names[(t.task, t.subtask, t.attempt)] != 1
-                        or where.get((t.subtask, t.attempt)) != tm):
-                    continue  # another vertex, an ambiguous name, or not this job's subtask
-                if thread_kind(t) != "busy":
-                    waiting += 1
-                    continue
-                if thread_on_cpu(t):
-                    on += 1
-                else:
-                    off += 1
-                user = next((f for f in t.frames if is_user(f)), None)
-                if user:
-                    frames[user] += 1
+        if thread_on_cpu(t):
+            on += 1
+        else:
+            off += 1
+        user = next((f for f in t.frames if is_user(f)), None)
+        if user:
+            frames[user] += 1
     if on + off < MIN_THREAD_SAMPLES:
         return None
     return CpuSplit(on, off, THREAD_DUMPS, frames.most_common(1)[0][0] if frames else None,

@@ -28,6 +28,7 @@ FRAMEWORK_PREFIXES = (
     "org.slf4j.", "org.apache.logging.", "org.apache.log4j.", "org.apache.commons.",
     "com.google.", "org.rocksdb.", "com.esotericsoftware.", "org.objenesis.", "org.xerial.",
     "net.razorvine.", "com.fasterxml.", "org.apache.hadoop.", "org.apache.arrow.",
+    "org.forstdb.",
 )
 # The task thread waits here when it has nothing to do: no input (idle) or, since the
 # mailbox model (Flink 1.10), no output buffer (soft backpressure). The stack is the same.
@@ -40,6 +41,31 @@ BLOCKING_BUFFER_METHODS = frozenset({
 # Frames of native I/O: the JVM reports such a thread RUNNABLE although it waits off-CPU.
 NATIVE_IO = ("socketRead", "SocketDispatcher.read", "EPoll.wait", "EPollPort", "poll0",
              "FileDispatcherImpl.read", "readBytes")
+# Async I/O (`AsyncDataStream`): AsyncWaitOperator.addToWorkQueue puts each record into the
+# operator's queue of `capacity` requests in flight; while the queue is full it yields to the
+# task mailbox (MailboxExecutorImpl.yield -> TaskMailboxImpl.take) until a result frees a slot.
+# The stack then ends like an idle task's, but the time is busy time (inside processElement):
+# the operator runs at its capacity. Same frames in Flink 1.x and 2.x, ordered and unordered.
+ASYNC_QUEUE_WAIT = "org.apache.flink.streaming.api.operators.async.AsyncWaitOperator.addToWorkQueue"
+MAILBOX_YIELD = "org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl.yield"
+# What AsyncDataStream names the operator when the job gives it no name (the plan, the vertex
+# and its metrics show it; a named one shows only its name, so the stacks tell).
+ASYNC_OPERATOR_NAME = "async wait operator"
+# A checkpoint's synchronous phase on the task thread (the operators' snapshotState, a sink's
+# pre-commit flush): SubtaskCheckpointCoordinatorImpl.takeSnapshotSync (Flink 1.11+). The task
+# takes no records meanwhile.
+CHECKPOINT_SYNC = (
+    "org.apache.flink.streaming.runtime.tasks.SubtaskCheckpointCoordinatorImpl.takeSnapshotSync")
+# Keyed state backends, by the frames of their code: RocksDB (the JNI in org.rocksdb, Flink's
+# backend in org.apache.flink.state.rocksdb, before 2.0 org.apache.flink.contrib.streaming.state),
+# ForSt (Flink 2.x; JNI in org.forstdb, backend in org.apache.flink.state.forst) and the heap
+# backend (HashMapStateBackend: org.apache.flink.runtime.state.heap).
+STATE_BACKEND_PREFIXES: dict[str, tuple[str, ...]] = {
+    "rocksdb": ("org.rocksdb.", "org.apache.flink.state.rocksdb.",
+                "org.apache.flink.contrib.streaming.state."),
+    "forst": ("org.forstdb.", "org.apache.flink.state.forst."),
+    "heap": ("org.apache.flink.runtime.state.heap.",),
+}
 # Each of these frames hands a record to the next operator of a chain.
 CHAIN_HOPS = frozenset({
     "org.apache.flink.streaming.runtime.tasks.ChainingOutput.pushToOperator",
@@ -76,6 +102,63 @@ def is_buffer_wait(method: str) -> bool:
 def is_native_io(frames: Sequence[str]) -> bool:
     """Does the innermost part of a stack wait in native I/O (RUNNABLE, yet off-CPU)?"""
     return any(n in f for f in frames[:3] for n in NATIVE_IO)
+
+
+def is_async_queue_wait(methods: Sequence[str]) -> bool:
+    """Does this stack (frames in either order, with or without line numbers) wait for a free
+    slot in an Async I/O operator's queue?"""
+    found = {method_of(m) for m in methods}
+    return ASYNC_QUEUE_WAIT in found and MAILBOX_YIELD in found
+
+
+def is_checkpoint_sync(methods: Sequence[str]) -> bool:
+    """Is this stack in a checkpoint's synchronous phase?"""
+    return any(method_of(m) == CHECKPOINT_SYNC for m in methods)
+
+
+def state_backend_of(methods: Sequence[str]) -> str | None:
+    """"rocksdb", "forst" or "heap" when this stack is inside a keyed state backend's code,
+    else None (the first backend of STATE_BACKEND_PREFIXES that matches)."""
+    for backend, prefixes in STATE_BACKEND_PREFIXES.items():
+        if any(m.startswith(prefixes) for m in methods):
+            return backend
+    return None
+
+
+@dataclass
+class FrameCounts:
+    """A vertex's thread samples by what their stacks show, from a flame graph view or from
+    thread dumps. Counts of samples; a sample may count in more than one."""
+
+    samples: int = 0  # every thread sample
+    # In an Async I/O operator's wait for a free queue slot (ASYNC_QUEUE_WAIT): parked in the
+    # mailbox, or running, inside that wait, the mails that emit results and free slots.
+    async_wait: int = 0
+    # Waiting in the task mailbox outside such a wait: idle, or soft backpressure.
+    mailbox_idle: int = 0
+    checkpoint_sync: int = 0  # in a checkpoint's synchronous phase (CHECKPOINT_SYNC)
+    state: dict[str, int] = field(default_factory=dict)  # backend -> samples in its code
+
+    def add(self, methods: Sequence[str], n: int = 1) -> None:
+        self.samples += n
+        waits_for_slot = is_async_queue_wait(methods)
+        self.async_wait += n * waits_for_slot
+        if not waits_for_slot and any(method_of(m) == MAILBOX_WAIT for m in methods):
+            self.mailbox_idle += n
+        self.checkpoint_sync += n * is_checkpoint_sync(methods)
+        backend = state_backend_of(methods)
+        if backend is not None:
+            self.state[backend] = self.state.get(backend, 0) + n
+
+    @property
+    def state_samples(self) -> int:
+        return sum(self.state.values())
+
+    @property
+    def working(self) -> int:
+        """Samples not idle in the mailbox: the task busy (on or off CPU, at an Async I/O
+        operator's capacity, or blocked on an output buffer)."""
+        return self.samples - self.mailbox_idle
 
 
 def class_of(method: str) -> str:
@@ -184,6 +267,9 @@ class FlameSummary:
     operators: list[OperatorTime]
     python: PythonTime | None
     notes: list[FlameStatement] = field(default_factory=list)
+    # What the stacks show beyond user code: Async I/O queue waits (also counted in
+    # mailbox_samples, as the stack is a mailbox wait), checkpoint sync phases, state backends.
+    frames: FrameCounts = field(default_factory=FrameCounts)
 
     @property
     def user_share(self) -> float:
@@ -230,7 +316,8 @@ def summarise(
     if graph.status != "ready":
         notes.append(FlameNotReady(graph.status))
     return FlameSummary(vertex_id, vertex_name, graph.kind, graph.end_timestamp_ms, total,
-                        tally.user, tally.mailbox, tally.buffer_waits, hot, ops, python, notes)
+                        tally.user, tally.mailbox, tally.buffer_waits, hot, ops, python, notes,
+                        tally.counts)
 
 
 @dataclass
@@ -250,9 +337,11 @@ class _Tally:
     user: int = 0
     mailbox: int = 0
     buffer_waits: int = 0
+    counts: FrameCounts = field(default_factory=FrameCounts)
 
     def add(self, methods: list[str], n: int) -> None:
         """Count one stack (outermost method first) seen `n` times."""
+        self.counts.add(methods, n)
         if MAILBOX_WAIT in methods:
             self.mailbox += n
             return

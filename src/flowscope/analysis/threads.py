@@ -23,14 +23,15 @@ show as typed statements (render.words.profile words them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
 
 from flowscope.analysis.findings import Level, level_of
-from flowscope.analysis.flame import MAILBOX_WAIT, is_buffer_wait, is_native_io
-from flowscope.model import JobGraph, ThreadSample
+from flowscope.analysis.flame import MAILBOX_WAIT, FrameCounts, is_buffer_wait, is_native_io
+from flowscope.model import JobGraph, Sample, ThreadSample
 
 WAIT_STATES = frozenset({"WAITING", "TIMED_WAITING", "BLOCKED"})
 SATURATED = 0.8  # busy + backpressured share of samples at which a receiver is saturated
@@ -114,6 +115,33 @@ def thread_on_cpu(t: ThreadSample) -> bool:
     """A busy thread that runs on a CPU: RUNNABLE and not inside native I/O (which the JVM
     reports as RUNNABLE although the thread waits)."""
     return t.state == "RUNNABLE" and not is_native_io(t.frames)
+
+
+def vertex_threads(samples: Sequence[Sample], graph: JobGraph,
+                   vertex_id: str) -> Iterator[ThreadSample]:
+    """The task threads of a vertex's subtasks in the samples' thread dumps: a thread counts
+    when its name is the vertex's, it is the only one of that name in its dump, and the
+    subtask (index and attempt) ran on that TaskManager at the poll (thread names carry no
+    job id; another job's task of the same name is not this one's)."""
+    name = graph.vertex(vertex_id).name
+    for s in samples:
+        if not s.thread_dumps:
+            continue
+        where = {(st.index, st.attempt): st.taskmanager_id for st in s.subtasks.get(vertex_id, [])}
+        for tm, threads in s.thread_dumps.items():
+            names = Counter((t.task, t.subtask, t.attempt) for t in threads)
+            for t in threads:
+                if (t.task == name and names[(t.task, t.subtask, t.attempt)] == 1
+                        and where.get((t.subtask, t.attempt)) == tm):
+                    yield t
+
+
+def frame_counts(samples: Sequence[Sample], graph: JobGraph, vertex_id: str) -> FrameCounts:
+    """A vertex's thread-dump samples by what their stacks show (see FrameCounts)."""
+    counts = FrameCounts()
+    for t in vertex_threads(samples, graph, vertex_id):
+        counts.add(t.frames)
+    return counts
 
 
 @dataclass

@@ -17,7 +17,20 @@ from urllib.parse import quote
 
 from flowscope.errors import FlinkApiError
 from flowscope.flink import metric_names as names
-from flowscope.model import CheckpointStats, Edge, JobGraph, Quantity, SubtaskSample, Vertex
+from flowscope.model import (
+    Checkpoint,
+    CheckpointConfig,
+    CheckpointStats,
+    CheckpointSubtask,
+    CheckpointVertex,
+    Edge,
+    Failures,
+    JobException,
+    JobGraph,
+    Quantity,
+    SubtaskSample,
+    Vertex,
+)
 
 LATENCY_QUANTILES = ("latency_median", "latency_p95", "latency_p99")
 SKIP_OPERATOR_GROUPS = ("Shuffle.", "buffers.", "latency.")
@@ -48,6 +61,8 @@ class VertexNames:
     source: dict[str, str] = field(default_factory=dict)
     # Per-split metric names with their subtask prefix (each subtask reports its own splits).
     splits: tuple[str, ...] = ()
+    # The state backend's metrics (RocksDB native metrics, state access latencies), bare.
+    state: tuple[str, ...] = ()
 
     @property
     def by_name(self) -> dict[str, str]:
@@ -79,7 +94,7 @@ def as_int(v: Any, default: int, lo: int = -(1 << 62), hi: int = 1 << 62) -> int
         return default
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past any float
         return default
     if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
         return default
@@ -198,6 +213,7 @@ def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -
     operators: dict[str, None] = {}
     latency: list[str] = []
     splits: list[str] = []
+    state: set[str] = set()
     source_ops: dict[str, None] = {}
     for item in as_list(listed):
         full = as_text(as_dict(item).get("id"))
@@ -212,6 +228,9 @@ def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -
             if rest.rsplit(".", 1)[-1] in names.SPLIT_METRICS:
                 splits.append(full)
             continue
+        if names.state_metric(rest) is not None:
+            state.add(rest)
+            continue
         bare.add(rest)
         op, _, metric = rest.rpartition(".")
         if op and metric in names.SOURCE_MARKERS:
@@ -220,7 +239,7 @@ def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -
             suffix = "." + counter
             if rest.endswith(suffix) and not rest.startswith(SKIP_OPERATOR_GROUPS):
                 operators[rest[: -len(suffix)]] = None
-    task = names.resolve(bare, names.TASK_METRICS)
+    task = names.resolve(bare, {**names.TASK_METRICS, **names.REST_TASK_METRICS})
     source: dict[str, str] = {}
     for op in source_ops:
         found = names.resolve((n[len(op) + 1:] for n in bare if n.startswith(op + ".")),
@@ -228,7 +247,7 @@ def vertex_names(listed: Any, now: float, needs: frozenset[str] = frozenset()) -
         source.update({q: f"{op}.{n}" for q, n in found.items() if q not in source})
     return VertexNames(task=task, operators=tuple(operators), latency=tuple(sorted(latency)),
                        listed_at=now, complete=bool(task) and needs <= set(task), source=source,
-                       splits=tuple(sorted(splits)))
+                       splits=tuple(sorted(splits)), state=tuple(sorted(state)))
 
 
 def listed_ids(listed: Any) -> list[str]:
@@ -277,6 +296,7 @@ def wanted_metrics(vnames: VertexNames, samples: list[SubtaskSample]) -> list[st
     for op in vnames.operators:
         bare.extend(f"{op}.{counter}" for counter in names.OPERATOR_COUNTERS)
     bare.extend(vnames.source.values())
+    bare.extend(vnames.state)
     out = [f"{s.index}.{b}" for s in samples for b in bare]
     indices = {str(s.index) for s in samples}
     out.extend(lat for lat in vnames.latency if lat.partition(".")[0] in indices)
@@ -336,11 +356,17 @@ def subtasks_from_detail(vertex: Vertex, detail: Any) -> list[SubtaskSample]:
 
 
 def checkpoint_stats(body: Any) -> CheckpointStats:
-    """`/jobs/:jid/checkpoints`: counts and the latest completed checkpoint."""
+    """`/jobs/:jid/checkpoints`: counts, the latest completed checkpoint, the latest restore
+    and the history (newest first; Flink keeps `web.checkpoints.history` entries)."""
     body = as_dict(body)
     counts = as_dict(body.get("counts"))
     latest = as_dict(as_dict(body.get("latest")).get("completed"))
+    restored = as_dict(as_dict(body.get("latest")).get("restored"))
     size = as_number(latest.get("checkpointed_size"))
+    history = [c for c in (checkpoint_entry(h) for h in as_list(body.get("history")))
+               if c is not None]
+    history.sort(key=lambda c: -c.id)
+    restored_id = as_int(restored.get("id"), -1, 0)
     return CheckpointStats(
         completed=as_int(counts.get("completed"), 0, 0),
         failed=as_int(counts.get("failed"), 0, 0),
@@ -348,7 +374,180 @@ def checkpoint_stats(body: Any) -> CheckpointStats:
         latest_duration_ms=as_number(latest.get("end_to_end_duration")),
         latest_trigger_ts=as_number(latest.get("trigger_timestamp")),
         latest_size_bytes=size if size else as_number(latest.get("state_size")),
+        restored=as_int(counts.get("restored"), 0, 0),
+        restored_id=restored_id if restored_id >= 0 else None,
+        restore_ms=_time_ms(restored.get("restore_timestamp")),
+        history=tuple(history),
     )
+
+
+def _duration(v: Any) -> float | None:
+    """A duration or size as Flink reports it: -1 (not acknowledged) and NaN are unknown."""
+    f = as_number(v)
+    return f if f is not None and math.isfinite(f) and f >= 0 else None
+
+
+def _time_ms(v: Any) -> float | None:
+    """An epoch-ms timestamp; 0 and -1 mean "never"."""
+    f = as_number(v)
+    return f if f is not None and math.isfinite(f) and f > 0 else None
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    return text.strip().splitlines()[0][:limit] if text.strip() else ""
+
+
+def checkpoint_entry(entry: Any, vertices: tuple[CheckpointVertex, ...] = ()
+                     ) -> Checkpoint | None:
+    """One checkpoint of the history, or `/jobs/:jid/checkpoints/details/:id` (its `tasks`
+    become `vertices`, each vertex's summary; `vertices` given here replace them). None
+    without an id."""
+    entry = as_dict(entry)
+    cp_id = as_int(entry.get("id"), -1, 0)
+    if cp_id < 0:
+        return None
+    if not vertices:
+        vertices = tuple(
+            checkpoint_vertex(vid, task) for vid, task in as_dict(entry.get("tasks")).items()
+            if isinstance(vid, str) and vid)
+    return Checkpoint(
+        id=cp_id, status=as_text(entry.get("status")).upper(),
+        savepoint=entry.get("is_savepoint") is True,
+        trigger_ms=_time_ms(entry.get("trigger_timestamp")),
+        end_to_end_ms=_duration(entry.get("end_to_end_duration")),
+        checkpointed_bytes=_duration(entry.get("checkpointed_size")),
+        state_bytes=_duration(entry.get("state_size")),
+        processed_bytes=_duration(entry.get("processed_data")),
+        persisted_bytes=_duration(entry.get("persisted_data")),
+        acknowledged=as_int(entry.get("num_acknowledged_subtasks"), 0, 0),
+        subtasks=as_int(entry.get("num_subtasks"), 0, 0),
+        failure_ms=_time_ms(entry.get("failure_timestamp")),
+        failure_message=_first_line(as_text(entry.get("failure_message"))),
+        vertices=vertices,
+    )
+
+
+def checkpoint_vertex(vertex_id: str, body: Any,
+                      subtasks: tuple[CheckpointSubtask, ...] = ()) -> CheckpointVertex:
+    """A vertex's part of a checkpoint: a `tasks` entry of the checkpoint's details, or
+    `/jobs/:jid/checkpoints/details/:id/subtasks/:vid` (whose subtasks are read with
+    `checkpoint_subtasks`)."""
+    body = as_dict(body)
+    return CheckpointVertex(
+        vertex_id=vertex_id,
+        acknowledged=as_int(body.get("num_acknowledged_subtasks"), 0, 0),
+        parallelism=as_int(body.get("num_subtasks"), 0, 0, MAX_PARALLELISM),
+        end_to_end_ms=_duration(body.get("end_to_end_duration")),
+        checkpointed_bytes=_duration(body.get("checkpointed_size")),
+        state_bytes=_duration(body.get("state_size")),
+        subtasks=subtasks,
+    )
+
+
+def checkpoint_subtasks(body: Any) -> tuple[CheckpointSubtask, ...]:
+    """`/jobs/:jid/checkpoints/details/:id/subtasks/:vid`: each subtask's sync, async,
+    alignment and start delay (ms), sizes (bytes); a subtask not acknowledged has none."""
+    out: list[CheckpointSubtask] = []
+    seen: set[int] = set()
+    for st in as_list(as_dict(body).get("subtasks")):
+        st = as_dict(st)
+        index = as_int(st.get("index"), -1, 0, MAX_PARALLELISM)
+        if index < 0 or index in seen:
+            continue
+        seen.add(index)
+        phases = as_dict(st.get("checkpoint"))
+        alignment = as_dict(st.get("alignment"))
+        out.append(CheckpointSubtask(
+            index=index, acknowledged=as_text(st.get("status")).lower() == "completed",
+            end_to_end_ms=_duration(st.get("end_to_end_duration")),
+            sync_ms=_duration(phases.get("sync")), async_ms=_duration(phases.get("async")),
+            alignment_ms=_duration(alignment.get("duration")),
+            start_delay_ms=_duration(st.get("start_delay")),
+            checkpointed_bytes=_duration(st.get("checkpointed_size")),
+            state_bytes=_duration(st.get("state_size")),
+            processed_bytes=_duration(alignment.get("processed")),
+            persisted_bytes=_duration(alignment.get("persisted")),
+            unaligned=st.get("unaligned_checkpoint") is True,
+            aborted=st.get("aborted") is True,
+        ))
+    return tuple(sorted(out, key=lambda st: st.index))
+
+
+def checkpoint_config(body: Any) -> CheckpointConfig | None:
+    """`/jobs/:jid/checkpoints/config`; None when it is not a checkpoint configuration (a job
+    without checkpointing answers an error instead)."""
+    body = as_dict(body)
+    if "interval" not in body and "mode" not in body:
+        return None
+    tolerable = as_int(body.get("tolerable_failed_checkpoints"), -1, 0)
+    concurrent = as_int(body.get("max_concurrent"), -1, 0)
+    unaligned = body.get("unaligned_checkpoints")
+    return CheckpointConfig(
+        interval_ms=_duration(body.get("interval")),
+        timeout_ms=_duration(body.get("timeout")),
+        min_pause_ms=_duration(body.get("min_pause")),
+        max_concurrent=concurrent if concurrent >= 0 else None,
+        mode=as_text(body.get("mode")),
+        unaligned=unaligned if isinstance(unaligned, bool) else None,
+        aligned_timeout_ms=_duration(body.get("aligned_checkpoint_timeout")),
+        tolerable_failures=tolerable if tolerable >= 0 else None,
+        state_backend=as_text(body.get("state_backend")),
+        storage=as_text(body.get("checkpoint_storage")),
+    )
+
+
+def checkpoint_vertex_order(details: Checkpoint) -> list[str]:
+    """The vertices of a checkpoint's details, the ones that tell most first: those whose
+    subtasks did not all acknowledge (where a failed or stuck checkpoint stopped), then the
+    slowest to acknowledge."""
+    def key(v: CheckpointVertex) -> tuple[bool, float, str]:
+        return (v.acknowledged >= v.parallelism > 0, -(v.end_to_end_ms or 0.0), v.vertex_id)
+    return [v.vertex_id for v in sorted(details.vertices, key=key)]
+
+
+def job_exceptions(body: Any, t: float, limit: int = 10) -> Failures:
+    """`/jobs/:jid/exceptions`: the exception history, newest first (Flink 1.13+'s
+    `exceptionHistory`; the older `root-exception` alone where that is all there is)."""
+    body = as_dict(body)
+    history = as_dict(body.get("exceptionHistory"))
+    entries = [e for e in (job_exception(x) for x in as_list(history.get("entries")))
+               if e is not None]
+    if not entries and as_text(body.get("root-exception")):
+        legacy = job_exception({"stacktrace": body.get("root-exception"),
+                                "timestamp": body.get("timestamp")})
+        entries = [legacy] if legacy is not None else []
+    entries.sort(key=lambda e: -e.timestamp_ms)
+    truncated = history.get("truncated") is True or body.get("truncated") is True
+    return Failures(read_t=t, entries=tuple(entries[:limit]), truncated=truncated)
+
+
+def job_exception(entry: Any) -> JobException | None:
+    """One entry of the exception history; None without a stack trace or a name."""
+    entry = as_dict(entry)
+    trace = as_text(entry.get("stacktrace"))
+    name = as_text(entry.get("exceptionName"))
+    first = _first_line(trace)
+    if not name:
+        name = first.split(":", 1)[0].strip()
+    if not name:
+        return None
+    message = first.split(":", 1)[1].strip() if first.startswith(name + ":") else first
+    causes = [line.strip()[len("Caused by:"):].strip() for line in trace.splitlines()
+              if line.strip().startswith("Caused by:")]
+    location = as_dict(entry.get("taskManagerLocation"))
+    return JobException(
+        timestamp_ms=_time_ms(entry.get("timestamp")) or 0.0,
+        name=name, message=message[:300], root_cause=causes[-1][:300] if causes else "",
+        task=as_text(entry.get("taskName")),
+        taskmanager_id=as_text(entry.get("taskManagerId")) or as_text(location.get("resourceID")),
+        concurrent=len(as_list(entry.get("concurrentExceptions"))),
+    )
+
+
+def restarted_at_s(job: Any) -> float | None:
+    """When the job last went RESTARTING (epoch s), from `/jobs/:jid`'s state timestamps."""
+    ms = _time_ms(as_dict(as_dict(job).get("timestamps")).get("RESTARTING"))
+    return ms / 1000.0 if ms is not None else None
 
 
 def taskmanager_cores(body: Any) -> dict[str, float]:

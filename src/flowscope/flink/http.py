@@ -70,23 +70,27 @@ class RestClient:
             # A header that is not ASCII, a URL httpx cannot parse.
             raise FlinkApiError(f"cannot use {url!r}: {reason(exc)}") from None
 
-    def get(self, path: str) -> Any:
+    def get(self, path: str, *, attempts: int | None = None,
+            deadline: float | None = None) -> Any:
         """GET a REST path and return the parsed JSON, or raise a one-line FlowscopeError.
-        Transport errors, 5xx and answers cut short are retried while time allows."""
-        for attempt in range(self.attempts):
-            left = self._left()
+        Transport errors, 5xx and answers cut short are retried while time allows. `attempts`
+        and `deadline` (time.monotonic(), before the client's own) narrow them for this
+        request: one the caller can do without."""
+        attempts = self.attempts if attempts is None else max(1, attempts)
+        for attempt in range(attempts):
+            left = self._left(deadline)
             if left is not None and left < MIN_LEFT_S:
                 with self._lock:
                     self.out_of_time += 1
                 raise FlinkUnreachable(
                     f"no time left in this poll to ask {self.url} for {path.split('?')[0]}")
-            last = attempt == self.attempts - 1
+            last = attempt == attempts - 1
             # Many times the usual answer's time, doubled with each attempt (before any answer:
             # a share of the time there is); the last attempt gets all that is left.
             if last:
                 timeout = self.timeout_s
             elif self.typical_s is None:
-                timeout = (left if left is not None else self.timeout_s) / (self.attempts - attempt)
+                timeout = (left if left is not None else self.timeout_s) / (attempts - attempt)
             else:
                 timeout = STALL_FACTOR * self.typical_s * 2 ** attempt
             timeout = min(self.timeout_s, max(MIN_TIMEOUT_S, timeout))
@@ -98,14 +102,15 @@ class RestClient:
                 if last:
                     raise exc.error from None
                 pause = random.uniform(0.0, BACKOFF_S * 2 ** attempt)
-                left = self._left()
+                left = self._left(deadline)
                 if left is not None and left < pause + MIN_LEFT_S:
                     raise exc.error from None
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
+    def _left(self, deadline: float | None = None) -> float | None:
+        ends = [d for d in (self.deadline, deadline) if d is not None]
+        return min(ends) - time.monotonic() if ends else None
 
     def _get_once(self, path: str, timeout: float) -> Any:
         with self._lock:

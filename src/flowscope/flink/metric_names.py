@@ -56,6 +56,12 @@ TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
     Quantity.FIRED_TIMERS: ("numFiredTimers",),
 }
 
+# Task metrics read over REST only (the Prometheus paths query TASK_METRICS' names).
+REST_TASK_METRICS: dict[Quantity, tuple[str, ...]] = {
+    Quantity.MAX_SOFT_BACKPRESSURE_MS: ("maxSoftBackPressureTimeMs",),
+    Quantity.MAX_HARD_BACKPRESSURE_MS: ("maxHardBackPressureTimeMs",),
+}
+
 # Task metrics whose unit flowscope converts: name -> factor to the quantity's unit.
 UNIT_FACTORS: dict[str, float] = {"checkpointStartDelayNanos": 1e-6}
 
@@ -87,6 +93,59 @@ SPLIT_SUMS: dict[str, Quantity] = {
     "active_ms": Quantity.SPLITS_ACTIVE_MS,
 }
 
+# The keyed state backend's metrics, `<operator>.<state>.rocksdb_<property>` (RocksDB native
+# metrics of the state's column family, `state.backend.rocksdb.metrics.<property>: true`;
+# `.rocksdb.<property>` before Flink 2.0), `<operator>.rocksdb_<statistic>` (RocksDB
+# statistics, for the operator's whole instance) and `<operator>.state_name.<state>.
+# <kind>Latency_<quantile>` (`state.latency-track.keyed-state-enabled: true`; ns; the kind is
+# e.g. valueStateGet, mapStatePut). How each folds over an operator's states: sum or max.
+ROCKSDB_PROPERTIES: dict[str, tuple[Quantity, str]] = {
+    "estimate-num-keys": (Quantity.STATE_KEYS, "sum"),
+    "estimate-live-data-size": (Quantity.STATE_LIVE_BYTES, "sum"),
+    "total-sst-files-size": (Quantity.STATE_SST_BYTES, "sum"),
+    # One block cache is shared by the states of a slot: the same value for each.
+    "block-cache-usage": (Quantity.STATE_BLOCK_CACHE_USAGE_BYTES, "max"),
+    "block-cache-capacity": (Quantity.STATE_BLOCK_CACHE_CAPACITY_BYTES, "max"),
+    "estimate-pending-compaction-bytes": (Quantity.STATE_PENDING_COMPACTION_BYTES, "sum"),
+    "num-running-compactions": (Quantity.STATE_RUNNING_COMPACTIONS, "max"),
+    "is-write-stopped": (Quantity.STATE_WRITE_STOPPED, "max"),
+}
+ROCKSDB_STATISTICS: dict[str, tuple[Quantity, str]] = {
+    "block_cache_hit": (Quantity.STATE_BLOCK_CACHE_HITS, "sum"),
+    "block_cache_miss": (Quantity.STATE_BLOCK_CACHE_MISSES, "sum"),
+    "bytes_read": (Quantity.STATE_BYTES_READ, "sum"),
+    "bytes_written": (Quantity.STATE_BYTES_WRITTEN, "sum"),
+    "stall_micros": (Quantity.STATE_STALL_US, "sum"),
+}
+# Access kinds that change the state; every other kind (get, contains, iterators) reads it.
+STATE_WRITE_WORDS = ("Update", "Add", "Put", "Remove", "Merge", "Clear")
+STATE_LATENCY: dict[str, tuple[Quantity, Quantity]] = {  # quantile -> (read, write)
+    "median": (Quantity.STATE_READ_LATENCY_NS, Quantity.STATE_WRITE_LATENCY_NS),
+    "p99": (Quantity.STATE_READ_LATENCY_P99_NS, Quantity.STATE_WRITE_LATENCY_P99_NS),
+}
+_LATENCY_SUFFIX = "Latency_"
+
+
+def state_metric(bare: str) -> tuple[Quantity, str] | None:
+    """The quantity a state backend metric (a name without its subtask prefix) adds to, and
+    how it folds ("sum" or "max"); None for any other name."""
+    parts = bare.split(".")
+    if len(parts) < 2:
+        return None
+    last = parts[-1]
+    if last.startswith("rocksdb_"):
+        token = last[len("rocksdb_"):]
+        return ROCKSDB_PROPERTIES.get(token) or (
+            ROCKSDB_STATISTICS.get(token) if len(parts) == 2 else None)
+    if parts[-2] == "rocksdb" and len(parts) >= 3:
+        return ROCKSDB_PROPERTIES.get(last)
+    kind, sep, quantile = last.rpartition(_LATENCY_SUFFIX)
+    if sep and "State" in kind and quantile in STATE_LATENCY:
+        read, write = STATE_LATENCY[quantile]
+        return (write if any(w in kind for w in STATE_WRITE_WORDS) else read), "max"
+    return None
+
+
 # Quantities that /jobs/:jid/vertices/:vid already gives per subtask (one request per vertex);
 # requested as metrics only when the detail lacks them.
 DETAIL_FIELDS: dict[Quantity, str] = {
@@ -107,6 +166,8 @@ ALWAYS_GAUGES: frozenset[Quantity] = frozenset(
         Quantity.BACKPRESSURED_MS_PER_S,
         Quantity.SOFT_BACKPRESSURED_MS_PER_S,
         Quantity.HARD_BACKPRESSURED_MS_PER_S,
+        Quantity.MAX_SOFT_BACKPRESSURE_MS,
+        Quantity.MAX_HARD_BACKPRESSURE_MS,
         Quantity.IN_POOL_USAGE,
         Quantity.IN_EXCLUSIVE_USAGE,
         Quantity.IN_FLOATING_USAGE,

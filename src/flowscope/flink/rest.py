@@ -11,7 +11,10 @@ Requests per poll are O(vertices + TaskManagers), not O(subtasks):
                                               instead, for the vertices not read in detail (see
                                               `poll(detail=...)`): the gauges aggregated over the
                                               subtasks, one request per vertex at any parallelism
-  - `GET /jobs/:jid/checkpoints`              checkpoint counts and the latest checkpoint
+  - `GET /jobs/:jid/checkpoints`              checkpoint counts and history; with it, a few
+                                              requests for the checkpoint config, the details
+                                              of new checkpoints and the exception history
+                                              (`flink.jobstate`)
   - `GET /taskmanagers/:tm/metrics?get=...`   CPU, GC and heap of each TaskManager the job uses
 Metric names are listed once per vertex (and again every `relist_s`) and resolved through
 `metric_names`, because Flink answers a request that names a missing metric with less than asked.
@@ -19,6 +22,7 @@ Metric names are listed once per vertex (and again every `relist_s`) and resolve
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +36,7 @@ from flowscope.flink import answers
 from flowscope.flink import metric_names as names
 from flowscope.flink.answers import JobSummary, VertexNames
 from flowscope.flink.http import RestClient
+from flowscope.flink.jobstate import JobStateReader
 from flowscope.flink.stacks import failed_flamegraph, parse_flamegraph, parse_thread_dump
 from flowscope.flink.tiering import (
     AGGREGATES,
@@ -64,6 +69,10 @@ MAX_QUERY_CHARS = 3000
 TM_AGGREGATES = "min,max,avg,sum"
 # Metric names of a job younger than a minute are listed again after this many seconds.
 YOUNG_RELIST_S = 15.0
+# A request the poll can do without may take this share of the poll's time left (at least
+# SPARE_MIN_S, never past the poll's end).
+SPARE_SHARE = 0.25
+SPARE_MIN_S = 0.05
 
 class FlinkRestSource:
     """A live Flink cluster, read through its REST API.
@@ -95,6 +104,7 @@ class FlinkRestSource:
         self._all_tms: dict[str, bool] = {}  # job id -> read every TaskManager next poll
         self._tm_cores: dict[str, float] = {}
         self._tm_hw_seen: set[str] = set()
+        self._jobstate = JobStateReader()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -245,11 +255,16 @@ class FlinkRestSource:
             for st in samples:
                 if st.taskmanager_id:
                     tm_ids[st.taskmanager_id] = st.host
+        self._jobstate.begin(job_id)
         try:
-            checkpoints = answers.checkpoint_stats(self.get(f"/jobs/{job_id}/checkpoints"))
+            checkpoints = self._jobstate.checkpoints(
+                job_id, self._spare_get, self.get(f"/jobs/{job_id}/checkpoints"))
         except FlowscopeError as exc:  # the sample stands without this poll's checkpoints
             checkpoints = answers.checkpoint_stats(None)
             warnings.append(f"checkpoints not read in this poll: {exc}")
+        restarted_at = answers.restarted_at_s(job)
+        attempt = max((st.attempt for subs in subtasks.values() for st in subs), default=0)
+        failures = self._jobstate.failures(job_id, self._spare_get, t, attempt, restarted_at)
         real_tms = {tm: host for tm, host in tm_ids.items() if not tm.startswith("(")}
         if any(tm not in self._tm_hw_seen for tm in real_tms):
             self._tm_hw_seen.update(real_tms)
@@ -306,10 +321,22 @@ class FlinkRestSource:
             aggregates=aggregates,
             taskmanagers_of_job=len(real_tms),
             taskmanager_aggregates=tm_aggregates,
+            restarted_at=restarted_at,
+            failures=failures,
         )
         for vid in subtasks:
             sample.columns(vid)  # the arrays the analysis folds, made once with the poll
         return graph, sample
+
+    def _spare_get(self, path: str) -> Any:
+        """A request the poll can do without (checkpoint details, the exception history): one
+        attempt, within SPARE_SHARE of the poll's time left, so that a stalled answer costs
+        the poll little of its interval."""
+        deadline = self.http.deadline
+        if deadline is not None:
+            now = time.monotonic()
+            deadline = now + max(SPARE_MIN_S, SPARE_SHARE * (deadline - now))
+        return self.http.get(path, attempts=1, deadline=deadline)
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """fn over items, at most MAX_CONCURRENT requests in flight; results in order."""
@@ -397,6 +424,14 @@ class FlinkRestSource:
                     summed = names.SPLIT_SUMS.get(field)
                     if summed is not None:
                         target.values[summed] = target.values.get(summed, 0.0) + value
+                continue
+            state = names.state_metric(bare)
+            if state is not None:
+                if value is not None and math.isfinite(value):
+                    q_state, fold = state
+                    known = target.values.get(q_state)
+                    target.values[q_state] = value if known is None else (
+                        known + value if fold == "sum" else max(known, value))
                 continue
             q = vnames.by_name.get(bare)
             if q is not None:

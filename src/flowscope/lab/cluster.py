@@ -88,7 +88,25 @@ class ClusterSpec:
     prometheus: bool = False
     # Archive ended jobs and serve them with Flink's HistoryServer (`history_url`).
     history_server: bool = False
+    # The state backends' own metrics (STATE_METRICS): RocksDB's native metrics and sampled
+    # state access latencies.
+    state_metrics: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# RocksDB native metrics (each a property read once per metric report, on RocksDB states
+# only) and state access latency tracking (one access in `sample-interval`, 100 by default,
+# is timed): what tells a keyed operator's time spent in its state backend.
+STATE_METRICS = {
+    **{f"state.backend.rocksdb.metrics.{name}": "true" for name in (
+        "estimate-num-keys", "estimate-live-data-size", "total-sst-files-size",
+        "block-cache-usage", "block-cache-capacity", "estimate-pending-compaction-bytes",
+        "num-running-compactions", "is-write-stopped",
+        # Statistics (tickers): counters of the whole RocksDB instance of an operator.
+        "block-cache-hit", "block-cache-miss", "bytes-read", "bytes-written", "stall-micros",
+    )},
+    "state.latency-track.keyed-state-enabled": "true",
+}
 
 
 @dataclass
@@ -171,6 +189,8 @@ class LocalCluster:
             "restart-strategy.fixed-delay.attempts": "3",
             "web.cancel.enable": "true",
         }
+        if self.spec.state_metrics:
+            lines.update(STATE_METRICS)
         if self.spec.latency_interval_ms:
             lines["metrics.latency.interval"] = str(self.spec.latency_interval_ms)
             lines["metrics.latency.granularity"] = "operator"

@@ -7,8 +7,10 @@ import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.connector.datagen.source.GeneratorFunction;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.co.CoProcessFunction;
@@ -23,11 +25,19 @@ import org.apache.flink.util.Collector;
  *
  * <pre>
  *   name=...              job name
- *   topology=pipeline     pipeline | window | window-map | join | head | eventtime
+ *   topology=pipeline     pipeline | window | window-map | join | head | eventtime | async |
+ *                         stall | hoard | state
  *                         window-map: a processing-time window (window-ms, window-cost per
  *                         element when it fires) whose output goes through enrich
  *                         head: the source chained with enrich (the limit is the first task);
  *                         eventtime: event-time tumbling windows of window-ms after the source
+ *                         async: parse, then "lookup", an Async I/O operator (capacity requests
+ *                         in flight) calling a service that answers after lookup-latency-us
+ *                         stall: parse, then "flush", whose snapshotState blocks for
+ *                         snapshot-stall every checkpoint
+ *                         hoard: keyed by key, "hoard" keeps each key's latest payload in state
+ *                         state: keyed by key, "count" reads and writes a value-bytes value in
+ *                         keyed state per record (state-backend=rocksdb for the RocksDB cost)
  *   source=datagen        datagen (rate-limited generator) | queue (an external queue with
  *                         splits, pendingRecords and event time = arrival time)
  *   splits=4              queue: partitions; rate is shared between the non-idle ones
@@ -56,6 +66,21 @@ import org.apache.flink.util.Collector;
  *   checkpoint-ms=10000   checkpoint interval (0 = off)
  *   enrich-parallelism=0  parallelism of enrich (0 = default)
  *   buffer-timeout-ms     execution.buffer-timeout (0 = flush after every record)
+ *   capacity=10           async: requests in flight per subtask (the operator's queue)
+ *   lookup-latency-us=20000  async: the service's latency per request
+ *   async-mode=unordered  async: unordered | ordered (AsyncDataStream.unorderedWait / orderedWait)
+ *   async-timeout-ms=60000   async: request timeout
+ *   snapshot-stall=0      stall: time snapshotState blocks, micros[:sleep]
+ *   value-bytes=100       state: bytes of the value read and written per record
+ *   state-backend=        the job's state backend (hashmap | rocksdb | forst; empty: the
+ *                         cluster's default)
+ *   restart-delay-ms=-1   >= 0: restart forever (fixed-delay) with this delay; -1: the cluster's
+ *                         restart strategy
+ *   tolerable-failures=-1 >= 0: failed checkpoints tolerated before the job fails over
+ *   checkpoint-storage=   jobmanager | filesystem (empty: the cluster's default, the
+ *                         JobManager's memory, at most 5 MB of state per subtask)
+ *   checkpoint-dir=       filesystem: where checkpoints go (a file:// URI)
+ *   incremental=false     incremental checkpoints (RocksDB, ForSt)
  * </pre>
  */
 public class Scenario {
@@ -96,11 +121,38 @@ public class Scenario {
             if (!id.isBlank()) idleSplits.add(Integer.parseInt(id.trim()));
         }
         long idlenessMs = Long.parseLong(a.getOrDefault("idleness-ms", "0"));
+        int capacity = Integer.parseInt(a.getOrDefault("capacity", "10"));
+        long lookupLatencyUs = Long.parseLong(a.getOrDefault("lookup-latency-us", "20000"));
+        boolean ordered = a.getOrDefault("async-mode", "unordered").equals("ordered");
+        long asyncTimeoutMs = Long.parseLong(a.getOrDefault("async-timeout-ms", "60000"));
+        Work snapshotStall = Work.parse(a.get("snapshot-stall"));
+        int valueBytes = Integer.parseInt(a.getOrDefault("value-bytes", "100"));
+        String stateBackend = a.getOrDefault("state-backend", "");
+        long restartDelayMs = Long.parseLong(a.getOrDefault("restart-delay-ms", "-1"));
+        int tolerableFailures = Integer.parseInt(a.getOrDefault("tolerable-failures", "-1"));
+        String checkpointStorage = a.getOrDefault("checkpoint-storage", "");
+        String checkpointDir = a.getOrDefault("checkpoint-dir", "");
+        boolean incremental = Boolean.parseBoolean(a.getOrDefault("incremental", "false"));
 
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        Configuration conf = new Configuration();
+        if (!stateBackend.isEmpty()) conf.setString("state.backend.type", stateBackend);
+        if (!checkpointStorage.isEmpty()) {
+            conf.setString("execution.checkpointing.storage", checkpointStorage);
+        }
+        if (!checkpointDir.isEmpty()) conf.setString("execution.checkpointing.dir", checkpointDir);
+        if (incremental) conf.setString("execution.checkpointing.incremental", "true");
+        if (restartDelayMs >= 0) {
+            conf.setString("restart-strategy.type", "fixed-delay");
+            conf.setString("restart-strategy.fixed-delay.attempts", "1000000");
+            conf.setString("restart-strategy.fixed-delay.delay", restartDelayMs + " ms");
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(parallelism);
         if (!chain && !topology.equals("head")) env.disableOperatorChaining();
         if (checkpointMs > 0) env.enableCheckpointing(checkpointMs);
+        if (tolerableFailures >= 0) {
+            env.getCheckpointConfig().setTolerableCheckpointFailureNumber(tolerableFailures);
+        }
         if (bufferTimeoutMs >= -1) env.setBufferTimeout(bufferTimeoutMs);
 
         DataStream<Event> events;
@@ -155,6 +207,36 @@ public class Scenario {
                 out = orders.connect(users)
                         .keyBy(e -> e.key, e -> e.key)
                         .process(new Join()).name("join").uid("join");
+                break;
+            case "async":
+                DataStream<Event> toLookup = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse")
+                        .rebalance();
+                AsyncLookup lookup = new AsyncLookup(lookupLatencyUs);
+                out = (ordered
+                        ? AsyncDataStream.orderedWait(toLookup, lookup, asyncTimeoutMs,
+                                java.util.concurrent.TimeUnit.MILLISECONDS, capacity)
+                        : AsyncDataStream.unorderedWait(toLookup, lookup, asyncTimeoutMs,
+                                java.util.concurrent.TimeUnit.MILLISECONDS, capacity))
+                        .name("lookup").uid("lookup");
+                break;
+            case "stall":
+                out = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse")
+                        .rebalance()
+                        .map(new SlowSnapshot(enrich, snapshotStall)).name("flush").uid("flush");
+                break;
+            case "hoard":
+                out = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse")
+                        .keyBy(e -> e.key)
+                        .map(new Hoard()).name("hoard").uid("hoard");
+                break;
+            case "state":
+                out = events.rebalance()
+                        .map(new Parser(parse)).name("parse").uid("parse")
+                        .keyBy(e -> e.key)
+                        .map(new StateCounter(valueBytes)).name("count").uid("count");
                 break;
             default:
                 DataStream<Event> parsed = events.rebalance()
