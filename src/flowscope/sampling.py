@@ -275,22 +275,32 @@ class ReplaySession:
 
     def __init__(self, path: str | Path, job: str | None = None) -> None:
         self.recording = Recording(path)
+        try:
+            self._open(path, job)
+        except FlowscopeError as exc:
+            self.recording.close()
+            if isinstance(exc, RecordingError):
+                raise
+            # The recorded URL is the client's base: one httpx cannot use is damage.
+            raise RecordingError(f"{path} is damaged and cannot be read ({exc})") from None
+
+    def _open(self, path: str | Path, job: str | None) -> None:
         jobs = self.recording.job_ids()
         if not jobs:
-            self.recording.close()
             raise RecordingError(f"{path} holds no polls")
         if job is None:
             self.job_id = jobs[-1]
         else:
             matches = [j for j in jobs if j.startswith(job)]
             if len(matches) != 1:
-                self.recording.close()
                 raise RecordingError(
                     f"{path} holds jobs {', '.join(j[:8] for j in jobs)}; {job!r} matches "
                     f"{len(matches)}"
                 )
             self.job_id = matches[0]
         self.polls = self.recording.polls(self.job_id)
+        if not self.polls:
+            raise RecordingError(f"{path} holds no polls of job {self.job_id}")
         self._transport = RecordedTransport(self.recording)
         self._t = self.polls[0].t
         self.source = FlinkRestSource(

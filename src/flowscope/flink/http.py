@@ -138,7 +138,8 @@ class RestClient:
         except httpx.HTTPError as exc:
             raise _Retryable(FlinkUnreachable(
                 f"request to {self.url} failed: {reason(exc)}")) from None
-        except (ValueError, UnicodeError) as exc:  # a path or header httpx cannot send
+        except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+            # A path or header httpx cannot send (a control character in an id, say).
             raise FlinkApiError(f"cannot ask {self.url} for {where}: {reason(exc)}") from None
         if resp.status_code == 404 and path.startswith("/jobs/"):
             job = path.split("/")[2].split("?")[0]
