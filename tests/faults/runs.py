@@ -385,19 +385,23 @@ def run_to_the_end(command: str, server: FaultServer, duration: float, interval:
                  stdout, stderr, api_jobs)
 
 
-def run_all_to_the_end(fault: str, duration: float, interval: float, workdir: Path,
+def run_all_to_the_end(faults: Sequence[str], duration: float, interval: float, workdir: Path,
                        commands: Sequence[str] = COMMANDS, fixture: str = "compute-bound",
-                       stall_s: float = 12.0) -> dict[str, Ended]:
-    """Every command at the same time, each against its own server whose job list answers
-    while every request for the job gets `fault` (scope "job", rate 1)."""
-    out: dict[str, Ended] = {}
+                       stall_s: float = 12.0) -> dict[tuple[str, str], Ended]:
+    """Every command under every fault, all at the same time (they wait far more than they
+    compute), each against its own server whose job list answers while every request for
+    the job gets the fault (scope "job", rate 1). Keyed by (fault, command)."""
+    out: dict[tuple[str, str], Ended] = {}
 
-    def one(command: str) -> None:
+    def one(fault: str, command: str) -> None:
+        where = workdir / fault
+        where.mkdir(parents=True, exist_ok=True)
         with FaultServer(fixture, faults=[fault], rate=1.0, scope="job", stall_s=stall_s,
                          start=10) as server:
-            out[command] = run_to_the_end(command, server, duration, interval, workdir)
+            out[fault, command] = run_to_the_end(command, server, duration, interval, where)
 
-    threads = [threading.Thread(target=one, args=(c,), name=f"run {c}") for c in commands]
+    threads = [threading.Thread(target=one, args=(f, c), name=f"run {f} {c}")
+               for f in faults for c in commands]
     for t in threads:
         t.start()
     for t in threads:
