@@ -7,6 +7,11 @@ polls repeat earlier bodies and cost a few bytes each.
 
 Replay goes through the same collector as a live cluster (`RecordedTransport` is an httpx
 transport), so a recording replays to the same samples, and the same diagnosis, as the run.
+
+A recording is outside data: a damaged byte may sit anywhere in it (a stored path or job id
+that the replay puts back into a request, a body, a column of another type than written,
+SQLite's own structure). `Recording` checks every value it reads (`_text`, `_time`,
+`_status`, `_blob`) and turns anything it cannot use into a one-line RecordingError.
 """
 
 from __future__ import annotations
@@ -77,6 +82,46 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).splitlines()[0][:200]
 
 
+def _damaged(path: Path, what: str) -> RecordingError:
+    return RecordingError(f"{path} is damaged and cannot be read ({what})")
+
+
+def _text(path: Path, value: object, what: str, *, ascii_only: bool = True) -> str:
+    """A stored string that goes back into a request (a path, a job id) or a message: text,
+    printable, and ASCII where the recorder only ever wrote ASCII."""
+    if (isinstance(value, str) and value and value.isprintable()
+            and (value.isascii() or not ascii_only)):
+        return value
+    raise _damaged(path, f"a stored {what} is not what the recorder writes: {value!r:.60}")
+
+
+# Poll times are epoch seconds: anything outside these years is a damaged value.
+EARLIEST_T, LATEST_T = 0.0, 2.0**32
+
+
+def _time(path: Path, value: object) -> float:
+    if (isinstance(value, int | float) and not isinstance(value, bool)
+            and EARLIEST_T <= value < LATEST_T):
+        return float(value)
+    raise _damaged(path, f"a stored poll time is not an epoch time: {value!r:.60}")
+
+
+def _status(path: Path, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    raise _damaged(path, f"a stored HTTP status is not one: {value!r:.60}")
+
+
+def _blob(path: Path, value: object, where: str) -> bytes:
+    """A stored body, decompressed (each body carries zlib's checksum)."""
+    if not isinstance(value, bytes):
+        raise _damaged(path, f"the stored response to {where} is not a body")
+    try:
+        return zlib.decompress(value)
+    except zlib.error:
+        raise _damaged(path, f"the stored response to {where} is corrupt") from None
+
+
 @contextlib.contextmanager
 def _corruption_as_error(path: Path) -> Iterator[None]:
     """SQLite's errors about a damaged file (and text that does not decode) as RecordingError:
@@ -84,8 +129,7 @@ def _corruption_as_error(path: Path) -> Iterator[None]:
     try:
         yield
     except (sqlite3.Error, ValueError) as exc:
-        raise RecordingError(f"{path} is damaged and cannot be read ({_first_line(exc)})"
-                             ) from None
+        raise _damaged(path, _first_line(exc)) from None
 
 
 class Recorder:
@@ -265,21 +309,25 @@ class Recording:
         with self._lock, _corruption_as_error(self.path):
             rows = (self._conn.execute(q + " WHERE job_id = ? ORDER BY id", (job_id,)) if job_id
                     else self._conn.execute(q + " ORDER BY id")).fetchall()
-        return [PollInfo(*r) for r in rows]
+        return [PollInfo(int(i), _time(self.path, t), _text(self.path, j, "job id"),
+                         u if u == "" else _text(self.path, u, "URL", ascii_only=False))
+                for i, t, j, u in rows]
 
     def job_ids(self) -> list[str]:
         with self._lock, _corruption_as_error(self.path):
-            return [r[0] for r in self._conn.execute(
-                "SELECT job_id FROM polls GROUP BY job_id ORDER BY MIN(id)")]
+            rows = self._conn.execute(
+                "SELECT job_id FROM polls GROUP BY job_id ORDER BY MIN(id)").fetchall()
+        return [_text(self.path, r[0], "job id") for r in rows]
 
     def failed_polls(self) -> list[tuple[float, str]]:
         """(time, error) of every poll that failed while recording (none in older files)."""
         with self._lock, _corruption_as_error(self.path):
             try:
-                return [(float(t), str(e)) for t, e in self._conn.execute(
-                    "SELECT t, error FROM failed_polls ORDER BY t")]
+                rows = self._conn.execute("SELECT t, error FROM failed_polls ORDER BY t"
+                                          ).fetchall()
             except sqlite3.OperationalError:  # a recording from before the table existed
                 return []
+        return [(_time(self.path, t), str(e)) for t, e in rows]
 
     def response(self, poll_id: int, path: str) -> tuple[int, bytes] | None:
         """The response to `path` at `poll_id`, or the latest earlier one (responses read once
@@ -293,12 +341,8 @@ class Recording:
             ).fetchone()
         if row is None:
             return None
-        try:
-            return int(row[0]), zlib.decompress(row[1])
-        except zlib.error:
-            raise RecordingError(
-                f"{self.path}: the stored response to {path} at poll {poll_id} is corrupt"
-            ) from None
+        where = f"{path} at poll {poll_id}"
+        return _status(self.path, row[0]), _blob(self.path, row[1], where)
 
     def metric_items(self, poll_id: int, base: str) -> list[Any] | None:
         """Every item the `base?get=...` requests of the newest poll up to `poll_id` answered
@@ -322,12 +366,12 @@ class Recording:
         for body_id, data in rows:
             parsed = self._parsed.get(body_id)
             if parsed is None:
+                where = f"{base} at poll {poll_id}"
                 try:
-                    parsed = json.loads(zlib.decompress(data))
-                except (zlib.error, ValueError):
-                    raise RecordingError(
-                        f"{self.path}: a stored response to {base} at poll {poll_id} is corrupt"
-                    ) from None
+                    parsed = json.loads(_blob(self.path, data, where))
+                except ValueError:
+                    raise _damaged(self.path, f"the stored response to {where} is not JSON"
+                                   ) from None
                 self._parsed[body_id] = parsed
             if isinstance(parsed, list):
                 items.extend(parsed)
@@ -341,7 +385,7 @@ class Recording:
                 "WHERE r.poll_id = ? AND p.path LIKE ? ORDER BY p.path",
                 (poll_id, like),
             ).fetchall()
-        return [path for (path,) in rows]
+        return [_text(self.path, path, "request path") for (path,) in rows]
 
     def thread_dumps_at(self, poll_id: int) -> list[str]:
         """TaskManager ids whose thread dump was taken with exactly this poll."""
@@ -421,7 +465,7 @@ class RecordedTransport(httpx.BaseTransport):
                 found = self.recording.response(self.poll_id,
                                                 f"/taskmanagers/{quote(tm, safe='')}/metrics")
                 if found is not None and found[0] == 200:
-                    for item in json.loads(found[1]):
+                    for item in self._listing(found[1], tm):
                         if isinstance(item, dict) and "id" in item:
                             names[str(item["id"])] = None
             return [{"id": n} for n in names] if names else None
@@ -436,6 +480,16 @@ class RecordedTransport(httpx.BaseTransport):
             return None
         return aggregate_items(items, ",".join(params["get"]).split(","),
                                ",".join(params.get("agg", [])))
+
+    def _listing(self, body: bytes, tm: str) -> list[Any]:
+        """A recorded metric listing of TaskManager `tm` (a list; anything else is damage)."""
+        try:
+            items = json.loads(body)
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            raise _damaged(self.recording.path, f"the stored metric listing of {tm} is not one")
+        return items
 
 
 SUBTASKS_METRICS = "/subtasks/metrics"

@@ -3,13 +3,16 @@
 `LiveSession` polls one job of a cluster (recording every poll if asked); `ReplaySession`
 reads a recording through the same collector. Both yield `(graph, sample)` pairs.
 `sample_until_confident` drives a live diagnosis to a verdict that holds (`StopRule`), asking
-for the stack samples the diagnosis still needs. `LiveFeed` / `ReplayFeed` pace the samples
-of a long-running view (`watch`).
+for the stack samples the diagnosis still needs.
+
+Every live loop is `LiveSession.rounds()`: a poll every interval until the session's
+`Deadline` (the command's --duration) has passed, each poll's requests cut to what is left of
+it, failed polls counted (`failed`, `polls`). A loop whose polls all failed ends in
+`PollsFailed` (`all_failed()`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +34,8 @@ from flowscope.analysis.findings import (
     Verdict,
 )
 from flowscope.budget import share_unchanged
-from flowscope.errors import FlinkUnreachable, FlowscopeError, RecordingError
+from flowscope.deadline import Deadline
+from flowscope.errors import FlinkUnreachable, FlowscopeError, PollsFailed, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import RecordedTransport, Recorder, Recording, RecordingTransport
@@ -42,14 +46,25 @@ ENDED_STATES = frozenset({"CANCELED", "FAILED", "FINISHED", "SUSPENDED"})
 POLL_MEMORY = 5
 
 
+@dataclass(frozen=True)
+class Round:
+    """One poll of a loop: its graph and sample, or the error it failed with."""
+
+    graph: JobGraph | None
+    sample: Sample | None
+    error: str | None = None
+
+
 class LiveSession:
-    """Polls one job of a live cluster every `interval_s` seconds.
+    """Polls one job of a live cluster every `interval_s` seconds, until `deadline`.
 
     A poll that fails is counted (`failed`, `last_error`, and in the recording) and does not
     end the session: loops keep going through a JobManager's outage. Each poll has a share of
     time (`budget_s`, the interval or more when the cluster is slow to answer): no request of
-    it, retries included, outlives it. When the job ends and another one of the same name
-    runs (a job resubmitted), the session follows it, unless the job was selected by id.
+    it, retries included, outlives it. No request of the session outlives `deadline` (a
+    command's --duration, from the command's start; without one, the session has no end).
+    When the job ends and another one of the same name runs (a job resubmitted), the session
+    follows it, unless the job was selected by id.
     """
 
     def __init__(
@@ -62,10 +77,9 @@ class LiveSession:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         interval_s: float = 2.0,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
         aggregated: bool = False,
     ) -> None:
-        self.started = time.monotonic()
         # Read every vertex's gauges aggregated over its subtasks (a fleet scan: requests grow
         # with vertices, never subtasks); counters stay per subtask.
         self.aggregated = aggregated
@@ -75,7 +89,6 @@ class LiveSession:
         self.last_error: str | None = None
         self.switches: list[str] = []  # "followed job X to its new id ...", as they happened
         self._took: deque[float] = deque(maxlen=POLL_MEMORY)
-        self._deadline = deadline  # monotonic end of the whole session (--duration)
         self.recorder = Recorder(record_to, url) if record_to else None
         inner = transport or httpx.HTTPTransport()
         if self.recorder:
@@ -87,11 +100,13 @@ class LiveSession:
             if self.recorder:
                 self.recorder.close()
             raise
+        # Without a command's deadline, the session's own clock starts at its first request
+        # (opening the file and the client is set-up).
+        self.deadline = deadline if deadline is not None else Deadline()
+        self.source.http.until = self.deadline
         # A job already read from the cluster's job list (a scan, the dashboard) is followed
         # as if chosen by id, without listing the jobs again.
         self.selector = job.id if isinstance(job, JobSummary) else job
-        # --duration counts from the first request (opening the file and the client is set-up).
-        self.started = time.monotonic()
         try:
             self.job: JobSummary = job if isinstance(job, JobSummary) else self._select(job)
         except FlowscopeError:
@@ -111,9 +126,7 @@ class LiveSession:
         """The job to poll; a reading of the job list that fails or finds no match is tried
         again a few times, within the session's first interval or two (a flaky answer at
         start is not a wrong name)."""
-        until = time.monotonic() + max(2.0 * self.interval_s, 3.0)
-        if self._deadline is not None:
-            until = min(until, self._deadline)
+        until = time.monotonic() + min(max(2.0 * self.interval_s, 3.0), self.deadline.left())
         self.source.http.deadline = until
         try:
             for attempt in range(3):
@@ -128,15 +141,12 @@ class LiveSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def budget_s(self) -> float:
-        """How long the next poll may take: the interval, or more for a cluster whose clean
-        polls take longer than that; never past the session's end (plus a moment)."""
+        """How long the next poll may take (seconds): the interval, or more for a cluster whose
+        clean polls take longer than that; never past the session's end (plus GRACE_S)."""
         budget = self.interval_s
         if self._took:
             budget = max(budget, 2.0 * sorted(self._took)[len(self._took) // 2])
-        budget = min(budget, self.source.http.timeout_s)
-        if self._deadline is not None:
-            budget = min(budget, max(0.5, self._deadline - time.monotonic() + 0.5))
-        return budget
+        return min(budget, self.source.http.timeout_s, self.deadline.request_s())
 
     def _out_of_time(self, refused_before: int, budget: float) -> None:
         """A poll that ran out of its budget (a big job's first polls list every vertex's
@@ -206,42 +216,53 @@ class LiveSession:
         self.job = found
         return True
 
+    def rounds(
+        self,
+        interval_s: float | None = None,
+        duration_s: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[Round]:
+        """Poll every `interval_s` until the session's deadline (narrowed to `duration_s`
+        from its start, if given) has passed, yielding every poll, failed ones too (counted
+        in `failed`, `last_error`). The deadline ends the loop whatever the polls do."""
+        if interval_s is not None:
+            self.interval_s = interval_s
+        self.deadline = self.deadline.within(duration_s)
+        self.source.http.until = self.deadline
+        while not self.deadline.passed():
+            began = time.monotonic()
+            try:
+                graph, sample = self.poll()
+            except FlowscopeError as exc:  # counted; the next poll may succeed
+                yield Round(None, None, str(exc))
+            else:
+                yield Round(graph, sample)
+            if not self.deadline.sleep(self.interval_s - (time.monotonic() - began), sleep):
+                return
+
     def samples(
         self,
         interval_s: float | None = None,
         duration_s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Iterator[tuple[JobGraph, Sample]]:
-        """Poll every `interval_s` until `duration_s` (wall clock, from the session's start)
-        has passed; failed polls are skipped (see `failed`, `last_error`)."""
-        if interval_s is not None:
-            self.interval_s = interval_s
-        if duration_s is not None:
-            self._deadline = self.started + duration_s
-        while True:
-            began = time.monotonic()
-            if self._deadline is not None and began >= self._deadline:
-                return
-            item: tuple[JobGraph, Sample] | None = None
-            # A failed poll is counted in `failed`; the next one may succeed.
-            with contextlib.suppress(FlowscopeError):
-                item = self.poll()
-            if item is not None:
-                yield item
-            pause = max(0.0, self.interval_s - (time.monotonic() - began))
-            if self._deadline is not None:
-                left = self._deadline - time.monotonic()
-                if left <= pause:
-                    if left > 0:
-                        sleep(left)
-                    return
-            sleep(pause)
+        """The polls of `rounds()` that succeeded."""
+        for r in self.rounds(interval_s, duration_s, sleep):
+            if r.graph is not None and r.sample is not None:
+                yield r.graph, r.sample
 
-    def missed(self) -> str | None:
-        """What the session missed, in one line (None: nothing)."""
-        if not self.failed:
+    @property
+    def polls(self) -> int:
+        """Polls made so far, failed ones included."""
+        return self.failed + self.succeeded
+
+    def all_failed(self) -> PollsFailed | None:
+        """When polls were made and every one failed: the error that says so (None
+        otherwise)."""
+        if self.succeeded or not self.failed:
             return None
-        return f"{self.failed} poll(s) failed; the last: {self.last_error}"
+        return PollsFailed(repr(self.job.name), self.failed, self.polls, self.deadline.elapsed(),
+                           self.last_error or "")
 
     def close(self) -> None:
         self.source.close()
@@ -254,22 +275,32 @@ class ReplaySession:
 
     def __init__(self, path: str | Path, job: str | None = None) -> None:
         self.recording = Recording(path)
+        try:
+            self._open(path, job)
+        except FlowscopeError as exc:
+            self.recording.close()
+            if isinstance(exc, RecordingError):
+                raise
+            # The recorded URL is the client's base: one httpx cannot use is damage.
+            raise RecordingError(f"{path} is damaged and cannot be read ({exc})") from None
+
+    def _open(self, path: str | Path, job: str | None) -> None:
         jobs = self.recording.job_ids()
         if not jobs:
-            self.recording.close()
             raise RecordingError(f"{path} holds no polls")
         if job is None:
             self.job_id = jobs[-1]
         else:
             matches = [j for j in jobs if j.startswith(job)]
             if len(matches) != 1:
-                self.recording.close()
                 raise RecordingError(
                     f"{path} holds jobs {', '.join(j[:8] for j in jobs)}; {job!r} matches "
                     f"{len(matches)}"
                 )
             self.job_id = matches[0]
         self.polls = self.recording.polls(self.job_id)
+        if not self.polls:
+            raise RecordingError(f"{path} holds no polls of job {self.job_id}")
         self._transport = RecordedTransport(self.recording)
         self._t = self.polls[0].t
         self.source = FlinkRestSource(
@@ -401,15 +432,23 @@ def sample_until_confident(
     target_rate: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     min_window_s: float = MIN_WINDOW_S,
+    on_failure: Callable[[LiveSession], None] | None = None,
 ) -> tuple[JobGraph, list[Sample], Diagnosis]:
-    """Poll until the diagnosis is confident (counters cover `min_window_s`) or time runs out."""
+    """Poll until the diagnosis is confident (counters cover `min_window_s`) or the session's
+    deadline (at most `max_duration_s` seconds from its start) has passed. `on_failure` hears
+    of each failed poll. Raises PollsFailed when every poll failed."""
     start = time.monotonic()
     samples: list[Sample] = []
     graph: JobGraph | None = None
     d: Diagnosis | None = None
     rule = StopRule(min_window_s)
     settled = False
-    for graph, sample in session.samples(interval_s=interval_s, duration_s=max_duration_s):
+    for r in session.rounds(interval_s=interval_s, duration_s=max_duration_s):
+        if r.graph is None or r.sample is None:
+            if on_failure:
+                on_failure(session)
+            continue
+        graph, sample = r.graph, r.sample
         if samples and sample.job_id != samples[-1].job_id:
             samples.clear()  # the job was replaced: judge the one running now
             rule = StopRule(min_window_s)
@@ -422,12 +461,13 @@ def sample_until_confident(
             settled = True
             break
     if graph is None or d is None:
-        raise FlinkUnreachable(f"no poll of {session.job.name!r} succeeded in "
-                               f"{max_duration_s:g} s; the last error: {session.last_error}")
+        raise session.all_failed() or FlinkUnreachable(
+            f"no poll of {session.job.name!r} could be made in {session.deadline.elapsed():.0f}"
+            " s (the job's lookup took the whole duration)")
     d.notes.extend(Note(NoteKind.SAID, text=s) for s in session.switches)
     if session.failed:
         d.notes.append(Note(NoteKind.MISSED_POLLS, {
-            Fact.MORE: session.failed, Fact.INTERVALS: session.failed + session.succeeded,
+            Fact.MORE: session.failed, Fact.INTERVALS: session.polls,
             Fact.REASON: session.last_error}))
     if not settled and d.verdict != Verdict.UNKNOWN:
         d.notes.append(Note(NoteKind.UNSETTLED_SAMPLING,

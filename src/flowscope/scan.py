@@ -13,7 +13,6 @@ time (each with a few requests in flight). A cluster or a job that cannot be rea
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -212,10 +211,11 @@ def _listing(url: str, headers: Mapping[str, str] | None) -> tuple[list[JobSumma
 
 def _diagnose_job(url: str, job: JobSummary, headers: Mapping[str, str] | None,
                   duration_s: float, interval_s: float, window_s: float) -> FleetRow:
+    from flowscope.deadline import Deadline
     from flowscope.sampling import LiveSession, sample_until_confident
 
     session = LiveSession(url, job, headers=headers, interval_s=interval_s,
-                          deadline=time.monotonic() + duration_s, aggregated=True)
+                          deadline=Deadline(duration_s), aggregated=True)
     try:
         *_, d = sample_until_confident(session, interval_s=interval_s,
                                        max_duration_s=duration_s, window_s=window_s)

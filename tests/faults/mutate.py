@@ -7,6 +7,8 @@ from its numbers alone (and Hypothesis can shrink them).
 
 Files: damage to a copy of a recording, the way disks, copies and crashes damage them: flipped
 bytes, overwritten pages, truncation, a file copied while it was written without its -wal.
+Random flips rarely land in the few bytes a replay puts back into a request, so two kinds aim
+there: a bit flipped inside a stored request path, or inside a stored poll's job id.
 """
 
 from __future__ import annotations
@@ -238,8 +240,8 @@ def corrupt_text(body: bytes, rng: random.Random) -> bytes:
 # ---- recording files ----------------------------------------------------------------------
 
 # Ways a recording file gets damaged; the wal_* ones need a copy taken while it was written.
-FILE_DAMAGE = ("flip", "page", "zero_page", "header", "truncate", "truncate_page", "empty",
-               "append", "wal_missing", "wal_truncated", "wal_flip")
+FILE_DAMAGE = ("flip", "flip_path", "flip_job_id", "page", "zero_page", "header", "truncate",
+               "truncate_page", "empty", "append", "wal_missing", "wal_truncated", "wal_flip")
 PAGE = 4096
 
 
@@ -301,6 +303,24 @@ def copy_mid_write(src: Path, dst: Path, *, checkpointed: int, with_wal: bool) -
             Path(f"{work}{suffix}").unlink(missing_ok=True)
 
 
+def _stored_text(path: Path, how: str) -> list[bytes]:
+    """The stored strings `how` aims at: every request path, or every poll's job id."""
+    query = ("SELECT path FROM paths" if how == "flip_path"
+             else "SELECT DISTINCT job_id FROM polls")
+    with sqlite3.connect(_uri(path), uri=True) as conn:
+        return [str(v).encode() for (v,) in conn.execute(query) if v]
+
+
+def _places(data: bytes, text: bytes, how: str) -> list[int]:
+    """Where `text` is stored in the file (a job id inside a path is not the poll's own)."""
+    out, at = [], data.find(text)
+    while at >= 0:
+        if how != "flip_job_id" or not data[max(0, at - 6):at].endswith(b"/jobs/"):
+            out.append(at)
+        at = data.find(text, at + 1)
+    return out
+
+
 def damage(path: Path, how: str, rng: random.Random) -> str:
     """Damage the file at `path` (a copy) in place; for the wal_* kinds, its -wal file.
     Returns what was done."""
@@ -312,6 +332,17 @@ def damage(path: Path, how: str, rng: random.Random) -> str:
         for _ in range(count):
             data[rng.randrange(size)] ^= 1 << rng.randrange(8)
         what = f"{count} bit(s) flipped in {target.name}"
+    elif how in ("flip_path", "flip_job_id") and size:
+        texts = _stored_text(path, how)
+        text = rng.choice(texts) if texts else b""
+        places = _places(bytes(data), text, how) if text else []
+        if not places:
+            return f"{how}: nothing to damage"
+        offset = rng.randrange(len(text))
+        bit = rng.randrange(8)
+        data[rng.choice(places) + offset] ^= 1 << bit
+        kind = "path" if how == "flip_path" else "job id"
+        what = f"bit {bit} of byte {offset} flipped in the stored {kind} {text.decode()[:70]!r}"
     elif how in ("page", "zero_page") and size:
         page = rng.randrange(max(1, size // PAGE))
         start, end = page * PAGE, min(size, (page + 1) * PAGE)

@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -46,7 +47,9 @@ PYCACHE = Path(tempfile.gettempdir()) / "flowscope-faults-pycache"
 OK_EXIT = {"record": {0}, "watch": {0}, "serve": {0}, "diagnose": {0, 1, 3}}
 TRACEBACK = "Traceback (most recent call last)"
 POLL_LINE = re.compile(r"\bpoll (\d+) ·")
-# A run that ends this much before its duration ended early (a poll's worth of slack).
+# A run that ends this much before its duration ended early (a poll's worth of slack). A
+# command's --duration counts from its own start, between the process's start and its first
+# request: ending this much short of the duration since the process started is early.
 EARLY_S = 1.0
 # A command that has not sent its first request by then is not going to.
 STARTUP_LIMIT_S = 15.0
@@ -117,8 +120,8 @@ class RunResult:
         elif self.exit_code not in OK_EXIT[self.command]:
             out.append(f"exit {self.exit_code}")
         elif self.early:
-            ran = self.wall_s - self.startup_s
-            out.append(f"ended after {ran:.1f} s of its {self.asked_s:g} s")
+            out.append(f"ended {self.wall_s:.1f} s after its start, asked for "
+                       f"{self.asked_s:g} s")
         elif not self.in_time:
             out.append(f"took {self.late_s:.1f} s to stop after SIGTERM" if self.command == "serve"
                        else f"ended {self.late_s:.1f} s past its duration")
@@ -225,15 +228,16 @@ def run_command(command: str, kind: str, settings: Settings, workdir: Path) -> R
                       else "printed nothing")
         elif command == "diagnose":
             detail = _verdict(stdout)
-        # diagnose may end early with a verdict: it is owed the polls of the time it ran.
         ran = proc.wall_s - _startup(proc, server)
         traceback = TRACEBACK in stdout or TRACEBACK in stderr
         # A traceback exits 1 too, which reads as "backpressured": not a verdict.
         verdict = command == "diagnose" and code in (0, 1) and not traceback
-        span = min(ran, d) if verdict else d
+        # Each is owed the polls of the time it ran from its first request: its --duration
+        # counts from its own start, and its set-up before the first request varies with load.
+        span = min(ran, d)
         expected = max(1, int((span - server.downtime_s) / i))
         # Only diagnose may end before its duration (with a verdict); serve is stopped.
-        early = command != "serve" and not verdict and ran < d - EARLY_S
+        early = command != "serve" and not verdict and proc.wall_s < d - EARLY_S
         if not detail and stderr.strip():
             detail = stderr.strip().splitlines()[-1][:120]
         return RunResult(
@@ -333,3 +337,73 @@ def run_kind(kind: str, settings: Settings, workdir: Path,
              commands: Sequence[str] = COMMANDS, parallel: bool = True) -> list[RunResult]:
     """Every command through one fault kind (in workdir/kind)."""
     return run_kinds([kind], settings, workdir, commands, parallel)[kind]
+
+
+@dataclass
+class Ended:
+    """How a command given --duration ended on its own (no signal sent)."""
+
+    command: str
+    exit_code: int | None  # None: still running `kill_after_s` past its duration, killed
+    wall_s: float  # from the process's start to its end
+    startup_s: float  # from the process's start to its first request
+    requests: int
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+    api_jobs: dict[str, Any] | None = None  # serve: its /api/jobs, read while it ran
+
+    @property
+    def ran_s(self) -> float:
+        """From its first request to its end: what its --duration bounds (start-up aside)."""
+        return self.wall_s - self.startup_s
+
+
+def run_to_the_end(command: str, server: FaultServer, duration: float, interval: float,
+                   workdir: Path, kill_after_s: float = 30.0) -> Ended:
+    """`command` against `server` with --duration (serve too), left to end by itself."""
+    common = ["--url", server.url, "--job", server.job_name, "--interval", f"{interval:g}",
+              "--duration", f"{duration:g}"]
+    args = {"record": ["record", str(workdir / f"{command}.fsrec"), *common],
+            "watch": ["watch", *common],
+            "serve": ["serve", *common, "--port", str(free_port())],
+            "diagnose": ["diagnose", *common, "--json"]}[command]
+    proc = _Process(args, workdir, command)
+    api_jobs = None
+    if command == "serve":  # what the dashboard says while it runs, once it has polled
+        _wait_for_start(proc, server)
+        while proc.proc.poll() is None:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                api_jobs = httpx.get(f"http://127.0.0.1:{args[-1]}/api/jobs",
+                                     timeout=5.0).json()
+            if api_jobs and any(j.get("failed_polls") or j.get("polls")
+                                for j in api_jobs.get("jobs", [])):
+                break
+            time.sleep(0.2)
+    code = proc.wait(proc.started + duration + kill_after_s - time.monotonic())
+    stdout, stderr = proc.output()
+    return Ended(command, code, proc.wall_s, _startup(proc, server), server.requests,
+                 stdout, stderr, api_jobs)
+
+
+def run_all_to_the_end(faults: Sequence[str], duration: float, interval: float, workdir: Path,
+                       commands: Sequence[str] = COMMANDS, fixture: str = "compute-bound",
+                       stall_s: float = 12.0) -> dict[tuple[str, str], Ended]:
+    """Every command under every fault, all at the same time (they wait far more than they
+    compute), each against its own server whose job list answers while every request for
+    the job gets the fault (scope "job", rate 1). Keyed by (fault, command)."""
+    out: dict[tuple[str, str], Ended] = {}
+
+    def one(fault: str, command: str) -> None:
+        where = workdir / fault
+        where.mkdir(parents=True, exist_ok=True)
+        with FaultServer(fixture, faults=[fault], rate=1.0, scope="job", stall_s=stall_s,
+                         start=10) as server:
+            out[fault, command] = run_to_the_end(command, server, duration, interval, where)
+
+    threads = [threading.Thread(target=one, args=(f, c), name=f"run {f} {c}")
+               for f in faults for c in commands]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out

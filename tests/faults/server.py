@@ -52,6 +52,9 @@ REQUEST_FAULTS = (
 # Faults of the cluster: the JobManager unreachable for a while, restarted, the job rescaled,
 # the job replaced by a new one (new id, same name).
 SCENARIOS = ("outage", "restart", "rescale", "replace_job")
+# Which requests a fault may hit: any, or only those for a job (`/jobs/<id>...`, not the
+# job list `/jobs/overview`).
+SCOPES = ("all", "job")
 FAULT_KINDS = REQUEST_FAULTS + SCENARIOS
 
 # Error bodies in the shape Flink's REST handlers use, with Flink's own messages.
@@ -172,6 +175,9 @@ class FaultServer:
               for the job itself, /jobs/<id>)
     mode:     a scenario (from SCENARIOS) that happens on its own `mode_at` s after the
               first request; an outage lasts `outage_s`, a restart is down for `restart_s`
+    scope:    which requests may be faulted: "all", or "job" (only a job's own requests,
+              `/jobs/<id>...`: with rate=1.0 the job list answers while every read of the
+              job fails, as a JobManager that lists a job whose details it cannot serve)
     stall_s / slow_s: how long a stalled / slow answer takes
     """
 
@@ -180,7 +186,7 @@ class FaultServer:
                  mode_at: float = 3.0, outage_s: float = 5.0, restart_s: float = 1.0,
                  speed: float = 1.0, start: int = 0, advance: str = "clock",
                  stall_s: float = 12.0, slow_s: float = 2.0, port: int = 0,
-                 other_jobs: bool = False) -> None:
+                 other_jobs: bool = False, scope: str = "all") -> None:
         unknown = set(faults) - set(REQUEST_FAULTS)
         if unknown:
             raise ValueError(f"unknown request faults {sorted(unknown)}")
@@ -188,6 +194,9 @@ class FaultServer:
             raise ValueError(f"mode is one of {SCENARIOS}")
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate is a probability")
+        if scope not in SCOPES:
+            raise ValueError(f"scope is one of {SCOPES}")
+        self.scope = scope
         self.fixture = fixture_file(fixture)
         self.faults = tuple(faults)
         self.rate = rate
@@ -373,6 +382,8 @@ class FaultServer:
         """The fault for the n-th request of `path` (or None), and a generator for its
         details: both depend on the seed, the path and n only."""
         rng = random.Random(f"{self.seed}|{path}|{n}")
+        if self.scope == "job" and not is_job_path(path):
+            return None, rng
         if self.faults and rng.random() < self.rate:
             kind = rng.choice(self.faults)
             with self._lock:
@@ -399,6 +410,12 @@ class FaultServer:
         # Logged before the answer leaves: a client that got it finds it in the log.
         self._log("GET", path, fault, _status(answer, fault))
         _deliver(h, answer, fault, rng, self)
+
+
+def is_job_path(raw_path: str) -> bool:
+    """A request for one job (`/jobs/<id>`, `/jobs/<id>/...`), not the job list."""
+    parts = raw_path.partition("?")[0].split("/")
+    return len(parts) >= 3 and parts[1] == "jobs" and parts[2] not in ("", "overview")
 
 
 def _send(h: _Handler, status: int, body: bytes, content_type: str, *,

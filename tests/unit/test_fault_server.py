@@ -103,6 +103,24 @@ def test_faults_follow_the_rate_and_repeat_with_the_seed() -> None:
 
 # -- the replay -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("kind", ["http_500", "stall"])
+def test_scope_job_breaks_every_read_of_the_job_and_nothing_else(kind: str) -> None:
+    with FaultServer("skew", faults=[kind], rate=1.0, scope="job", stall_s=2.0) as server:
+        job = f"/jobs/{server.job_id}"
+        with httpx.Client(base_url=server.url, timeout=1.0) as client:
+            listing = client.get("/jobs/overview")
+            others = client.get("/taskmanagers")
+            broken = [_get(client, path) for path in (job, f"{job}/plan")]
+        assert listing.status_code == 200 and server.job_id in listing.text
+        assert others.status_code == 200
+        for got in broken:
+            if kind == "stall":
+                assert isinstance(got, httpx.ReadTimeout)
+            else:
+                assert isinstance(got, httpx.Response) and got.status_code == 500
+        assert server.faults_injected == {kind: 2}
+
+
 @pytest.fixture
 def server() -> Iterator[FaultServer]:
     with FaultServer("skew", start=12, advance="request") as s:

@@ -4,8 +4,10 @@ cases. A crash is any exception but flowscope's own FlowscopeError subclasses.
   - real REST bodies, structurally mutated (keys dropped, nulls, wrong types and containers,
     strings, negative, huge and NaN numbers), through the collector, the diagnosis and its
     JSON rendering;
-  - damaged copies of a real recording (flipped bits, overwritten or zeroed pages, truncation,
-    a copy taken mid-write with or without its -wal) through load_recording and the diagnosis.
+  - damaged copies of a real recording (flipped bits, at random and inside the stored request
+    paths and job ids that a replay puts back into requests; overwritten or zeroed pages,
+    truncation, a copy taken mid-write with or without its -wal) through load_recording and
+    the diagnosis.
 
 Each test runs every case and then reports every crash site at once (one example each),
 rather than stopping at the first: a fix is judged on the whole list. Derandomized, so CI

@@ -92,3 +92,40 @@ def test_a_damaged_recording_is_a_recording_error(tmp_path: Path) -> None:
     with pytest.raises(RecordingError):
         Recorder(tmp_path / "missing" / "x.fsrec")
     assert not isinstance(RecordingError("x"), sqlite3.Error)
+
+
+def _damage_stored_text(path: Path, query: str, skip_after: bytes, inside: bytes) -> None:
+    """Turn one byte of the first value `query` reads (the first digit after `inside` in it)
+    into a control character, in the file's own bytes, where the value is not preceded by
+    `skip_after`: as a flipped bit of a digit does ('4' ^ 0x20 is '\\x14')."""
+    with sqlite3.connect(path) as conn:
+        text = str(conn.execute(query).fetchone()[0]).encode()
+    data = bytearray(path.read_bytes())
+    at = data.find(text)
+    while at >= 0 and skip_after and data[:at].endswith(skip_after):
+        at = data.find(text, at + 1)
+    assert at >= 0
+    start = text.find(inside) + len(inside)
+    digit = next(i for i in range(start, len(text)) if chr(text[i]).isdigit())
+    data[at + digit] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("query", "skip_after", "inside"), [
+    # the job id of the polls, which the replay puts into every request
+    ("SELECT job_id FROM polls ORDER BY id DESC", b"/jobs/", b""),
+    # a flame graph's path, whose vertex id the replay asks for again
+    ("SELECT path FROM paths WHERE path LIKE '%/flamegraph?type=on_cpu'", b"", b"/vertices/"),
+])
+def test_a_damaged_byte_in_a_stored_id_is_an_unreadable_recording_not_a_crash(
+        tmp_path: Path, query: str, skip_after: bytes, inside: bytes) -> None:
+    from flowscope.cli import main
+    from tests.conftest import fixture_path
+
+    path = tmp_path / "damaged.fsrec"
+    path.write_bytes(fixture_path("compute-bound").read_bytes())
+    _damage_stored_text(path, query, skip_after, inside)
+    result = CliRunner().invoke(main, ["diagnose", "--from", str(path)])
+    assert result.exit_code == 4, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("flowscope: error: ") and "damaged" in line, line

@@ -23,6 +23,7 @@ from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schema" / "diagnosis.schema.json"
+ERROR_SCHEMA_PATH = ROOT / "schema" / "error.schema.json"
 DOC_PATH = ROOT / "docs" / "json-schema.md"
 RECORDINGS = sorted(p.stem for p in FIXTURES.glob("*.fsrec"))
 EXIT_FOR_VERDICT = {"healthy": 0, "backpressured": 1, "limited": 5, "unknown": 3}
@@ -121,13 +122,24 @@ def test_young_job_exits_3_with_valid_json(tmp_path):
     assert proc.returncode == 3
 
 
-def test_unreadable_recording_exits_4_without_json(tmp_path):
+@cache
+def error_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(ERROR_SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_unreadable_recording_exits_4_with_an_error_document(tmp_path):
     bogus = tmp_path / "not-a-recording.fsrec"
     bogus.write_text("hello")
     proc = run_cli("diagnose", "--from", bogus, "--json")
     assert proc.returncode == 4
-    assert proc.stdout == ""
     assert proc.stderr.startswith("flowscope: error:")
+    doc = json.loads(proc.stdout)
+    assert list(error_validator().iter_errors(doc)) == []
+    assert doc["kind"] == "recording" and doc["polls"] is None
+    # The same one line as on stderr: a script need not read both.
+    assert proc.stderr.strip() == f"flowscope: error: {doc['error']}"
 
 
 def test_bad_option_exits_2():
@@ -147,10 +159,12 @@ def _properties(node: Any) -> set[str]:
 
 
 def test_every_schema_field_is_documented():
-    schema = json.loads(SCHEMA_PATH.read_text())
+    fields = set()
+    for path in (SCHEMA_PATH, ERROR_SCHEMA_PATH):
+        fields |= _properties(json.loads(path.read_text()))
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", DOC_PATH.read_text(), re.MULTILINE))
-    assert _properties(schema) - documented == set()
-    assert documented - _properties(schema) == set()
+    assert fields - documented == set()
+    assert documented - fields == set()
 
 
 def test_the_schema_knows_every_word_of_the_vocabulary():

@@ -5,7 +5,8 @@ Exit codes (diagnose, demo; scan: the most severe verdict among its jobs):
   1  backpressured: a bottleneck was found (or backpressure without a clear source)
   5  limited: nothing is backpressured, but the first task of the job runs at its limit
   3  could not tell: data too young or incomplete
-  4  error: the cluster could not be reached, the job or recording could not be read
+  4  error: the cluster could not be reached, the job or recording could not be read, or
+     every poll of the job failed (watch, record and serve --duration too)
   2  usage error (bad options)
   70 internal error (a bug in flowscope; never 0 or 1)
 """

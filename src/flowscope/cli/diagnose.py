@@ -19,6 +19,7 @@ from flowscope.cli.common import (
     source_options,
 )
 from flowscope.cli.history import history_diagnosis, history_options
+from flowscope.deadline import Deadline
 from flowscope.render.safe import console as safe_console
 
 
@@ -51,19 +52,29 @@ def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str
     the cause with its evidence, and what to do.
 
     Exit code: 0 healthy, 1 backpressured, 5 limited (no backpressure, but the first task
-    runs at its limit), 3 could not tell, 4 error.
+    runs at its limit), 3 could not tell, 4 error (every poll failed, too: the line on stderr
+    says how many and the last error). With --json an error is also a JSON document on
+    stdout (schema flowscope.error/1).
     """
+    deadline = Deadline(duration)  # --duration counts from here, whatever the polls do
     from flowscope import api
+    from flowscope.errors import FlowscopeError
     from flowscope.render import jsonout, terminal
 
-    if history["prometheus"]:
-        d = history_diagnosis(url, job, headers_of(headers), window, target_rate,
-                              **history)  # type: ignore[arg-type]
-    elif from_file:
-        d = api.diagnose_recording(from_file, job, window_s=window, target_rate=target_rate)
-    else:
-        d = _diagnose_live(url, job, headers_of(headers), duration, interval, window,
-                           target_rate, record_to, quiet=as_json)
+    try:
+        if history["prometheus"]:
+            d = history_diagnosis(url, job, headers_of(headers), window, target_rate,
+                                  **history)  # type: ignore[arg-type]
+        elif from_file:
+            d = api.diagnose_recording(from_file, job, window_s=window,
+                                       target_rate=target_rate)
+        else:
+            d = _diagnose_live(url, job, headers_of(headers), deadline, interval, window,
+                               target_rate, record_to, quiet=as_json)
+    except FlowscopeError as exc:
+        if as_json:  # a script reading stdout learns what went wrong too
+            click.echo(jsonout.render_error(exc))
+        raise
     if as_json:
         click.echo(jsonout.render(d))
     else:
@@ -71,16 +82,14 @@ def diagnose(url: str, job: str | None, headers: tuple[str, ...], from_file: str
     sys.exit(EXIT_FOR[d.verdict])
 
 
-def _diagnose_live(url: str, job: str | None, headers: dict[str, str], duration: float,
+def _diagnose_live(url: str, job: str | None, headers: dict[str, str], deadline: Deadline,
                    interval: float, window: float, target_rate: float | None,
                    record_to: str | None, quiet: bool) -> Diagnosis:
     from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
     err = err_console()
-    import time
-
     session = LiveSession(url, job, headers=headers, record_to=record_to, interval_s=interval,
-                          deadline=time.monotonic() + duration)
+                          deadline=deadline)
     try:
         with err.status(f"sampling {escape(session.job.name)} ...", spinner="dots") as status:
 
@@ -89,9 +98,14 @@ def _diagnose_live(url: str, job: str | None, headers: dict[str, str], duration:
                 status.update(f"sampling {escape(session.job.name)}: {p.polls} polls, {up}"
                               f"counters cover {p.window_s:.0f} s ...")
 
+            def failing(s: LiveSession) -> None:
+                status.update(escape(f"sampling {s.job.name}: {s.failed} of {s.polls} polls "
+                                     f"failed (the last: {(s.last_error or '')[:80]}) ..."))
+
             _, _, d = sample_until_confident(
-                session, interval_s=interval, max_duration_s=duration, window_s=window,
-                target_rate=target_rate, on_progress=None if quiet else show,
+                session, interval_s=interval, max_duration_s=deadline.seconds or 120.0,
+                window_s=window, target_rate=target_rate,
+                on_progress=None if quiet else show, on_failure=None if quiet else failing,
             )
         return d
     finally:

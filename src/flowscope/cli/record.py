@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from rich.markup import escape
 
@@ -14,7 +12,9 @@ from flowscope.cli.common import (
     err_console,
     friendly_errors,
     headers_of,
+    safe_text,
 )
+from flowscope.deadline import Deadline
 
 # A job in any other state has ended (unless a job of the same name follows it).
 LIVE_STATES = ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING")
@@ -39,30 +39,34 @@ def record(output: str, url: str, job: str | None, headers: tuple[str, ...], int
     Polls that fail (the cluster restarting, a request that fails) are counted and noted in
     the file; recording goes on. A job selected by name is followed to its new id when it is
     resubmitted. Any command with --from reads the recording instead of a live cluster.
+    When every poll failed, the command ends with one line saying how many and the last
+    error, and exit code 4.
     """
+    deadline = Deadline(duration)  # --duration counts from here, whatever the polls do
     from flowscope.recording import file_size
     from flowscope.sampling import LiveSession
 
     err = err_console()
     session = LiveSession(url, job, headers=headers_of(headers), record_to=output,
-                          interval_s=interval,
-                          deadline=None if duration is None else time.monotonic() + duration)
-    start = session.started
+                          interval_s=interval, deadline=deadline)
     said = 0
     try:
         with err.status("recording ...") as status:
-            for _, sample in session.samples(interval_s=interval, duration_s=duration):
+            for r in session.rounds(interval_s=interval):
                 size = file_size(session.recorder.path) if session.recorder else 0
                 for switch in session.switches[said:]:
                     err.print(escape(switch))
                 said = len(session.switches)
-                missed = f", {session.failed} missed" if session.failed else ""
+                missed = (f", {session.failed} of {session.polls} failed (the last: "
+                          f"{(session.last_error or '')[:80]})" if session.failed else "")
                 status.update(
                     f"recording {escape(session.job.name)} to {escape(output)}: "
-                    f"{session.recorder.polls if session.recorder else 0} polls{missed}, "
-                    f"{time.monotonic() - start:.0f} s, {size / 1024:.0f} KiB (Ctrl-C stops)"
+                    f"{session.recorder.polls if session.recorder else 0} polls"
+                    f"{escape(missed)}, {deadline.elapsed():.0f} s, {size / 1024:.0f} KiB "
+                    "(Ctrl-C stops)"
                 )
-                if sample.job_state not in LIVE_STATES:
+                sample = r.sample
+                if sample is not None and sample.job_state not in LIVE_STATES:
                     err.print(f"job is {escape(sample.job_state)}; stopping")
                     break
     except KeyboardInterrupt:
@@ -71,6 +75,10 @@ def record(output: str, url: str, job: str | None, headers: tuple[str, ...], int
         polls = session.recorder.polls if session.recorder else 0
         session.close()
         err.print(f"recorded {polls} polls to {escape(output)}")
-        if session.failed:
-            err.print(escape(f"{session.failed} poll(s) failed and were not recorded; the "
-                             f"last error: {session.last_error}"))
+        if session.failed and session.succeeded:  # one line (rich would wrap it)
+            click.echo(safe_text(f"{session.failed} of {session.polls} polls failed and were "
+                                 f"not recorded; the last error: {session.last_error}"),
+                       err=True)
+    failed = session.all_failed()
+    if failed is not None:
+        raise failed

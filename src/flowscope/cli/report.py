@@ -21,25 +21,25 @@ from flowscope.model import JobGraph, Sample
 
 def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: float,
                  interval: float, record_to: str | None) -> tuple[JobGraph, list[Sample]]:
+    from flowscope.deadline import Deadline
     from flowscope.sampling import LiveSession
 
+    deadline = Deadline(duration)
     err = err_console()
-    session = LiveSession(url, job, headers=headers, record_to=record_to)
+    session = LiveSession(url, job, headers=headers, record_to=record_to, deadline=deadline)
     graph: JobGraph | None = None
     samples: list[Sample] = []
-    start = time.monotonic()
     try:
         with err.status(f"sampling {escape(session.job.name)} ...", spinner="dots") as status:
             try:
-                for polled, sample in session.samples(interval_s=interval,
-                                                      duration_s=duration):
+                for polled, sample in session.samples(interval_s=interval):
                     graph = polled
                     if samples and sample.job_id != samples[-1].job_id:
                         samples.clear()  # the job was replaced: report on the one running now
                     samples.append(sample)
                     status.update(
                         f"sampling {escape(session.job.name)}: {len(samples)} polls, "
-                        f"{time.monotonic() - start:.0f}/{duration:.0f} s (Ctrl-C: report now)"
+                        f"{deadline.elapsed():.0f}/{duration:.0f} s (Ctrl-C: report now)"
                     )
             except KeyboardInterrupt:
                 if not samples:
@@ -48,8 +48,7 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
     finally:
         session.close()
     if graph is None:
-        raise FlowscopeError(f"no poll of the job succeeded; the last error: "
-                             f"{session.last_error}")
+        raise session.all_failed() or FlowscopeError("no poll of the job was made")
     return graph, samples
 
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 
 import click
 
 from flowscope.cli.common import (
     DEFAULT_URL,
+    POSITIVE,
     Positive,
     check_url,
     err_console,
     friendly_errors,
     headers_of,
+    safe_text,
 )
+from flowscope.deadline import Deadline
 from flowscope.errors import FlowscopeError
 
 DEFAULT_PORT = 8484
@@ -65,18 +69,25 @@ class ServeError(FlowscopeError):
 @click.option("--since", default=None, metavar="TIME",
               help="With --prometheus: how far back the history goes (-1h, RFC 3339, epoch "
                    "seconds). Keep --history at least as long to hold it.")
+@click.option("--duration", type=POSITIVE, default=None,
+              help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
           from_files: tuple[str, ...], host: str, port: int, token: str | None,
           interval: float, window: float, history: float, prometheus: str | None,
-          since: str | None) -> None:
+          since: str | None, duration: float | None) -> None:
     """A web dashboard of live jobs and recordings, with a Prometheus /metrics endpoint.
 
     The page shows each job's graph coloured like Flink's (blue idle, red busy, black
     backpressured), the bottleneck and its cause, every subtask of a task, the findings
     with their evidence and actions, and timelines you can scrub back. Live jobs update by
     themselves. Only GET requests are sent to Flink.
+
+    When it stops, a job whose every poll failed (or a cluster whose job list never
+    answered) is named on stderr with how many polls failed and the last error; when
+    nothing at all could be read, the exit code is 4.
     """
+    deadline = Deadline(duration)  # --duration counts from here, whatever the polls do
     try:
         import uvicorn
 
@@ -92,7 +103,7 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     if not urls and not from_files:
         urls = (os.environ.get("FLOWSCOPE_URL") or DEFAULT_URL,)
     hub = Hub(window_s=window, history=max(2, int(history / interval) + 1),
-              interval_s=interval)
+              interval_s=interval, deadline=deadline)
     for path in from_files:
         hub.add_recording(path, job)
     extra = headers_of(headers)
@@ -117,10 +128,16 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     jobs = len(hub.feeds())
+    stops = "Ctrl-C stops" if duration is None else f"stops after {duration:g} s"
     err.print(f"flowscope dashboard on http://{shown}:{port}/ ({jobs} job(s) from "
-              f"{len(hub.sources)} source(s); Ctrl-C stops)"
+              f"{len(hub.sources)} source(s); {stops})"
               + ("; add ?token=... to the address" if token else ""))
     hub.start()
+    if deadline.bounded:  # uvicorn checks should_exit every tick (0.1 s)
+        timer = threading.Timer(max(0.0, deadline.left()), setattr,
+                                args=(server, "should_exit", True))
+        timer.daemon = True
+        timer.start()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again: let that
     # end the command normally (exit 0) once the pollers are stopped.
     previous = signal.signal(signal.SIGTERM, _stop)
@@ -134,6 +151,16 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
         signal.signal(signal.SIGTERM, previous)
         hub.stop()
     err.print("flowscope dashboard stopped")
+    failures = hub.failures()
+    # A run of --duration whose reads all failed is an error (exit code 4); a dashboard
+    # stopped by Ctrl-C or a service manager stopped as asked (exit code 0), and says what
+    # it could not read all the same.
+    if failures and not hub.read_any() and deadline.passed():
+        for failure in failures[:-1]:
+            click.echo(safe_text(f"flowscope: error: {failure}"), err=True)
+        raise failures[-1]
+    for failure in failures:  # one line each (rich would wrap them)
+        click.echo(safe_text(f"flowscope: warning: {failure}"), err=True)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -8,7 +8,6 @@ screen on a terminal, as plain lines at each new metric snapshot otherwise.
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import sys
 import time
@@ -25,21 +24,28 @@ from flowscope.cli.common import (
     source_options,
 )
 from flowscope.cli.history import history_options
+from flowscope.deadline import Deadline
 from flowscope.feeds import LiveFeed, PastThenLiveFeed, ReplayFeed
 from flowscope.render.keys import Keys, Quit
 from flowscope.render.safe import console as safe_console
-from flowscope.render.watch import render, render_lines, where_it_has_been
+from flowscope.render.watch import (
+    clock,
+    render,
+    render_lines,
+    render_waiting,
+    where_it_has_been,
+)
 
 
 def run_watch(feed: ReplayFeed | LiveFeed | PastThenLiveFeed, *, window_s: float,
-              duration_s: float | None, replay: bool) -> None:
-    """Drive the view from `feed` until it ends, the user quits, or `duration_s` passes."""
+              deadline: Deadline, replay: bool) -> None:
+    """Drive the view from `feed` until it ends, the user quits, or `deadline` passes. Raises
+    PollsFailed (after restoring the terminal) when every poll of a live feed failed."""
     from rich.live import Live
 
     watcher = Watcher(window_s)
     screen = sys.stdout.isatty()
     console = safe_console()
-    started = time.monotonic()
     # SystemExit unwinds the with-blocks below, so the terminal is restored on `kill` too.
     old_term = signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     try:
@@ -50,29 +56,41 @@ def run_watch(feed: ReplayFeed | LiveFeed | PastThenLiveFeed, *, window_s: float
             hint = "q quit · p pause" if keys.active else "Ctrl-C quits"
 
             def show(paused: bool = False) -> None:
-                if live is not None and watcher.polls:
-                    tag = "PAUSED (p resumes)" if paused else feed.status
+                if live is None:
+                    return
+                tag = "PAUSED (p resumes)" if paused else feed.status
+                if watcher.polls:
                     live.update(render(watcher.state(), console.width, tag, hint), refresh=True)
+                else:  # no poll has succeeded yet: say why instead of a blank screen
+                    live.update(render_waiting(feed.name, tag, hint), refresh=True)
+
+            def wait(seconds: float) -> None:  # a replay's pace, never past the deadline
+                keys.wait(min(seconds, max(0.0, deadline.left())), replay)
 
             keys.on_pause = show
             printed = -1
+            failing = False
             try:
-                for graph, sample in feed.items(lambda s: keys.wait(s, replay)):
-                    if sample is not None:
+                for graph, sample in feed.items(wait):
+                    if graph is not None and sample is not None:
                         watcher.add(graph, sample)
                         if watcher.diagnosis is not None:
                             feed.steer(watcher.diagnosis)
                     if not keys.paused:
                         show()
+                    if live is None and sample is None and not failing:
+                        click.echo(safe_text(f"{clock(time.time())} {feed.status}"))
+                    failing = sample is None
                     if live is None and watcher.polls and watcher.snapshots != printed:
                         printed = watcher.snapshots
                         click.echo(safe_text("\n".join(render_lines(watcher.state()))))
-                    if duration_s is not None and time.monotonic() - started >= duration_s:
+                    if deadline.passed():
                         break
                 else:
                     show()
-                    if live is not None and keys.active:
-                        keys.wait(math.inf, hold_while_paused=True)
+                    if live is not None and keys.active and not deadline.passed():
+                        # The recording ended: hold the last view until q (or the deadline).
+                        keys.wait(deadline.left(), hold_while_paused=True)
             except (Quit, KeyboardInterrupt):
                 pass
     finally:
@@ -81,6 +99,9 @@ def run_watch(feed: ReplayFeed | LiveFeed | PastThenLiveFeed, *, window_s: float
     if watcher.polls:
         click.echo(safe_text(
             f"where it has been: {where_it_has_been(watcher.state(), last=20)}"))
+    failed = feed.all_failed()
+    if failed is not None:
+        raise failed
 
 
 @click.command("watch")
@@ -110,7 +131,12 @@ def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | 
 
     With --prometheus URL --start TIME (e.g. --start=-1h) the view starts with the job's
     history since TIME, read from Prometheus, and goes on live from --url.
+
+    When every poll fails (the job is listed, but reading it fails), the view says so while
+    it runs, and the command ends with one line on stderr (how many polls failed, the last
+    error) and exit code 4.
     """
+    deadline = Deadline(duration)  # --duration counts from here, whatever the polls do
     if history["prometheus"]:
         if from_file:
             raise click.UsageError("--prometheus starts from history and goes on live: "
@@ -119,20 +145,20 @@ def watch(url: str, job: str | None, headers: tuple[str, ...], from_file: str | 
             raise click.UsageError("watch --prometheus takes --start TIME (the history to "
                                    "start from) and goes on live: no --at or --end")
         feed: ReplayFeed | LiveFeed | PastThenLiveFeed = _past_then_live(
-            url, job, headers_of(headers), record_to, interval, duration, history)
+            url, job, headers_of(headers), record_to, interval, deadline, history)
     elif from_file:
         feed = ReplayFeed(from_file, job, speed)
     else:
-        feed = LiveFeed(url, job, headers_of(headers), record_to, interval, duration)
-    run_watch(feed, window_s=window, duration_s=duration, replay=bool(from_file))
+        feed = LiveFeed(url, job, headers_of(headers), record_to, interval, deadline)
+    run_watch(feed, window_s=window, deadline=deadline, replay=bool(from_file))
 
 
 def _past_then_live(url: str, job: str | None, headers: dict[str, str], record_to: str | None,
-                    interval: float, duration: float | None, history: dict[str, str | None]
+                    interval: float, deadline: Deadline, history: dict[str, str | None]
                     ) -> PastThenLiveFeed:
     from flowscope.postmortem import parse_time, read_past
 
-    live = LiveFeed(url, job, headers, record_to, interval, duration)
+    live = LiveFeed(url, job, headers, record_to, interval, deadline)
     try:
         job_id = live.session.job.id
         past = read_past(str(history["prometheus"]), job_id, parse_time(str(history["start"])),

@@ -7,7 +7,8 @@
 Only GET is ever sent: flowscope reads a cluster, it never changes one. Being idempotent, a GET
 that fails in transit, gets a 5xx or an answer cut short is tried again (up to `attempts`
 times, with exponential backoff and full jitter), within `deadline` when one is set: a poll
-sets it, so no request, retries included, outlives the poll's share of time.
+sets it, so no request, retries included, outlives the poll's share of time. `until` is the
+command's own end (`flowscope.deadline`, --duration): no request outlives that either.
 
 Retries are a short loop here rather than a retry library's decorator because each attempt's
 timeout is cut from the time the poll has left, which only this client knows.
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from flowscope.deadline import Deadline
 from flowscope.errors import FlinkApiError, FlinkUnreachable, FlowscopeError, JobNotFound
 
 ATTEMPTS = 3
@@ -56,6 +58,8 @@ class RestClient:
         self.requests = 0
         # time.monotonic() by which every request must be over; None: only timeout_s applies.
         self.deadline: float | None = None
+        # The command's end (--duration): every request, in a poll or not, ends by it.
+        self.until: Deadline | None = None
         # Requests refused because the deadline was too near (the poll ran out of time).
         self.out_of_time = 0
         # How long an answer usually takes (a moving average of successful requests; None
@@ -77,13 +81,16 @@ class RestClient:
         and `deadline` (time.monotonic(), before the client's own) narrow them for this
         request: one the caller can do without."""
         attempts = self.attempts if attempts is None else max(1, attempts)
+        failed: FlowscopeError | None = None  # the last attempt's error
         for attempt in range(attempts):
             left = self._left(deadline)
             if left is not None and left < MIN_LEFT_S:
                 with self._lock:
                     self.out_of_time += 1
+                if failed is not None:  # the attempt before took the time: say why it failed
+                    raise failed
                 raise FlinkUnreachable(
-                    f"no time left in this poll to ask {self.url} for {path.split('?')[0]}")
+                    f"no time left to ask {self.url} for {path.split('?')[0]}")
             last = attempt == attempts - 1
             # Many times the usual answer's time, doubled with each attempt (before any answer:
             # a share of the time there is); the last attempt gets all that is left.
@@ -99,6 +106,7 @@ class RestClient:
             try:
                 return self._get_once(path, timeout)
             except _Retryable as exc:
+                failed = exc.error
                 if last:
                     raise exc.error from None
                 pause = random.uniform(0.0, BACKOFF_S * 2 ** attempt)
@@ -109,8 +117,14 @@ class RestClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _left(self, deadline: float | None = None) -> float | None:
+        """Seconds a request begun now may take (None: only `timeout_s` bounds it); `deadline`
+        (time.monotonic()) narrows it for one request."""
         ends = [d for d in (self.deadline, deadline) if d is not None]
-        return min(ends) - time.monotonic() if ends else None
+        left = min(ends) - time.monotonic() if ends else None
+        if self.until is not None and self.until.bounded:
+            hard = self.until.request_s()
+            left = hard if left is None else min(left, hard)
+        return left
 
     def _get_once(self, path: str, timeout: float) -> Any:
         with self._lock:
@@ -130,7 +144,8 @@ class RestClient:
         except httpx.HTTPError as exc:
             raise _Retryable(FlinkUnreachable(
                 f"request to {self.url} failed: {reason(exc)}")) from None
-        except (ValueError, UnicodeError) as exc:  # a path or header httpx cannot send
+        except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+            # A path or header httpx cannot send (a control character in an id, say).
             raise FlinkApiError(f"cannot ask {self.url} for {where}: {reason(exc)}") from None
         if resp.status_code == 404 and path.startswith("/jobs/"):
             job = path.split("/")[2].split("?")[0]

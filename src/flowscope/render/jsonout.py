@@ -1,6 +1,7 @@
-"""The diagnosis as JSON, with a versioned schema.
+"""The diagnosis as JSON, with a versioned schema; an error as JSON, with its own.
 
-The schema is schema/diagnosis.schema.json; docs/json-schema.md documents every field.
+The schemas are schema/diagnosis.schema.json and schema/error.schema.json;
+docs/json-schema.md documents every field.
 """
 
 from __future__ import annotations
@@ -11,9 +12,23 @@ import math
 from typing import Any
 
 from flowscope.analysis.findings import Diagnosis
+from flowscope.errors import (
+    FlinkApiError,
+    FlinkUnreachable,
+    FlowscopeError,
+    JobNotFound,
+    PollsFailed,
+    RecordingError,
+)
 from flowscope.render import words
 
 SCHEMA = "flowscope.diagnosis/3"
+ERROR_SCHEMA = "flowscope.error/1"
+# An error's kind, by its class (the most specific first).
+ERROR_KINDS: tuple[tuple[type[FlowscopeError], str], ...] = (
+    (PollsFailed, "polls-failed"), (FlinkUnreachable, "unreachable"),
+    (JobNotFound, "job-not-found"), (FlinkApiError, "api"), (RecordingError, "recording"),
+)
 
 
 def json_safe(value: Any) -> Any:
@@ -52,3 +67,19 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
 
 def render(d: Diagnosis) -> str:
     return json.dumps(to_dict(d), indent=2, allow_nan=False)
+
+
+def error_dict(exc: FlowscopeError) -> dict[str, Any]:
+    """The error a command ended with, as plain data: its kind, its one line, and for a loop
+    whose polls all failed how many it made (`elapsed_s` in seconds)."""
+    kind = next((name for cls, name in ERROR_KINDS if isinstance(exc, cls)), "error")
+    polls = None
+    if isinstance(exc, PollsFailed):
+        polls = {"made": exc.polls, "failed": exc.failed, "elapsed_s": exc.elapsed_s,
+                 "last_error": exc.last_error}
+    return {"schema": ERROR_SCHEMA, "kind": kind, "error": str(exc),
+            "polls": json_safe(polls)}
+
+
+def render_error(exc: FlowscopeError) -> str:
+    return json.dumps(error_dict(exc), indent=2, allow_nan=False)

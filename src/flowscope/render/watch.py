@@ -96,6 +96,16 @@ def render(state: WatchState, width: int = 100, status: str = "",
     return Group(*parts)
 
 
+def render_waiting(job_name: str, status: str, keys: str = "q quit · p pause"
+                   ) -> RenderableType:
+    """The full-screen view before any poll has succeeded: the job and why (`status`)."""
+    head = Text()
+    head.append(job_name, style="bold")
+    head.append(f"  no poll has succeeded yet  {clock(time.time())}", style="dim")
+    return Group(head, Text(""), Text(status or "waiting for the first poll", style="yellow"),
+                 Text(""), Text(keys, style="reverse"))
+
+
 def render_lines(state: WatchState) -> list[str]:
     """The view as plain lines, for pipes and CI logs."""
     bottleneck = (", ".join(f"{f.vertex_name or '?'} ({f.cause})" for f in state.findings)

@@ -4,7 +4,8 @@ A source is a recording (`--from`, read once at start) or a live cluster (`--url
 cluster gets one poller thread that discovers its running jobs, polls each of them through a
 `LiveSession` every `interval_s` seconds (GET requests only) and keeps the last `history`
 samples per job in memory. The web app reads feeds from request threads, so a feed hands out
-copies taken under its lock.
+copies taken under its lock. With a `Deadline` (serve --duration), no poll or request outlives
+it, and `failures()` says which jobs (or job lists) were never read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
 from flowscope.budget import history_samples
-from flowscope.errors import FlowscopeError, RecordingError
+from flowscope.deadline import Deadline
+from flowscope.errors import FlowscopeError, PollsFailed, RecordingError
 from flowscope.flink.rest import FlinkRestSource, JobSummary
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import Recording
@@ -53,6 +55,7 @@ class JobFeed:
         self.version = 0  # bumped on every new sample
         self.error: str | None = None
         self.polling = source.kind == "live"
+        self.polls_ok = self.polls_failed = 0  # live polls of the job
         self._lock = threading.Lock()
         self._graph: JobGraph | None = None
         self._samples: deque[Sample] = deque(maxlen=history)
@@ -80,6 +83,16 @@ class JobFeed:
         with self._lock:
             self.error = message
             self.version += 1
+
+    def polled(self, error: str | None) -> None:
+        """Count one live poll of the job: it failed with `error`, or (None) succeeded."""
+        with self._lock:
+            if error is None:
+                self.polls_ok += 1
+            else:
+                self.polls_failed += 1
+        if error is not None:
+            self.fail(error)
 
     def snapshot(self) -> tuple[JobGraph | None, list[Sample], int]:
         with self._lock:
@@ -122,7 +135,8 @@ class SourceHealth:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the poller writes, scrapes read
         self.up = False
-        self.errors = 0  # failed reads (a discovery or one job's poll) since start
+        self.reads = 0  # reads (a discovery or one job's poll) since start
+        self.errors = 0  # failed reads since start
         self.last_success_t: float | None = None  # epoch seconds of the last clean round
 
     def record(self, reads: int, failures: int) -> None:
@@ -131,6 +145,7 @@ class SourceHealth:
         if reads == 0:
             return
         with self._lock:
+            self.reads += reads
             self.errors += failures
             self.up = failures == 0
             if self.up:
@@ -158,8 +173,10 @@ class LivePoller:
     def __init__(self, info: SourceInfo, url: str, job: str | None,
                  headers: Mapping[str, str], hub: Hub, interval_s: float,
                  transport: httpx.BaseTransport | None = None,
-                 past: tuple[str, float] | None = None) -> None:
+                 past: tuple[str, float] | None = None,
+                 deadline: Deadline | None = None) -> None:
         self.info = info
+        self.deadline = deadline or Deadline()
         # (Prometheus URL, epoch seconds): each job found starts with its history since then.
         self.past = past
         self.transport = transport  # a seam: tests replay recorded answers through it
@@ -175,7 +192,11 @@ class LivePoller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"poll {url}", daemon=True)
         self._overview = FlinkRestSource(url, headers=self.headers, transport=transport)
+        self._overview.http.until = self.deadline
         self._discovered_at = -REDISCOVER_S
+        # Reads of the job list: how many answered, how many failed, and the last error.
+        self.lists_ok = self.lists_failed = 0
+        self.list_error: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -202,7 +223,14 @@ class LivePoller:
     def discover(self) -> None:
         """Start following jobs that appeared since the last look."""
         self._discovered_at = time.monotonic()
-        jobs = self.wanted(self._overview.jobs())
+        try:
+            listed = self._overview.jobs()
+        except FlowscopeError as exc:
+            self.lists_failed += 1
+            self.list_error = str(exc)
+            raise
+        self.lists_ok += 1
+        jobs = self.wanted(listed)
         self.error = None if jobs else (
             f"no running job matches {self.job!r}" if self.job else "no running job"
         )
@@ -212,7 +240,8 @@ class LivePoller:
                 continue  # followed already, or a job that ended (ids are never reused)
             self._sessions[key] = LiveSession(self.url, j, headers=self.headers,
                                               transport=self.transport,
-                                              interval_s=self.interval_s)
+                                              interval_s=self.interval_s,
+                                              deadline=self.deadline)
             feed = JobFeed(key, self.info, j.id, j.name, self.hub.history, self.hub.window_s)
             if self.past is not None:
                 self._seed(feed, j.id)
@@ -251,7 +280,7 @@ class LivePoller:
 
     def _submit(self, key: str, session: LiveSession) -> Future[JobPoll] | None:
         feed = self.hub.feed(key)
-        if feed is None or key in self._inflight:
+        if feed is None or key in self._inflight or self.deadline.passed():
             return None
         future = self._pool.submit(self._poll_job, key, session, feed)
         self._inflight[key] = future
@@ -264,8 +293,9 @@ class LivePoller:
         try:
             graph, sample = session.poll()
         except FlowscopeError as exc:
-            feed.fail(str(exc))
+            feed.polled(str(exc))
             return JobPoll(key, ok=False, ended=False)
+        feed.polled(None)
         feed.add(graph, [sample])
         latest = feed.latest
         if latest is not None:
@@ -297,7 +327,7 @@ class LivePoller:
         """Each job on its own interval: a slow job's poll does not hold the others back
         (at most MAX_PARALLEL_POLLS polls at a time)."""
         due: dict[str, float] = {}
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.deadline.passed():
             now = time.monotonic()
             try:
                 reads, failures = self._discover_if_due()
@@ -331,7 +361,8 @@ class Hub:
     """Every source and job feed the dashboard serves."""
 
     def __init__(self, *, window_s: float = DEFAULT_WINDOW_S, history: int | None = 900,
-                 interval_s: float = 2.0) -> None:
+                 interval_s: float = 2.0, deadline: Deadline | None = None) -> None:
+        self.deadline = deadline or Deadline()  # serve --duration: every poll ends by it
         self.window_s = window_s
         self.history = history
         self.interval_s = interval_s
@@ -391,7 +422,7 @@ class Hub:
         epoch seconds) to start each job with its history since then."""
         info = SourceInfo(f"c{len(self.sources)}", "live", url.rstrip("/"))
         poller = LivePoller(info, url, job, headers or {}, self, self.interval_s, transport,
-                            past)
+                            past, self.deadline)
         try:
             poller.discover()
         except FlowscopeError as exc:
@@ -407,6 +438,25 @@ class Hub:
     def start(self) -> None:
         for poller in self.pollers.values():
             poller.start()
+
+    def failures(self) -> list[PollsFailed]:
+        """What was polled and never read: each live source whose job list never answered,
+        each live job whose every poll failed."""
+        out = []
+        for poller in self.pollers.values():
+            if poller.lists_failed and not poller.lists_ok:
+                out.append(PollsFailed(f"the job list at {poller.url}", poller.lists_failed,
+                                       poller.lists_failed, self.deadline.elapsed(),
+                                       poller.list_error or ""))
+        for feed in self.feeds():
+            if feed.polls_failed and not feed.polls_ok:
+                out.append(PollsFailed(repr(feed.name), feed.polls_failed, feed.polls_failed,
+                                       self.deadline.elapsed(), feed.error or ""))
+        return out
+
+    def read_any(self) -> bool:
+        """Whether any job has samples (a recording's, or a live poll that succeeded)."""
+        return any(feed.snapshot()[1] for feed in self.feeds())
 
     def stop(self) -> None:
         for poller in self.pollers.values():

@@ -40,6 +40,7 @@ def job_summary(feed: JobFeed) -> dict[str, Any]:
         "error": feed.error,
         "version": version,
         "polls": len(samples),
+        "failed_polls": feed.polls_failed,  # live polls that failed (`error`: the last one's)
         "first_t": samples[0].t if samples else None,
         "last_t": samples[-1].t if samples else None,
         "job_state": samples[-1].job_state if samples else None,
