@@ -129,11 +129,11 @@ class RestClient:
             raise FlinkApiError(f"cannot ask {self.url} for {where}: {reason(exc)}") from None
         if resp.status_code == 404 and path.startswith("/jobs/"):
             job = path.split("/")[2].split("?")[0]
-            raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})")
+            raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})", 404)
         if resp.status_code >= 400:
             detail = _errors_of(resp)
             error = FlinkApiError(f"Flink at {self.url} answered {resp.status_code} to {where}"
-                                  + (f": {detail}" if detail else ""))
+                                  + (f": {detail}" if detail else ""), resp.status_code)
             if resp.status_code >= 500:
                 raise _Retryable(error)
             raise error
