@@ -21,6 +21,7 @@ import click
 COMMANDS = {
     "demo": ("flowscope.cli.demo", "demo"),
     "diagnose": ("flowscope.cli.diagnose", "diagnose"),
+    "diff": ("flowscope.cli.diff", "diff"),
     "jobs": ("flowscope.cli.diagnose", "jobs"),
     "lab": ("flowscope.cli.demo", "lab"),
     "profile": ("flowscope.cli.profile", "profile"),
@@ -28,6 +29,7 @@ COMMANDS = {
     "report": ("flowscope.cli.report", "report"),
     "scan": ("flowscope.cli.scan", "scan"),
     "serve": ("flowscope.cli.serve", "serve"),
+    "tune": ("flowscope.cli.tune", "tune"),
     "watch": ("flowscope.cli.watch", "watch"),
 }
 
