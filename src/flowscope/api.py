@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from flowscope.analysis.diff import WindowDiff
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.errors import FlowscopeError
@@ -75,14 +76,18 @@ def build_report(
     source: str,
     window_s: float = 60.0,
     target_rate: float | None = None,
+    journal: Sequence[dict[str, object]] = (),
+    diff: WindowDiff | None = None,
+    diff_title: str = "Before and after",
 ) -> str:
     """The report's HTML for `samples` (oldest first) of the job `graph`: the diagnosis over
-    the last `window_s` seconds and the timelines over the whole series."""
+    the last `window_s` seconds and the timelines over the whole series; the changes of a
+    tune journal and a comparison of two windows when given."""
     from importlib.metadata import PackageNotFoundError, version
 
     from flowscope.analysis.timeline import task_timeline
     from flowscope.analysis.window import distinct_snapshots
-    from flowscope.render import html
+    from flowscope.render import html, html_changes
 
     if not samples:
         raise FlowscopeError("no samples to report on")
@@ -96,7 +101,10 @@ def build_report(
         source=source, first_t=samples[0].t, last_t=samples[-1].t, polls=len(samples),
         snapshots=len(distinct_snapshots(list(samples))), generated_at=time.time(), version=ver,
     )
-    return html.render(graph, d, steps, meta)
+    extra = [html_changes.changes_section(journal)]
+    if diff is not None:
+        extra.append(html_changes.diff_section(diff, diff_title))
+    return html.render(graph, d, steps, meta, [x for x in extra if x])
 
 
 def write_report(path: str | Path, page: str) -> Path:

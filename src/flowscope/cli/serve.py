@@ -65,11 +65,15 @@ class ServeError(FlowscopeError):
 @click.option("--since", default=None, metavar="TIME",
               help="With --prometheus: how far back the history goes (-1h, RFC 3339, epoch "
                    "seconds). Keep --history at least as long to hold it.")
+@click.option("--journal", "journals", multiple=True, type=click.Path(dir_okay=False),
+              help="Mark the changes `flowscope tune --apply` journaled to this file on their "
+                   "jobs' timelines (a recording's own journal is marked anyway). "
+                   "Repeatable.")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
           from_files: tuple[str, ...], host: str, port: int, token: str | None,
           interval: float, window: float, history: float, prometheus: str | None,
-          since: str | None) -> None:
+          since: str | None, journals: tuple[str, ...]) -> None:
     """A web dashboard of live jobs and recordings, with a Prometheus /metrics endpoint.
 
     The page shows each job's graph coloured like Flink's (blue idle, red busy, black
@@ -105,6 +109,8 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
         past = (prometheus, parse_time(since))
     for url in urls:
         hub.add_live(url, job, extra, past=past)
+    for path in journals:
+        hub.add_journal(path)
     loopback = host in LOOPBACK_HOSTS
     if not loopback and not token:
         err.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who can "
