@@ -300,3 +300,41 @@ class Tuner:
                                         for t in diff.tasks) else "not-restored",
             "diff": to_dict(diff),
         })
+
+
+def observation_from_recording(path: str | Path, job: str | None = None,
+                               window_s: float = 60.0, target_rate: float | None = None
+                               ) -> Observation:
+    """An observation replayed from a recording (`tune --from`): its newest window (after its
+    newest rescale or restart), and the
+    requirements and slots as recorded, where the recording holds them (it does when `tune`
+    recorded it), else the default scheduler's and unknown."""
+    from flowscope.analysis.diff import change_points
+    from flowscope.analysis.engine import diagnose
+    from flowscope.recording import RecordedTransport
+    from flowscope.sampling import ReplaySession
+
+    replay = ReplaySession(path, job)
+    try:
+        pairs = list(replay.samples())
+        transport = RecordedTransport(replay.recording)
+        transport.poll_id = replay.polls[-1].id
+        http = RestClient(replay.source.url, transport=transport, attempts=1)
+        try:
+            requirements = reqs.requirements(http, replay.job_id)
+        except FlowscopeError:
+            requirements = reqs.Requirements(reqs.Scheduler.DEFAULT, {})
+        try:
+            slots = reqs.slots(http)
+        except FlowscopeError:
+            slots = None
+    finally:
+        replay.close()
+    graph = pairs[-1][0]
+    samples = [s for _, s in pairs]
+    cuts = change_points([g for g, _ in pairs], samples)
+    samples = samples[cuts[-1]:] if cuts else samples  # after the newest rescale or restart
+    d = diagnose(graph, samples, window_s=window_s, target_rate=target_rate)
+    facts = facts_of(samples, window_s, slots.free if slots else None,
+                     slots.total if slots else None)
+    return Observation(graph, samples, d, facts, requirements, slots)

@@ -145,15 +145,12 @@ def _confirmed(p: Any, url: str) -> bool:
 
 def _plan_from_recording(path: str, job: str | None, window: float,
                          target_rate: float | None, force: bool) -> tuple[Any, str]:
-    from flowscope.analysis.engine import diagnose
     from flowscope.analysis.plan import plan
-    from flowscope.analysis.resources import facts_of
-    from flowscope.sampling import load_recording
+    from flowscope.tuning import observation_from_recording
 
-    graph, samples = load_recording(path, job)
-    d = diagnose(graph, samples, window_s=window, target_rate=target_rate)
-    facts = facts_of(samples, window)
-    return plan(d, facts, target_rate=target_rate, force=force), "unknown"
+    obs = observation_from_recording(path, job, window, target_rate)
+    p = plan(obs.diagnosis, obs.facts, target_rate=target_rate, force=force)
+    return p, obs.requirements.scheduler.value
 
 
 def _exit_for_plan(p: Any) -> int:
