@@ -106,8 +106,8 @@ def render_diff(d: WindowDiff, compact: bool = False) -> Group:
         parts.append(Text(f"only in B: {name}", style="yellow"))
     if d.within_noise:
         parts.append(Text(
-            f"no change beyond noise (±{RATIO_NOISE:.0%} points of busy / backpressured / "
-            f"idle, ±{RATE_NOISE:.0%} of records/s)", style="green"))
+            f"no change beyond noise (±{100 * RATIO_NOISE:.0f} points of busy / "
+            f"backpressured / idle, ±{RATE_NOISE:.0%} of records/s)", style="green"))
     return Group(*parts)  # type: ignore[arg-type]
 
 
