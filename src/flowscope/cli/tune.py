@@ -22,6 +22,7 @@ from flowscope.cli.common import (
     headers_of,
     source_options,
 )
+from flowscope.errors import FlowscopeError
 
 # Exit codes of `tune` (README): 0, 3 and 4 as every command's; these are its own.
 EXIT_REFUSED = 6  # more parallelism cannot help (or cannot be had): nothing written
@@ -120,6 +121,9 @@ def tune(url: str, job: str | None, headers: tuple[str, ...], from_file: str | N
         tuner.run(out, verify_s=verify_duration, rollback_if_ineffective=rollback_if_ineffective,
                   threshold=threshold, timeout_s=rescale_timeout)
     except WriteNotAllowed as exc:
+        if out.applied:  # the rollback's write was refused: the change stays in place
+            raise FlowscopeError(f"{exc}: the change stays applied; restore the previous "
+                                 "requirements by hand") from None
         err.print(f"{exc}: no write access", style="yellow")
         _not_applied(out, scheduler, as_json, out_console, "no-write-access")
     _finish_applied(out, scheduler, threshold, as_json, out_console)
