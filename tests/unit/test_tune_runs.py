@@ -154,6 +154,20 @@ def test_without_the_adaptive_scheduler_the_change_is_printed_and_nothing_writte
     assert "enrich" in run.stdout
 
 
+def test_the_json_of_a_change_not_applied_keeps_to_the_schema():
+    with FaultServer(fixture("default-scheduler"), speed=1.5) as server:
+        run = cli("tune", "--url", server.url, "--duration", "14", "--apply", "--yes",
+                  "--target-rate", "1500", "--json")
+    assert run.returncode == 8, run.stderr[-600:]
+    doc = json.loads(run.stdout)
+    validator().validate(doc)
+    assert (doc["scheduler"], doc["applied"], doc["not_applied"]) == ("default", False,
+                                                                     "scheduler")
+    override = doc["change"]["operator_override"]["pipeline.jobvertex-parallelism-overrides"]
+    enrich = next(v for v in doc["plan"]["vertices"] if v["name"] == "enrich")
+    assert override == f"{enrich['vertex_id']}:{enrich['new']}" and enrich["new"] > 2
+
+
 @pytest.mark.parametrize("name", ["off-cpu", "skew", "compute-carried"])
 def test_journal_entries_keep_to_the_schema(name):
     step_schema = json.loads((ROOT / "schema" / "tune.schema.json").read_text())
