@@ -54,7 +54,7 @@ TUNE_SCENARIOS: dict[str, TuneScenario] = {s.name: s for s in [
                  "parallelism; forced, the change is measured ineffective and rolled back",
                  "skew", 1500.0, "data-skew", force=True, rollback=True),
     TuneScenario("missing-slots", "the off-cpu job on a cluster whose free slots a filler "
-                 "job has taken", "off-cpu", 1500.0, "missing-slots", filler_slots=-2),
+                 "job has taken", "off-cpu", 1500.0, "missing-slots", filler_slots=-1),
 ]}
 
 
