@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from flowscope import journal
+from flowscope.analysis.diff import change_points, compare
 from flowscope.analysis.engine import MIN_WINDOW_S
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.plan import TunePlan, plan
@@ -33,6 +34,7 @@ from flowscope.flink.rest import JobSummary
 from flowscope.model import JobGraph, Sample
 from flowscope.recording import Recorder
 from flowscope.render import tunejson
+from flowscope.render.diff import to_dict as diff_dict
 from flowscope.sampling import LiveSession, Progress, sample_until_confident
 
 # After the rescale, the new tasks report Flink's start-up values for a few seconds and the
@@ -287,9 +289,6 @@ class Tuner:
             return
         self.sleep(SETTLE_S)
         out.rollback_after = self.observe(verify_s, "rollback", VERIFY_MIN_WINDOW_S)
-        from flowscope.analysis.diff import compare
-        from flowscope.render.diff import to_dict
-
         diff = compare(out.before.diagnosis, out.rollback_after.diagnosis)
         self.record_step(out, journal.Step.VERIFY, {
             "of": journal.Step.ROLLBACK.value,
@@ -298,7 +297,7 @@ class Tuner:
             "evidence_after": tunejson.evidence(out.rollback_after.diagnosis),
             "effect": "restored" if all(t.parallelism[0] == t.parallelism[1]
                                         for t in diff.tasks) else "not-restored",
-            "diff": to_dict(diff),
+            "diff": diff_dict(diff),
         })
 
 
@@ -309,7 +308,6 @@ def observation_from_recording(path: str | Path, job: str | None = None,
     newest rescale or restart), and the
     requirements and slots as recorded, where the recording holds them (it does when `tune`
     recorded it), else the default scheduler's and unknown."""
-    from flowscope.analysis.diff import change_points
     from flowscope.analysis.engine import diagnose
     from flowscope.recording import RecordedTransport
     from flowscope.sampling import ReplaySession

@@ -17,6 +17,7 @@ from flowscope.analysis.plan import (
     Unknown,
 )
 from flowscope.analysis.verify import Effect, Verification
+from flowscope.render.diff import render_diff
 from flowscope.render.terminal import rate
 
 STATUS_STYLE = {PlanStatus.CHANGE: "bold cyan", PlanStatus.NOTHING: "bold green",
@@ -190,7 +191,5 @@ def render_verification(v: Verification, threshold: float) -> Group:
     if v.gain_share is not None:
         parts.append(Text(f"measured gain {v.gain_share:.0%} of the predicted gain "
                           f"(ineffective under {threshold:.0%})", style="dim"))
-    from flowscope.render.diff import render_diff
-
     parts.append(render_diff(v.diff, compact=True))
     return Group(*parts)  # type: ignore[arg-type]
