@@ -176,3 +176,16 @@ def test_journal_entries_keep_to_the_schema(name):
         jsonschema.validate(e, item)
     marks = journal.marks(entries(name))
     assert [m.step for m in marks] == [journal.Step(e["step"]) for e in entries(name)]
+
+
+@pytest.mark.parametrize(("schema", "doc"), [("tune", "tune.md"), ("diff", "diff.md")])
+def test_every_field_of_the_schemas_is_documented(schema, doc):
+    body = json.loads((ROOT / "schema" / f"{schema}.schema.json").read_text())
+    text = (ROOT / "docs" / doc).read_text()
+    fields = set(body["properties"])
+    if schema == "tune":
+        fields |= set(body["properties"]["plan"]["properties"])
+        fields |= set(body["properties"]["plan"]["properties"]["vertices"]["items"]["properties"])
+        fields |= set(body["properties"]["plan"]["properties"]["refusals"]["items"]["properties"])
+    undocumented = sorted(f for f in fields if f"`{f}`" not in text)
+    assert undocumented == []
