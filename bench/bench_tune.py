@@ -24,8 +24,9 @@ from flowscope.lab.scenarios import ScenarioRunner
 from flowscope.lab.tunelab import TUNE_SCENARIOS, TuneRun, run_tune
 from flowscope.render.tune import refusal_text
 
-HEADER = ("| scenario | expected | got | steps | change | predicted rec/s | measured rec/s | "
-          "measured / predicted | rescale s | change to verdict s |")
+HEADER = ("| scenario | expected | got | steps | change | before rec/s | predicted rec/s | "
+          "measured rec/s | measured / predicted | gain share | rescale s | "
+          "change to verdict s |")
 
 
 def row(run: TuneRun) -> str:
@@ -35,7 +36,7 @@ def row(run: TuneRun) -> str:
         got = ", ".join(str(r.reason) for r in p.refusals) if p else "no plan"
         if p is not None and not p.refusals:
             got = f"{p.status} (scheduler {run.scheduler})"
-        return f"| {ts.name} | {ts.expect} | {got} | 0 | - | - | - | - | - | - |"
+        return f"| {ts.name} | {ts.expect} | {got} | 0 | - | - | - | - | - | - | - | - |"
     out = run.last
     first = run.outcomes[0]
     v = out.verification
@@ -46,10 +47,12 @@ def row(run: TuneRun) -> str:
     pred = f"{first.plan.predicted_per_s:.0f}" if first.plan.predicted_per_s else "-"
     meas = f"{v.measured_per_s:.0f}" if v and v.measured_per_s else "-"
     ratio = f"{v.ratio:.2f}" if v and v.ratio else "-"
+    before = f"{v.before_per_s:.0f}" if v and v.before_per_s else "-"
+    share = f"{v.gain_share:.2f}" if v and v.gain_share is not None else "-"
     rescale = f"{first.rescale.seconds:.1f}" if first.rescale else "-"
     verdict = f"{first.apply_to_verdict_s:.0f}" if first.apply_to_verdict_s else "-"
-    return (f"| {ts.name} | {ts.expect} | {got} | {run.steps} | {change} | {pred} | {meas} | "
-            f"{ratio} | {rescale} | {verdict} |")
+    return (f"| {ts.name} | {ts.expect} | {got} | {run.steps} | {change} | {before} | {pred} | "
+            f"{meas} | {ratio} | {share} | {rescale} | {verdict} |")
 
 
 def details(run: TuneRun) -> list[str]:
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record-dir", type=Path, help="record each run (and its journal) here")
     args = ap.parse_args(argv)
     names = args.scenarios or list(TUNE_SCENARIOS)
-    lines = [HEADER, "|" + "---|" * 10]
+    lines = [HEADER, "|" + "---|" * 12]
     notes: list[str] = []
     began = time.monotonic()
     with contextlib.ExitStack() as stack:

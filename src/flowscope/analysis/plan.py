@@ -105,7 +105,8 @@ class Refusal:
                          the hot subtask processes per busy second
     SPLIT_CAP            `needed` parallelism, `available` splits, `now` parallelism
     MAX_PARALLELISM      `needed` parallelism, `available` max parallelism, `now` parallelism
-    SATURATED_CPU        `needed` cores after the change, `available` cores, `now` cores used
+    SATURATED_CPU        `needed` cores after the change, `available` cores, `now` cores
+                         taken now (JVM CPU time, or on-CPU busy time where more)
     MISSING_SLOTS        `needed` more slots, `available` free slots (`missing` = the gap)
     RESTARTING           `now` the latest attempt number; `state` the job state
     FAILING_CHECKPOINTS  `needed` checkpoints failed, `available` completed in the window
@@ -404,32 +405,42 @@ def _cap_refusals(vertices: list[VertexPlan]) -> list[Refusal]:
     return out
 
 
-def _on_cpu_share(d: Diagnosis, t: TaskState) -> float:
-    """The share of a task's busy time spent on a CPU: from its bottleneck finding's stack
-    samples where there are some, else all of it (a cheap task adds little either way)."""
+def _known_on_cpu_share(d: Diagnosis, t: TaskState) -> float | None:
+    """The share of a task's busy time spent on a CPU, where its bottleneck finding tells:
+    from its stack samples, else from its cause (None: not known)."""
     for f in d.bottlenecks:
         if f.vertex_id != t.vertex_id:
             continue
         if isinstance(f.cpu, CpuSplit) and f.cpu.samples:
             return f.cpu.on_cpu / f.cpu.samples
+        if f.cause == Cause.COMPUTE_BOUND:
+            return 1.0
         if f.cause == Cause.OFF_CPU:
             return 0.0
-    return 1.0
+    return None
 
 
 def _cpu_refusal(d: Diagnosis, facts: ClusterFacts, vertices: list[VertexPlan],
                  now: float, target: float) -> Refusal | None:
     """A vertex given more subtasks takes more records, and its busy time grows with them:
-    the busy seconds per second the changed vertices add (their on-CPU share only: waiting
-    needs no core) on top of the JVM CPU time the job's TaskManagers use now, against their
-    hosts' cores. Only the TaskManagers' own CPU time is known: other processes on their
-    hosts are not seen."""
+    the busy seconds per second the changed vertices add (their on-CPU share: waiting needs
+    no core; all of it where not known) on top of the cores the job's work takes now,
+    against their hosts' cores. The cores taken now are the TaskManagers' JVM CPU time, or
+    the busy time known to run on a CPU where that is more: threads that compute but get
+    less CPU time than that wait for cores that are taken already (by the job, or by other
+    processes on the hosts, which Flink does not see)."""
     cores = [h.cores for h in facts.hosts]
     used = [h.cores_used for h in facts.hosts]
     if not facts.hosts or any(c is None for c in cores) or any(u is None for u in used):
         return None
     total = float(sum(c for c in cores if c is not None))
     using = float(sum(u for u in used if u is not None))
+    computing = 0.0
+    for task in d.tasks:
+        known = _known_on_cpu_share(d, task)
+        if known:
+            computing += known * sum(s.busy or 0.0 for s in task.subtasks)
+    taken = max(using, computing)
     tasks = {t.vertex_id: t for t in d.tasks}
     added = 0.0
     for v in vertices:
@@ -439,11 +450,12 @@ def _cpu_refusal(d: Diagnosis, facts: ClusterFacts, vertices: list[VertexPlan],
             continue
         in_now = (t.records_in_per_s if t.upstream else t.records_out_per_s) or 0.0
         more = max(0.0, v.need_per_s - in_now) / v.true_rate_per_subtask
-        added += more * _on_cpu_share(d, t)
-    if total <= 0 or using + added <= CPU_SATURATED * total:
+        share = _known_on_cpu_share(d, t)
+        added += more * (1.0 if share is None else share)
+    if total <= 0 or taken + added <= CPU_SATURATED * total:
         return None
     # The source rate at which the cores run out, if the added CPU grows linearly with it.
-    room = max(0.0, CPU_SATURATED * total - using)
+    room = max(0.0, CPU_SATURATED * total - taken)
     ceiling = now + (target - now) * room / added if added else None
-    return Refusal(RefusalReason.SATURATED_CPU, needed=using + added, available=total,
-                   now=using, ceiling_per_s=ceiling)
+    return Refusal(RefusalReason.SATURATED_CPU, needed=taken + added, available=total,
+                   now=taken, ceiling_per_s=ceiling)

@@ -64,10 +64,10 @@ def refusal_text(r: Refusal) -> str:
                 f"{_i(r.needed)}{top}. Raising the max parallelism takes a savepoint and a "
                 "restart (keyed state is split into that many key groups)")
     if r.reason == RefusalReason.SATURATED_CPU:
-        return (f"the cores are the limit: the job's TaskManagers use {r.now or 0:.1f} of "
-                f"their hosts' {r.available or 0:.0f} cores, and the change would need "
-                f"{r.needed or 0:.1f}{top}. More subtasks would share cores that are already "
-                "busy: add TaskManagers on other hosts, or make the work cheaper")
+        return (f"the cores are the limit: the job's work takes {r.now or 0:.1f} of its "
+                f"TaskManagers' hosts' {r.available or 0:.0f} cores now, and the change would "
+                f"take {r.needed or 0:.1f}{top}. More subtasks would share cores that are "
+                "already busy: add TaskManagers on other hosts, or make the work cheaper")
     if r.reason == RefusalReason.MISSING_SLOTS:
         return (f"not enough free slots: the change takes {_i(r.needed)} more slot(s) and the "
                 f"cluster has {_i(r.available)} free, {_i(r.missing)} missing. Add "
