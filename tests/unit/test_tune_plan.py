@@ -10,6 +10,7 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.flow import sustained_rate
 from flowscope.analysis.plan import (
     PlanStatus,
     RefusalReason,
@@ -17,7 +18,6 @@ from flowscope.analysis.plan import (
     TunePlan,
     Unknown,
     plan,
-    sustained_rate,
 )
 from flowscope.analysis.resources import ClusterFacts, HostCpu, facts_of, host_of
 from flowscope.sampling import load_recording

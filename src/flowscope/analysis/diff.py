@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from flowscope.analysis.findings import Cause, Diagnosis, Level, TaskState, Verdict
-from flowscope.analysis.plan import sustained_rate
+from flowscope.analysis.flow import sustained_rate
 from flowscope.model import JobGraph, Sample
 
 # Half-widths of the noise band (see the module's docstring and bench/diff_noise.py).
@@ -142,7 +142,7 @@ def _ref(d: Diagnosis) -> WindowRef:
 
 def throughput(d: Diagnosis) -> float | None:
     """Records/s at the sources that the job carries through to its sinks (see
-    `plan.sustained_rate`)."""
+    `flow.sustained_rate`)."""
     return sustained_rate(d)
 
 
