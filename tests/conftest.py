@@ -53,9 +53,12 @@ def lab_cluster() -> Iterator[object]:
         yield cluster
         return
     # With Flink's PrometheusReporter and a HistoryServer: the Prometheus source, `scan` and
-    # the post-mortem of ended jobs are tested on the same runs as the REST poller.
+    # the post-mortem of ended jobs are tested on the same runs as the REST poller. With the
+    # adaptive scheduler, which `tune --apply` rescales through: it places and runs the other
+    # tests' jobs as the default scheduler does (each at its parallelism, spread over both
+    # TaskManagers; no test fails a task on purpose, where the two restart differently).
     cluster = LocalCluster(ClusterSpec(slots_per_taskmanager=10, latency_interval_ms=1000,
-                                       prometheus=True, history_server=True))
+                                       prometheus=True, history_server=True, adaptive=True))
     cluster.start(timeout_s=120)
     try:
         yield cluster

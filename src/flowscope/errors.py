@@ -13,7 +13,12 @@ from __future__ import annotations
 
 
 class FlowscopeError(Exception):
-    """An error with a message meant for the user; the CLI prints it on one line."""
+    """An error with a message meant for the user; the CLI prints it on one line. `status`:
+    the HTTP status of the answer behind it, where there was one (>= 400)."""
+
+    def __init__(self, message: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class FlinkUnreachable(FlowscopeError):

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS bodies (
 );
 CREATE TABLE IF NOT EXISTS paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS failed_polls (t REAL NOT NULL, error TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (t REAL NOT NULL, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS responses (
     path_id INTEGER NOT NULL, poll_id INTEGER NOT NULL, status INTEGER NOT NULL,
     body_id INTEGER NOT NULL, PRIMARY KEY (path_id, poll_id)
@@ -217,6 +218,12 @@ class Recorder:
     def discard_pending(self) -> None:
         self._pending.clear()
 
+    def journal(self, t: float, entry: str) -> None:
+        """Append one journal entry (`flowscope.journal`'s JSON) of a change made to the job
+        while it was recorded."""
+        with self._conn:
+            self._conn.execute("INSERT INTO journal VALUES (?, ?)", (t, entry))
+
     def _checkpoint(self, mode: str) -> None:
         # Move the WAL into the main file, so a copy of the file alone (without its -wal) holds
         # every poll up to here. PASSIVE never waits for readers.
@@ -328,6 +335,16 @@ class Recording:
             except sqlite3.OperationalError:  # a recording from before the table existed
                 return []
         return [(_time(self.path, t), str(e)) for t, e in rows]
+
+    def journal(self) -> list[tuple[float, str]]:
+        """(time, JSON entry) of every change journaled into the recording, oldest first
+        (none in files from before the table existed)."""
+        with self._lock, _corruption_as_error(self.path):
+            try:
+                return [(float(t), str(e)) for t, e in self._conn.execute(
+                    "SELECT t, entry FROM journal ORDER BY t, rowid")]
+            except sqlite3.OperationalError:
+                return []
 
     def response(self, poll_id: int, path: str) -> tuple[int, bytes] | None:
         """The response to `path` at `poll_id`, or the latest earlier one (responses read once

@@ -22,6 +22,7 @@ import click
 COMMANDS = {
     "demo": ("flowscope.cli.demo", "demo"),
     "diagnose": ("flowscope.cli.diagnose", "diagnose"),
+    "diff": ("flowscope.cli.diff", "diff"),
     "jobs": ("flowscope.cli.diagnose", "jobs"),
     "lab": ("flowscope.cli.demo", "lab"),
     "profile": ("flowscope.cli.profile", "profile"),
@@ -29,6 +30,7 @@ COMMANDS = {
     "report": ("flowscope.cli.report", "report"),
     "scan": ("flowscope.cli.scan", "scan"),
     "serve": ("flowscope.cli.serve", "serve"),
+    "tune": ("flowscope.cli.tune", "tune"),
     "watch": ("flowscope.cli.watch", "watch"),
 }
 

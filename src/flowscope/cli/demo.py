@@ -38,23 +38,34 @@ def lab() -> None:
 def lab_scenarios() -> None:
     """List the scenario jobs and the verdict each should get."""
     from flowscope.lab.scenarios import SCENARIOS
+    from flowscope.lab.tunelab import TUNE_SCENARIOS
 
     for s in SCENARIOS.values():
         expect = f"{s.bottleneck} ({s.cause})" if s.bottleneck else (s.cause or "healthy")
         click.echo(f"{s.name:<15} {s.description}\n{'':<15} expect: {expect}")
+    click.echo("\nTo tune (bench/bench_tune.py, on a cluster started with --adaptive):")
+    for t in TUNE_SCENARIOS.values():
+        click.echo(f"{t.name:<15} {t.description}\n{'':<15} tune {t.scenario} at "
+                   f"{t.target_rate:.0f} records/s: expect {t.expect}")
 
 
 @lab.command("up")
 @click.option("--scenario", "scenarios", multiple=True,
               help="Scenario(s) to submit once the cluster is ready. Repeatable.")
+@click.option("--adaptive", is_flag=True,
+              help="Run Flink's adaptive scheduler (jobmanager.scheduler: adaptive, rescale "
+                   "history kept): `flowscope tune --apply` can rescale its jobs.")
+@click.option("--slots", type=click.IntRange(1, 64), default=6, show_default=True,
+              help="Slots per TaskManager (two TaskManagers).")
 @friendly_errors
-def lab_up(scenarios: tuple[str, ...]) -> None:
+def lab_up(scenarios: tuple[str, ...], adaptive: bool, slots: int) -> None:
     """Start a local cluster (and scenarios) and keep it until Ctrl-C."""
-    from flowscope.lab.cluster import running_cluster
+    from flowscope.lab.cluster import ClusterSpec, running_cluster
     from flowscope.lab.scenarios import ScenarioRunner
 
     err = err_console()
-    with running_cluster(progress=lambda m: err.print(m, soft_wrap=True)) as cluster:
+    spec = ClusterSpec(slots_per_taskmanager=slots, adaptive=adaptive)
+    with running_cluster(spec, progress=lambda m: err.print(m, soft_wrap=True)) as cluster:
         runner = ScenarioRunner(cluster)
         for name in scenarios:
             err.print(f"submitted {name}: {runner.submit(name)}")

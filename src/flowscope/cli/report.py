@@ -7,6 +7,7 @@ import time
 import click
 from rich.markup import escape
 
+from flowscope.analysis.diff import WindowDiff
 from flowscope.cli.common import (
     POSITIVE,
     err_console,
@@ -66,11 +67,19 @@ def _sample_live(url: str, job: str | None, headers: dict[str, str], duration: f
               help="The diagnosis judges the last WINDOW seconds; timelines cover everything.")
 @click.option("--target-rate", type=POSITIVE, default=None,
               help="Records/s the sources should sustain; sizes the recommended parallelism.")
+@click.option("--journal", "journal_from", type=click.Path(dir_okay=False), default=None,
+              help="List the changes `flowscope tune --apply` journaled to this file for the "
+                   "job (a recording's own journal is listed anyway).")
+@click.option("--compare", "compare_with", type=click.Path(dir_okay=False), default=None,
+              help="Add a comparison with the newest window of this recording (as `flowscope "
+                   "diff`); a recording with a rescale or restart in it is compared around "
+                   "that change anyway.")
 @history_options
 @friendly_errors
 def report(url: str, job: str | None, headers: tuple[str, ...], from_file: str | None,
            output: str | None, duration: float, interval: float, record_to: str | None,
-           window: float, target_rate: float | None, **history: str | None) -> None:
+           window: float, target_rate: float | None, journal_from: str | None,
+           compare_with: str | None, **history: str | None) -> None:
     """Write a self-contained HTML report: the job graph coloured like Flink's UI, the
     bottleneck and its cause, timelines of every task, per-subtask tables, the findings.
 
@@ -100,10 +109,45 @@ def report(url: str, job: str | None, headers: tuple[str, ...], from_file: str |
                                       record_to)
         source = url
     started = time.monotonic()
+    entries, diff, title = _changes(graph, from_file, job, journal_from, compare_with, window)
     page = api.build_report(graph, samples, source=source, window_s=window,
-                            target_rate=target_rate)
+                            target_rate=target_rate, journal=entries, diff=diff,
+                            diff_title=title)
     out = api.write_report(output or api.default_output(graph), page)
     err_console().print(
         f"wrote {out} ({len(page.encode()) / 1024:.0f} KiB, {len(samples)} polls, "
         f"{time.monotonic() - started:.2f} s)"
     )
+
+
+def _changes(graph: JobGraph, from_file: str | None, job: str | None,
+             journal_from: str | None, compare_with: str | None, window: float
+             ) -> tuple[list[dict[str, object]], WindowDiff | None, str]:
+    """The job's journaled changes (from the recording and --journal) and the comparison to
+    show: with --compare, against that recording; else around the newest rescale or restart
+    of a recording, when it holds one."""
+    from flowscope import diffing, journal
+    from flowscope.analysis.diff import compare
+    from flowscope.recording import Recording
+
+    entries: list[dict[str, object]] = []
+    if from_file:
+        with Recording(from_file) as rec:
+            entries += journal.parse(e for _, e in rec.journal())
+    if journal_from:
+        entries += journal.read(journal_from)
+    entries = sorted((e for e in entries if e.get("job_id") == graph.job_id),
+                     key=lambda e: float(e.get("t", 0.0)))  # type: ignore[arg-type]
+    if compare_with:
+        this = (diffing.newest_window(from_file, job, window) if from_file else None)
+        if this is None:
+            raise click.UsageError("--compare needs --from (the recording to compare with)")
+        other = diffing.newest_window(compare_with, None, window)
+        return entries, compare(other, this), f"Compared with {compare_with}"
+    if from_file:
+        try:
+            before, after = diffing.around_change(from_file, job, window)
+        except FlowscopeError:
+            return entries, None, ""
+        return entries, compare(before, after), "Before and after the newest change"
+    return entries, None, ""

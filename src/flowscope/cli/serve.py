@@ -71,11 +71,15 @@ class ServeError(FlowscopeError):
                    "seconds). Keep --history at least as long to hold it.")
 @click.option("--duration", type=POSITIVE, default=None,
               help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
+@click.option("--journal", "journals", multiple=True, type=click.Path(dir_okay=False),
+              help="Mark the changes `flowscope tune --apply` journaled to this file on their "
+                   "jobs' timelines (a recording's own journal is marked anyway). "
+                   "Repeatable.")
 @friendly_errors
 def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
           from_files: tuple[str, ...], host: str, port: int, token: str | None,
           interval: float, window: float, history: float, prometheus: str | None,
-          since: str | None, duration: float | None) -> None:
+          since: str | None, duration: float | None, journals: tuple[str, ...]) -> None:
     """A web dashboard of live jobs and recordings, with a Prometheus /metrics endpoint.
 
     The page shows each job's graph coloured like Flink's (blue idle, red busy, black
@@ -116,6 +120,8 @@ def serve(urls: tuple[str, ...], job: str | None, headers: tuple[str, ...],
         past = (prometheus, parse_time(since))
     for url in urls:
         hub.add_live(url, job, extra, past=past)
+    for path in journals:
+        hub.add_journal(path)
     loopback = host in LOOPBACK_HOSTS
     if not loopback and not token:
         err.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who can "

@@ -153,11 +153,12 @@ class RestClient:
             # serve (a proxy that passes only some paths): the job's own path, or an error
             # that names the job, tells the first.
             if path.split("?")[0].rstrip("/") == f"/jobs/{job}" or job in _errors_of(resp):
-                raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})")
+                raise JobNotFound(f"Flink at {self.url} has no job {job} (404 on {where})",
+                                  404)
         if resp.status_code >= 400:
             detail = _errors_of(resp)
             error = FlinkApiError(f"Flink at {self.url} answered {resp.status_code} to {where}"
-                                  + (f": {detail}" if detail else ""))
+                                  + (f": {detail}" if detail else ""), resp.status_code)
             if resp.status_code >= 500:
                 raise _Retryable(error)
             raise error

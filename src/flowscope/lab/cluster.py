@@ -91,6 +91,9 @@ class ClusterSpec:
     # The state backends' own metrics (STATE_METRICS): RocksDB's native metrics and sampled
     # state access latencies.
     state_metrics: bool = True
+    # Flink's adaptive scheduler, which rescales a running job when its resource requirements
+    # change (`flowscope tune --apply`), with its rescale history kept.
+    adaptive: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -200,6 +203,9 @@ class LocalCluster:
             )
             lines["metrics.reporter.prom.port"] = "9250-9290"
             lines["metrics.reporter.prom.host"] = "127.0.0.1"
+        if self.spec.adaptive:
+            lines["jobmanager.scheduler"] = "adaptive"
+            lines["web.adaptive-scheduler.rescale-history.size"] = "10"
         if self.spec.history_server:
             archive = (self.workdir / "archive").as_uri()  # type: ignore[operator]
             self.history_port = self.history_port or free_port()

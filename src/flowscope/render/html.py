@@ -177,9 +177,11 @@ def _footer(meta: ReportMeta) -> str:
 
 
 def render(
-    graph: JobGraph, d: Diagnosis, steps: Sequence[TimelineStep], meta: ReportMeta
+    graph: JobGraph, d: Diagnosis, steps: Sequence[TimelineStep], meta: ReportMeta,
+    extra: Sequence[str] = (),
 ) -> str:
-    """The whole report as an HTML document (str)."""
+    """The whole report as an HTML document (str); `extra` sections (already HTML) follow
+    the findings."""
     title = f"flowscope: {d.job_name or d.job_id} ({d.verdict.value})"
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -189,6 +191,7 @@ def render(
         _header(d, meta),
         _graph(graph, d),
         _findings(d),
+        *extra,
         html_tasks.timelines(d, steps),
         html_tasks.subtask_tables(d),
         _footer(meta),

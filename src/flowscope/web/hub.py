@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from flowscope import journal
 from flowscope.analysis.engine import DEFAULT_WINDOW_S, diagnose
 from flowscope.analysis.findings import Diagnosis
 from flowscope.analysis.timeline import TimelineStep, task_timeline
@@ -62,6 +63,8 @@ class JobFeed:
         self._history = history
         self._latest: Diagnosis | None = None
         self._timeline: tuple[int, list[TimelineStep]] | None = None
+        # Changes `flowscope tune --apply` journaled for this job, for its timeline.
+        self.marks: list[journal.Mark] = []
 
     def add(self, graph: JobGraph, samples: Sequence[Sample]) -> None:
         """Append samples and re-diagnose the newest window."""
@@ -370,8 +373,10 @@ class Hub:
         self.pollers: dict[str, LivePoller] = {}
         self._feeds: dict[str, JobFeed] = {}
         self._lock = threading.Lock()
+        self.journal_marks: list[journal.Mark] = []  # from `serve --journal`
 
     def add_feed(self, feed: JobFeed) -> None:
+        add_marks(feed, self.journal_marks)
         with self._lock:
             self._feeds[feed.key] = feed
 
@@ -394,6 +399,7 @@ class Hub:
         info = SourceInfo(f"r{len(self.sources)}", "recording", Path(path).name)
         with Recording(path) as rec:
             job_ids = rec.job_ids()
+            marks = journal.marks(journal.parse(e for _, e in rec.journal()))
         feeds = []
         for job_id in job_ids:
             graph, samples = load_recording(path, job_id)
@@ -402,6 +408,7 @@ class Hub:
                 continue
             feed = JobFeed(f"{info.id}-{job_id}", info, job_id, graph.name, None, self.window_s)
             feed.add(graph, samples)
+            add_marks(feed, marks)
             feeds.append(feed)
         if not feeds:
             raise RecordingError(f"{path} holds no job matching {job!r}" if job else
@@ -411,6 +418,13 @@ class Hub:
         info.health.record(1, 0)
         self.sources.append(info)
         return info
+
+    def add_journal(self, path: str | Path) -> None:
+        """Mark the changes a tune journal holds on their jobs' timelines (the jobs known
+        now, and those discovered later: marks are kept by job id)."""
+        self.journal_marks.extend(journal.marks(journal.read(path)))
+        for feed in self.feeds():
+            add_marks(feed, self.journal_marks)
 
     def add_live(self, url: str, job: str | None = None,
                  headers: Mapping[str, str] | None = None,
@@ -461,3 +475,10 @@ class Hub:
     def stop(self) -> None:
         for poller in self.pollers.values():
             poller.stop()
+
+
+def add_marks(feed: JobFeed, marks: Sequence[journal.Mark]) -> None:
+    """Give a feed the marks of its job that it does not have yet, oldest first."""
+    mine = [m for m in marks if m.job_id == feed.job_id and m not in feed.marks]
+    if mine:
+        feed.marks = sorted(feed.marks + mine, key=lambda m: m.t)

@@ -159,4 +159,12 @@ def timeline_view(feed: JobFeed) -> dict[str, Any]:
         "start": [step.start for step in steps],
         "tasks": tasks,
         "colours": {"busy": BUSY_LINE, "backpressured": BACKPRESSURED_LINE, "idle": IDLE_LINE},
+        "marks": marks_view(feed),
     }
+
+
+def marks_view(feed: JobFeed) -> list[dict[str, Any]]:
+    """The changes journaled for the job: when (epoch s), which step, the parallelism after
+    it and a verification's verdict."""
+    return [{"t": m.t, "step": m.step.value, "parallelism": m.parallelism, "effect": m.effect}
+            for m in feed.marks]

@@ -6,6 +6,30 @@
   let charts = [];
   let signature = "";
   let cursorT = null;
+  let marks = []; // changes `flowscope tune --apply` journaled: {t, step, effect}
+  const MARK_COLOUR = { apply: "#1c7ed6", rollback: "#e8590c", verify: "#2b8a3e" };
+
+  // A dashed line at each journaled change, labelled with its step.
+  function drawMarks(u) {
+    const ctx = u.ctx;
+    const dpr = window.devicePixelRatio || 1;
+    for (const m of marks) {
+      const x = u.valToPos(m.t, "x", true);
+      if (!Number.isFinite(x) || x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.save();
+      ctx.strokeStyle = MARK_COLOUR[m.step] || "#868e96";
+      ctx.fillStyle = ctx.strokeStyle;
+      ctx.lineWidth = 1.5 * dpr;
+      ctx.setLineDash([4 * dpr, 3 * dpr]);
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+      ctx.font = `${10 * dpr}px sans-serif`;
+      ctx.fillText(m.effect ? `${m.step}: ${m.effect}` : m.step, x + 3 * dpr, u.bbox.top + 10 * dpr);
+      ctx.restore();
+    }
+  }
 
   function drawCursor(u) {
     if (cursorT === null) return;
@@ -46,7 +70,7 @@
         { size: 46, font: "11px sans-serif", splits: () => [0, 0.5, 1],
           values: (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) },
       ],
-      hooks: { draw: [drawCursor] },
+      hooks: { draw: [drawMarks, drawCursor] },
     };
     const u = new uPlot(opts, chartData(timeline, vid), wrap);
     u.over.addEventListener("click", () => {
@@ -58,6 +82,7 @@
 
   // (Re)draw one chart per vertex of `graph` from `timeline` (/api/jobs/{key}/timeline).
   FS.drawTimelines = function (container, key, graph, timeline, onPick) {
+    marks = timeline.marks || [];
     const sig = `${key}|${graph.vertices.map((v) => v.id).join(",")}`;
     const width = Math.max(240, container.clientWidth - 8);
     if (sig === signature && charts.length) {
