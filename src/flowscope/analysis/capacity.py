@@ -20,59 +20,17 @@ from flowscope.analysis.findings import (
     PlanStep,
     Why,
 )
+from flowscope.analysis.flow import Flow, needs_at, source_rates
 
 TARGET_UTILISATION = 0.8
-# A source blocked more than this share of the time is paced by the backpressure itself: what
-# it would emit unthrottled cannot be read from its own rate (a rate limiter or a backlog
-# would tell, and Flink does not expose either for every source).
-MAX_SOURCE_BP_FOR_ESTIMATE = 0.5
 
 
-def offered_source_rate(ev: JobEvidence) -> tuple[float | None, float | None]:
-    """(records/s the sources emit now, records/s they would emit unthrottled or None)."""
-    now = 0.0
-    offered: float | None = 0.0
-    for t in ev.tasks.values():
-        if t.takes_input:
-            continue
-        rate = t.state.records_out_per_s
-        if rate is None:
-            return None, None
-        now += rate
-        bp = t.backpressured_avg
-        if bp is None or bp > MAX_SOURCE_BP_FOR_ESTIMATE or offered is None:
-            offered = None
-        else:
-            offered += rate / (1.0 - bp)
-    return now, offered
-
-
-def input_rates_at(ev: JobEvidence, source_rate: float, now: float) -> dict[str, float]:
-    """Each vertex's input rate if the sources emitted `source_rate` records/s in total.
-
-    Propagates through each vertex's own output/input ratio (as DS2 does) rather than
-    comparing a vertex's input with the sources' output: while buffers fill, the sources emit
-    more than downstream consumes, but a vertex's own ratio holds from the start. Without the
-    job graph's edges, each task's input today is scaled by the same factor.
-    """
-    scale = source_rate / now if now else 0.0
-    if ev.graph is None:
-        return {vid: (t.state.records_in_per_s or 0.0) * scale if t.takes_input else 0.0
-                for vid, t in ev.tasks.items()}
-    out_rate: dict[str, float] = {}
-    in_rate: dict[str, float] = {}
-    for v in ev.graph.topological():
-        t = ev.tasks[v.id].state
-        ups = ev.graph.upstream(v.id)
-        if not ups:
-            in_rate[v.id] = 0.0
-            out_rate[v.id] = (t.records_out_per_s or 0.0) * scale
-            continue
-        in_rate[v.id] = sum(out_rate.get(u, 0.0) for u in ups)
-        ratio = ((t.records_out_per_s or 0.0) / t.records_in_per_s
-                 if t.records_in_per_s else 1.0)
-        out_rate[v.id] = in_rate[v.id] * ratio
-    return in_rate
+def flow_of(ev: JobEvidence) -> Flow:
+    """The evidence's tasks as rates read them (analysis.flow)."""
+    return Flow([t.state for t in ev.tasks.values()],
+                frozenset(vid for vid, t in ev.tasks.items() if not t.takes_input),
+                {vid: t.backpressured_avg for vid, t in ev.tasks.items()},
+                edges=ev.graph is not None)
 
 
 def needed_parallelism(input_rate: float, true_rate: float, max_parallelism: int) -> int:
@@ -82,7 +40,8 @@ def needed_parallelism(input_rate: float, true_rate: float, max_parallelism: int
 
 def recommend(ev: JobEvidence, findings: list[Finding], target_rate: float | None) -> None:
     """Attach parallelism recommendations (with the next bottleneck) to bottleneck findings."""
-    now, offered = offered_source_rate(ev)
+    flow = flow_of(ev)
+    now, offered = source_rates(flow)
     goal = target_rate if target_rate else offered
     for f in findings:
         if not f.is_bottleneck or f.vertex_id is None or f.vertex_id not in ev.tasks:
@@ -103,7 +62,7 @@ def recommend(ev: JobEvidence, findings: list[Finding], target_rate: float | Non
                                     {Fact.RATE_PER_SUBTASK: r,
                                      Fact.UTILISATION: TARGET_UTILISATION}))
             continue
-        plan = _plan(ev, t, f.imbalance, input_rates_at(ev, goal, now))
+        plan = _plan(ev, t, f.imbalance, needs_at(flow, goal, now))
         if not plan:
             continue
         f.actions.insert(0, Action(
@@ -120,8 +79,9 @@ def _plan(ev: JobEvidence, bottleneck: TaskEvidence, imbalance: float | None,
     out = []
     for vid, w in ev.tasks.items():
         ws = w.state
-        if vid != bottleneck.vertex_id and (not w.takes_input or ws.true_rate_per_subtask is None):
-            continue
+        if not w.takes_input or (vid != bottleneck.vertex_id
+                                 and ws.true_rate_per_subtask is None):
+            continue  # a source's limit is the head's to size (analysis.sources)
         need_in = rates.get(vid, 0.0)
         rw = ws.true_rate_per_subtask
         if rw is None or need_in <= 0:

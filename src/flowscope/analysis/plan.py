@@ -39,7 +39,7 @@ from flowscope.analysis.findings import (
     TaskState,
     Verdict,
 )
-from flowscope.analysis.flow import needs_at, source_rates, sustained_rate
+from flowscope.analysis.flow import Flow, needs_at, source_rates, sustained_rate
 from flowscope.analysis.numbers import finite_sum
 from flowscope.analysis.resources import ClusterFacts
 
@@ -188,7 +188,7 @@ def plan(d: Diagnosis, facts: ClusterFacts, *, target_rate: float | None = None,
     """The plan for `d`'s job: per vertex old -> new parallelism for the sources to sustain
     `target_rate` records/s (default: what they would emit unthrottled), the predicted
     records/s at the sources, the next bottleneck and the refusals."""
-    now, offered = source_rates(d)
+    now, offered = source_rates(Flow.of(d))
     target = target_rate or offered
     basis = (TargetBasis.GIVEN if target_rate else
              TargetBasis.UNTHROTTLED if offered else TargetBasis.NONE)
@@ -273,7 +273,7 @@ def _skew_refusal(d: Diagnosis, f: Finding, now: float | None) -> Refusal | None
         return Refusal(RefusalReason.DATA_SKEW, t.name, subtasks=tuple(f.subtasks))
     ceiling_in = min(rates) / share
     # At the sources: the vertex's input per source record (its selectivity from them).
-    per_source = needs_at(d, now, now).get(t.vertex_id, 0.0) / now if now else None
+    per_source = needs_at(Flow.of(d), now, now).get(t.vertex_id, 0.0) / now if now else None
     ceiling = ceiling_in / per_source if per_source else None
     return Refusal(RefusalReason.DATA_SKEW, t.name, ceiling_per_s=ceiling, share=share,
                    rate_per_s=min(rates), subtasks=tuple(f.subtasks))
@@ -304,7 +304,7 @@ def _true_rate(t: TaskState) -> float | None:
 
 
 def _size(d: Diagnosis, facts: ClusterFacts, target: float, now: float) -> list[VertexPlan]:
-    needs = needs_at(d, target, now)
+    needs = needs_at(Flow.of(d), target, now)
     located = {f.vertex_id for f in d.bottlenecks}
     out = []
     for t in d.tasks:
