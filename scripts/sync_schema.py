@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from flowscope.analysis.findings import ActionKind, Cause, NoteKind, Why
+from flowscope.analysis.findings import ActionKind, Cause, NoteKind, Verdict, Why
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schema" / "diagnosis.schema.json"
@@ -32,6 +32,7 @@ def main() -> None:
     schema = json.loads(SCHEMA.read_text())
     d = schema["$defs"]
     d["cause"]["enum"] = [c.value for c in Cause]
+    schema["properties"]["verdict"]["enum"] = [v.value for v in Verdict]
     d["evidence"]["properties"]["reason"]["enum"] = [w.value for w in Why]
     d["action"]["properties"]["kind"]["enum"] = [a.value for a in ActionKind]
     schema["properties"]["note_kinds"]["items"]["enum"] = [n.value for n in NoteKind]

@@ -19,19 +19,9 @@ if TYPE_CHECKING:
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def pending_marks(scenario: Scenario | None) -> list[pytest.MarkDecorator]:
-    """A scenario whose rule is pending (`Scenario.rule_pending`) is expected to fail until the
-    rule lands: xfail, not strict. No marks for any other scenario (or None)."""
-    from flowscope.lab.scenarios import RULE_PENDING
-
-    if scenario is None or not scenario.rule_pending:
-        return []
-    return [pytest.mark.xfail(strict=False, reason=RULE_PENDING)]
-
-
 def scenario_params(scenarios: Iterable[Scenario]) -> list[object]:
-    """Scenarios as test parameters (ids: their names), with their `pending_marks`."""
-    return [pytest.param(s, id=s.name, marks=pending_marks(s)) for s in scenarios]
+    """Scenarios as test parameters (ids: their names)."""
+    return [pytest.param(s, id=s.name) for s in scenarios]
 
 
 def fixture_path(name: str) -> Path:

@@ -88,7 +88,7 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
         listed, _ = _listing(url, headers)
         where.update((j.id, url) for j in listed)
     wanted = [d for d in diagnoses if d.job_id in where
-              and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED)]
+              and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED, Verdict.RESTARTING)]
     if not wanted:
         return diagnoses
     say(f"asking the JobManagers about {len(wanted)} job(s): graphs and flame graphs")
@@ -107,6 +107,7 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
 def _judged_with_jobmanager(reading: FleetReading, d: Diagnosis, url: str,
                             headers: Mapping[str, str] | None) -> Diagnosis:
     from flowscope.analysis.cpu import from_views
+    from flowscope.analysis.jobfacts import frames_of_views
     from flowscope.flink.ondemand import fetch_flamegraphs
     from flowscope.sampling import TOLD_BY_WORK
 
@@ -125,6 +126,7 @@ def _judged_with_jobmanager(reading: FleetReading, d: Diagnosis, url: str,
             except FlowscopeError:
                 continue
             t.stacks = from_views(views, f.vertex_id, t.name)
+            t.frames = frames_of_views(views, graph, f.vertex_id)
             read += 1
     ev.notes.append(Note(NoteKind.FROM_JOBMANAGER, {Fact.SUBJECTS: (src.url,),
                                                     Fact.MORE: read}))

@@ -169,7 +169,8 @@ def test_scan_lists_the_running_jobs(light_jobs, lab_cluster, lab_prometheus):
             if s.bottleneck is not None:
                 assert (row["bottleneck"], row["cause"]) == (named(s.bottleneck), s.cause), (
                     source, row["summary"])
-        severity = {"backpressured": 0, "limited": 1, "unknown": 2, "healthy": 3}
+        severity = {"restarting": 0, "backpressured": 1, "limited": 2, "unknown": 3,
+                    "healthy": 4}
         order = [severity[r["verdict"]] for r in doc["jobs"]]
         assert order == sorted(order), (source, order)
     if lab_prometheus is None:

@@ -22,7 +22,8 @@ needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool is not on PATH (Debian's prometheus package has it)"
 )
 
-ALERTS = {"FlinkJobBottleneck", "FlinkJobBackpressured", "FlowscopeSourceDown", "FlowscopeAbsent"}
+ALERTS = {"FlinkJobBottleneck", "FlinkJobRestarting", "FlinkJobBackpressured",
+          "FlowscopeSourceDown", "FlowscopeAbsent"}
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,7 @@ SCHEMA_PATH = ROOT / "schema" / "diagnosis.schema.json"
 ERROR_SCHEMA_PATH = ROOT / "schema" / "error.schema.json"
 DOC_PATH = ROOT / "docs" / "json-schema.md"
 RECORDINGS = sorted(p.stem for p in FIXTURES.glob("*.fsrec"))
-EXIT_FOR_VERDICT = {"healthy": 0, "backpressured": 1, "limited": 5, "unknown": 3}
+EXIT_FOR_VERDICT = {"healthy": 0, "backpressured": 1, "limited": 5, "restarting": 9, "unknown": 3}
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -169,11 +169,12 @@ def test_every_schema_field_is_documented():
 
 def test_the_schema_knows_every_word_of_the_vocabulary():
     """scripts/sync_schema.py keeps the schema in step with analysis/findings.py."""
-    from flowscope.analysis.findings import ActionKind, Cause, Fact, NoteKind, Why
+    from flowscope.analysis.findings import ActionKind, Cause, Fact, NoteKind, Verdict, Why
 
     schema = json.loads(SCHEMA_PATH.read_text())
     d = schema["$defs"]
     assert set(d["cause"]["enum"]) == {c.value for c in Cause}
+    assert set(schema["properties"]["verdict"]["enum"]) == {v.value for v in Verdict}
     assert set(d["evidence"]["properties"]["reason"]["enum"]) == {w.value for w in Why}
     assert set(d["action"]["properties"]["kind"]["enum"]) == {a.value for a in ActionKind}
     assert set(schema["properties"]["note_kinds"]["items"]["enum"]) == {n.value for n in NoteKind}

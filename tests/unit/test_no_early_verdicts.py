@@ -8,9 +8,8 @@ import pytest
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import Confidence, Diagnosis
-from flowscope.lab.scenarios import SCENARIOS
 from flowscope.sampling import load_recording
-from tests.conftest import FIXTURES, pending_marks
+from tests.conftest import FIXTURES
 
 
 def signature(d: Diagnosis) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -19,7 +18,7 @@ def signature(d: Diagnosis) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param(p, id=p.stem, marks=pending_marks(SCENARIOS.get(p.stem)))
+    pytest.param(p, id=p.stem)
     for p in sorted(FIXTURES.glob("*.fsrec"))])
 def test_a_confident_verdict_is_never_contradicted(path):
     graph, samples = load_recording(path)

@@ -37,7 +37,7 @@ from flowscope.analysis.window import (
     window_samples,
 )
 from flowscope.api import load_recording
-from flowscope.flink.fleet import TaskAnswers, history_of, job_evidence
+from flowscope.flink.fleet import TaskAnswers, _lifecycle, history_of, job_evidence
 from flowscope.flink.promwindow import fit_to_graph
 from flowscope.model import JobGraph, Sample
 from flowscope.render import words
@@ -49,9 +49,17 @@ from tests.prom_fixtures import prom_fixture
 RECORDED = sorted(p.name.removesuffix(".fsrec") for p in FIXTURES.glob("*.fsrec"))
 WITH_PROMETHEUS = sorted(p.name.removesuffix(".json.xz")
                          for p in PROM_FIXTURES.glob("*.json.xz"))
-# Causes told from what a task's threads do: stack samples decide them, and a path without
-# stack samples may say `busy` (on- or off-CPU unknown) instead.
-TOLD_BY_STACKS = {Cause.COMPUTE_BOUND, Cause.OFF_CPU}
+# Causes told from what a task's threads do (stack samples) or from its checkpoints' details:
+# a path without them says the coarser cause it can see, or `busy` (on- or off-CPU unknown).
+COARSER = {
+    Cause.COMPUTE_BOUND: {Cause.BUSY},
+    Cause.OFF_CPU: {Cause.BUSY},
+    # Waiting for a slot in its queue, or on the task thread in a snapshot: off the CPU.
+    Cause.ASYNC_CAPACITY: {Cause.BUSY, Cause.OFF_CPU},
+    Cause.CHECKPOINT_STALL: {Cause.BUSY, Cause.OFF_CPU},
+    # The state backend's cost, or one instance's cache misses that make it the slow one.
+    Cause.STATE_ACCESS: {Cause.BUSY, Cause.OFF_CPU, Cause.COMPUTE_BOUND, Cause.SLOW_INSTANCE},
+}
 MAX_HOT = 8
 
 
@@ -73,7 +81,7 @@ def agrees(reference: Diagnosis, other: Diagnosis) -> str | None:
     if set(theirs) != set(mine):
         return f"bottlenecks {sorted(theirs)} where {sorted(mine)}"
     for name, cause in theirs.items():
-        if cause != mine[name] and not (cause == Cause.BUSY and mine[name] in TOLD_BY_STACKS):
+        if cause != mine[name] and cause not in COARSER.get(mine[name], set()):
             return f"{name}: {cause} where {mine[name]}"
     return None
 
@@ -157,6 +165,12 @@ def fleet_diagnosis(graph: JobGraph, samples: list[Sample], *, edges: bool) -> D
                       window_s, latest.uptime_s)
     ev.taskmanagers = {tm: facts for tm, facts in taskmanager_rates(recent).items()
                        if any(tm in t.busy_on_tm for t in ev.tasks.values())}
+    # The JobManager's counters the fleet reads per job: restarts and checkpoints.
+    first, cps = recent[0], (recent[0].checkpoints, latest.checkpoints)
+    ev.restarts, ev.checkpointing = _lifecycle({
+        "restarts": float(latest.max_attempt - first.max_attempt),
+        "cp_completed": float(cps[1].completed - cps[0].completed),
+        "cp_failed": float(cps[1].failed - cps[0].failed)}, window_s)
     history = window_samples(samples, DEFAULT_HISTORY_S)
     ev.history = history_of(recent_steps(graph, history), ev)
     return judge(ev)

@@ -23,6 +23,10 @@ from flowscope.analysis.findings import (
 from flowscope.analysis.flow import Flow, needs_at, source_rates
 
 TARGET_UTILISATION = 0.8
+# Causes more subtasks relieve: more cores or more waiting at once, more requests in flight,
+# more state backend instances. (Skew, a slow instance, a stalling snapshot: not so.)
+SCALES = frozenset({Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE, Cause.BUSY,
+                    Cause.ASYNC_CAPACITY, Cause.STATE_ACCESS})
 
 
 def flow_of(ev: JobEvidence) -> Flow:
@@ -50,7 +54,7 @@ def recommend(ev: JobEvidence, findings: list[Finding], target_rate: float | Non
         if f.cause == Cause.DATA_SKEW:
             _skew_ceiling(f, t, ev.window_s)
             continue
-        if f.cause not in (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.GC_PRESSURE, Cause.BUSY):
+        if f.cause not in SCALES:
             continue
         r = t.state.true_rate_per_subtask
         if r is None or not now:

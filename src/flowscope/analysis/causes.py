@@ -6,6 +6,11 @@ names the cause. The numbers go into the finding's facts; render/words words the
 
   data_skew           some subtasks hot, getting >= SKEW_RATIO x their peers' records, the
                       peers with headroom
+  checkpoint_stall    the task's synchronous checkpoint phase takes >= STALL_SHARE of each
+                      checkpoint interval (it takes no records meanwhile)
+  async_capacity      most of its working stack samples wait for a free slot in an Async I/O
+                      operator's queue: the operator runs at its in-flight capacity
+  state_access        most of its working stack samples run in the keyed state backend's code
   slow_instance       a subtask that costs >= SLOW_COST_RATIO x its peers' busy time per
                       record, or a few hot subtasks whose peers have headroom
   gc_pressure         every subtask busy, and GC that holds on their TaskManagers
@@ -52,6 +57,20 @@ IMBALANCE = 1.1  # the busiest subtask's share of the records over a fair share,
 SAMPLED_TMS_FROM = 16
 # The JVMs together use this share of the host's cores: the host is saturated.
 SATURATED = 0.85
+# Of a task's working stack samples (not idle in the mailbox), this share waiting for a slot
+# in an Async I/O queue, or running the state backend's code, names that cause. Measured on
+# the lab's scenarios: 0.985-1.0 waiting at capacity, 0.88-0.99 in RocksDB (3 runs each).
+ASYNC_WAIT_SHARE = 0.5
+STATE_SHARE = 0.5
+# A synchronous checkpoint phase this share of the interval (and at least STALL_MIN_MS) stalls
+# the task: measured 3.0 s of a 5 s interval (0.60) on the lab's stall, 8 ms at most elsewhere.
+STALL_SHARE = 0.25
+STALL_MIN_MS = 1000.0
+# Without checkpoint details: this share of the working stack samples in a checkpoint's
+# synchronous phase (measured 0.98-0.99 on the lab's stall).
+STALL_FRAMES_SHARE = 0.5
+# State reads of one subtask this many times slower than another's: said.
+READ_SPREAD = 10.0
 NO_FACTS = TaskManagerFacts()
 
 CauseRule = Callable[[JobEvidence, TaskEvidence], Finding | None]
@@ -237,8 +256,106 @@ def _jvm_evidence(f: Finding, ev: JobEvidence, t: TaskEvidence,
          Fact.TASKMANAGERS_READ: len(measured), Fact.TASKMANAGERS_OF: len(t.busy_by_tm)}))
 
 
+def stalls(ev: JobEvidence, t: TaskEvidence) -> bool:
+    """Whether the task's synchronous checkpoint phase stalls it: its checkpoints' details
+    say it takes STALL_SHARE of the interval (and STALL_MIN_MS), or, without them, most of
+    its working stack samples are in it."""
+    if stall_ms(ev, t) is not None:
+        return True
+    fr = t.frames
+    return (t.checkpoints is None and fr is not None and fr.working > 0
+            and fr.checkpoint_sync >= STALL_FRAMES_SHARE * fr.working)
+
+
+def stall_ms(ev: JobEvidence, t: TaskEvidence) -> float | None:
+    """The task's longest synchronous checkpoint phase when its details say it stalls the
+    task (see STALL_SHARE), else None."""
+    interval = ev.checkpointing.interval_ms if ev.checkpointing else None
+    sync = t.checkpoints.sync_ms if t.checkpoints else None
+    if sync is None or sync < STALL_MIN_MS:
+        return None
+    return sync if interval is None or sync >= STALL_SHARE * interval else None
+
+
+def checkpoint_stall(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """A synchronous checkpoint phase (snapshotState, a sink's pre-commit flush) that holds
+    the task for a large share of every interval: the records wait, the input is
+    backpressured in bursts, one per checkpoint."""
+    if not stalls(ev, t):
+        return None
+    sync = stall_ms(ev, t)
+    interval = ev.checkpointing.interval_ms if ev.checkpointing else None
+    f = _finding(ev, t, Cause.CHECKPOINT_STALL, [], [])
+    f.facts.update({Fact.SYNC_MS: sync, Fact.INTERVAL_MS: interval,
+                    Fact.CHECKPOINTS: t.checkpoints.checkpoints if t.checkpoints else 0})
+    if sync is not None:
+        f.evidence.append(Evidence(t.name, "checkpoint_sync_ms", round(sync), "ms",
+                                   ev.window_s, Why.SYNC_PHASE, {Fact.INTERVAL_MS: interval}))
+    if t.frames is not None and t.frames.working:
+        f.evidence.append(Evidence(t.name, "checkpoint_sync_samples", t.frames.checkpoint_sync,
+                                   "samples", ev.window_s, Why.SYNC_PHASE,
+                                   {Fact.SUBTASKS: t.frames.working}))
+    f.actions.append(Action(ActionKind.CHEAPER_SNAPSHOT, {Fact.SYNC_MS: sync,
+                                                          Fact.INTERVAL_MS: interval}))
+    return f
+
+
+def async_capacity(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """An Async I/O operator whose queue of in-flight requests is full: each subtask
+    processes about capacity / latency records per second, whatever its CPU."""
+    fr = t.frames
+    if fr is None or not fr.working or fr.async_wait < ASYNC_WAIT_SHARE * fr.working:
+        return None
+    f = _busy(ev, t, Cause.ASYNC_CAPACITY, stacks=False)
+    per = (t.state.records_in_per_s or 0.0) / max(t.state.parallelism, 1)
+    f.facts.update({Fact.WAIT_SHARE: fr.async_wait / fr.working, Fact.RATE_PER_SUBTASK: per})
+    f.evidence.append(Evidence(t.name, "async_queue_wait_samples", fr.async_wait, "samples",
+                               ev.window_s, Why.ASYNC_WAITS, {Fact.SUBTASKS: fr.working}))
+    f.actions.append(Action(ActionKind.ASYNC_CAPACITY, {Fact.RATE_PER_SUBTASK: per}))
+    return f
+
+
+def state_access(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
+    """Most of the task's work runs in the keyed state backend (RocksDB, ForSt): reads and
+    writes of state, not the operator's own code."""
+    fr = t.frames
+    if fr is None or not fr.working or fr.state_samples < STATE_SHARE * fr.working:
+        return None
+    backend = max(fr.state, key=lambda b: fr.state[b])
+    f = _busy(ev, t, Cause.STATE_ACCESS, stacks=False)
+    f.facts.update({Fact.STATE_SHARE: fr.state_samples / fr.working, Fact.BACKEND: backend})
+    f.evidence.append(Evidence(t.name, "state_backend_samples", fr.state_samples, "samples",
+                               ev.window_s, Why.STATE_FRAMES,
+                               {Fact.SUBTASKS: fr.working, Fact.BACKEND: backend}))
+    sa = t.state_access
+    if sa is not None:
+        f.facts.update({Fact.READ_NS: sa.read_ns, Fact.READ_NS_FASTEST: sa.read_ns_fastest,
+                        Fact.HIT_RATIO: sa.block_cache_hit_ratio,
+                        Fact.STATE_BYTES: sa.live_bytes})
+        if sa.read_ns is not None:
+            f.evidence.append(Evidence(t.name, "state_read_latency_ns", round(sa.read_ns),
+                                       "ns", ev.window_s, Why.STATE_READS,
+                                       {Fact.READ_NS_FASTEST: sa.read_ns_fastest}))
+        if sa.block_cache_hit_ratio is not None:
+            f.evidence.append(Evidence(t.name, "block_cache_hit_ratio",
+                                       round(sa.block_cache_hit_ratio, 3), "ratio",
+                                       ev.window_s, Why.CACHE_HITS))
+    f.actions.append(Action(ActionKind.STATE_TUNING, {Fact.BACKEND: backend},
+                            config=_state_config(backend)))
+    return f
+
+
+def _state_config(backend: str) -> dict[str, str]:
+    if backend == "heap":
+        return {}
+    return {"state.backend.rocksdb.memory.managed": "true",
+            "taskmanager.memory.managed.fraction": "larger than today",
+            "execution.checkpointing.incremental": "true"}
+
+
 CAUSE_RULES: tuple[CauseRule, ...] = (
-    data_skew, slow_instance, gc_pressure, work_from_stacks, work_from_jvm_cpu, busy_unknown)
+    data_skew, checkpoint_stall, async_capacity, state_access, slow_instance, gc_pressure,
+    work_from_stacks, work_from_jvm_cpu, busy_unknown)
 
 
 def classify(ev: JobEvidence, t: TaskEvidence, *, at_head: bool = False) -> Finding:

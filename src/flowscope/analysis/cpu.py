@@ -146,6 +146,17 @@ def from_views(views: dict[str, FlameGraph], vertex_id: str,
     return ready if not isinstance(ready, tuple) else _split(*ready, vertex_id, vertex_name)
 
 
+def newest_ready_views(samples: Sequence[Sample],
+                       vertex_id: str) -> tuple[FlameGraph, FlameGraph] | None:
+    """The newest finished on_cpu and off_cpu views of a vertex among the samples."""
+    for s in reversed(samples):
+        views = s.flamegraphs.get(vertex_id)
+        ready = _ready(views) if views else None
+        if isinstance(ready, tuple):
+            return ready
+    return None
+
+
 def from_flamegraphs(samples: Sequence[Sample], vertex_id: str,
                      vertex_name: str) -> CpuSplit | StackUnavailable | None:
     """The newest ready flame-graph pair of a vertex as a split; StackUnavailable says why

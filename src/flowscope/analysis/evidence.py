@@ -28,11 +28,13 @@ from flowscope.analysis.findings import (
     TaskState,
     ThroughputFacts,
 )
+from flowscope.analysis.flame import FrameCounts
 from flowscope.analysis.temporal import TemporalView
-from flowscope.model import JobGraph
+from flowscope.model import JobException, JobGraph
 
-__all__ = ["RELATIVE_HOT", "Exchange", "JobEvidence", "Loads", "Peers", "Quality",
-           "SourceInput", "SubtaskFacts", "TaskEvidence", "Watermarks"]
+__all__ = ["RELATIVE_HOT", "Checkpointing", "Exchange", "JobEvidence", "Loads", "Peers",
+           "Quality", "Restarts", "SourceInput", "StateAccess", "SubtaskFacts",
+           "TaskCheckpoints", "TaskEvidence", "Watermarks"]
 
 # Below this busy ratio a subtask's records per busy second are not extrapolated.
 MIN_BUSY_FOR_RATE = 0.05
@@ -118,6 +120,31 @@ class Watermarks:
     splits: dict[int, dict[str, float | None]]
 
 
+@dataclass(frozen=True)
+class StateAccess:
+    """A task's keyed state, as its backend reports it (None: not reported). Latencies are
+    the sampled accesses' medians in ns (`state.latency-track.*`), the slowest subtask's and
+    the fastest's; the block cache hit ratio over the window (RocksDB statistics)."""
+
+    read_ns: float | None = None
+    read_ns_fastest: float | None = None
+    write_ns: float | None = None
+    block_cache_hit_ratio: float | None = None
+    live_bytes: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskCheckpoints:
+    """A task's part in the checkpoints read within the history (ms, the longest over its
+    subtasks and those checkpoints): the synchronous phase (on the task thread: it takes no
+    records meanwhile), the barrier alignment and the barrier's start delay."""
+
+    sync_ms: float | None = None
+    alignment_ms: float | None = None
+    start_delay_ms: float | None = None
+    checkpoints: int = 0  # checkpoints read with this task's details
+
+
 @dataclass
 class TaskEvidence:
     """One task (job vertex) over the window. `state` as Flink's UI folds its subtasks (ratios
@@ -153,6 +180,13 @@ class TaskEvidence:
     fires_timers: bool = False
     # Subtasks that report busy time but no record rate yet.
     rates_missing: tuple[int, ...] = ()
+    # What the stack samples show beyond on- or off-CPU: Async I/O queue waits, checkpoint
+    # sync phases, state backend frames (analysis.flame.FrameCounts); None: no stacks.
+    frames: FrameCounts | None = None
+    # The task chains an Async I/O operator (its default name in the plan).
+    async_operator: bool = False
+    checkpoints: TaskCheckpoints | None = None
+    state_access: StateAccess | None = None
 
     @property
     def vertex_id(self) -> str:
@@ -161,6 +195,34 @@ class TaskEvidence:
     @property
     def name(self) -> str:
         return self.state.name
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """How often the job failed and restarted within the history."""
+
+    count: int  # restarts seen
+    span_s: float  # the history they were seen in
+    attempt: int  # the newest execution attempt
+    failures: int = 0  # failures of the exception history within the span
+    root: JobException | None = None  # the newest failure (None: the history was not read)
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """The job's checkpoints within the history: how it checkpoints, how many completed and
+    failed, the newest failure's reason, and how the size changed."""
+
+    interval_ms: float | None = None
+    timeout_ms: float | None = None
+    unaligned: bool | None = None
+    completed: int = 0
+    failed: int = 0
+    expired: int = 0  # failures that ran out of time (the timeout)
+    failure: str = ""  # the newest failure's reason
+    end_to_end_ms: float | None = None  # the newest completed checkpoint's duration
+    state_bytes: float | None = None  # the newest completed checkpoint's full state
+    growth: float | None = None  # its state over the oldest's within the history (x)
 
 
 @dataclass
@@ -194,6 +256,9 @@ class JobEvidence:
     quality: Quality = field(default_factory=Quality)
     # What the reading said of itself (which vertices were read one by one, ...).
     notes: list[Note] = field(default_factory=list)
+    restarts: Restarts | None = None
+    checkpointing: Checkpointing | None = None
+    storage: str = ""  # the checkpoint storage's class, where the job's config says
     # The 2019 post's buffer tables and per-task throughput, where the gauges were read.
     readings: list[BufferReading] = field(default_factory=list)
     throughput: list[ThroughputFacts] = field(default_factory=list)

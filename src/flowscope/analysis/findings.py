@@ -63,12 +63,23 @@ class Cause(StrEnum):
     CATCHING_UP = "catching-up"
     ALIGNMENT_PAUSED = "alignment-paused"
     IDLE_SOURCE = "idle-source"
+    # Outside the per-record path: an Async I/O operator at its in-flight capacity, the state
+    # backend's cost, a checkpoint's synchronous phase that blocks the task, and the job's
+    # failures and checkpoints.
+    ASYNC_CAPACITY = "async-capacity"
+    STATE_ACCESS = "state-access"
+    CHECKPOINT_STALL = "checkpoint-stall"
+    RESTART_LOOP = "restart-loop"
+    CHECKPOINTS_FAILING = "checkpoints-failing"
+    SLOW_ALIGNMENT = "slow-alignment"
+    STATE_GROWTH = "state-growth"
 
 
 class Verdict(StrEnum):
     HEALTHY = "healthy"  # no backpressure and headroom at the head of the job
     BACKPRESSURED = "backpressured"
     LIMITED = "limited"  # no backpressure, but the first task runs at its limit
+    RESTARTING = "restarting"  # the job failed and restarted within the window
     UNKNOWN = "unknown"
 
 
@@ -230,6 +241,26 @@ class Fact(StrEnum):
     LED = "led"  # count of intervals in which it led
     WAY = "way"  # a WorkBasis: how on-/off-CPU was told
     GAUGES_READ = "gauges_read"  # bool: the tasks' buffer gauges were read
+    WAIT_SHARE = "wait_share"  # ratio 0..1 of the working stack samples waiting for a slot
+    STATE_SHARE = "state_share"  # ratio 0..1 of the working stack samples in state code
+    BACKEND = "backend"  # a state backend: rocksdb, forst, heap
+    READ_NS = "read_ns"  # ns: the slowest subtask's median state read
+    READ_NS_FASTEST = "read_ns_fastest"  # ns: the fastest subtask's
+    HIT_RATIO = "hit_ratio"  # ratio 0..1 of block cache hits
+    STATE_BYTES = "state_bytes"  # bytes
+    SYNC_MS = "sync_ms"  # ms: a checkpoint's synchronous phase
+    INTERVAL_MS = "interval_ms"  # ms: the checkpoint interval
+    TIMEOUT_MS = "timeout_ms"  # ms: the checkpoint timeout
+    ALIGNMENT_MS = "alignment_ms"  # ms: barrier alignment
+    CHECKPOINTS = "checkpoints"  # count
+    FAILED = "failed"  # count
+    EXPIRED = "expired"  # count
+    GROWTH = "growth"  # x over the window
+    EXCEPTION = "exception"  # an exception's class
+    MESSAGE = "message"  # its first line
+    ROOT_CAUSE = "root_cause"  # its innermost cause
+    TASK = "task"  # a task name as Flink gives it
+    STORAGE = "storage"  # the checkpoint storage's class
 
 
 class Why(StrEnum):
@@ -254,6 +285,16 @@ class Why(StrEnum):
     TRUE_RATE = "true-rate"
     HEAD_TRUE_RATE = "head-true-rate"
     HOT_SHARE = "hot-share"
+    ASYNC_WAITS = "async-waits"
+    STATE_FRAMES = "state-frames"
+    STATE_READS = "state-reads"
+    CACHE_HITS = "cache-hits"
+    SYNC_PHASE = "sync-phase"
+    RESTARTS = "restarts"
+    NEWEST_FAILURE = "newest-failure"
+    FAILED_CHECKPOINTS = "failed-checkpoints"
+    ALIGNMENT = "alignment"
+    STATE_SIZE = "state-size"
     BP_WITHOUT_BUSY = "bp-without-busy"
     GC_PER_S = "gc-per-s"
     HEAP_FULL = "heap-full"
@@ -304,6 +345,13 @@ class ActionKind(StrEnum):
     UNALIGNED = "unaligned-checkpoints"
     HEADROOM = "headroom"
     TELL_WORK = "tell-work"  # read stack samples: on- or off-CPU is not known
+    ASYNC_CAPACITY = "async-capacity"  # raise the in-flight capacity, or the service's pace
+    STATE_TUNING = "state-tuning"  # the state backend's memory, values, TTL, async state
+    CHEAPER_SNAPSHOT = "cheaper-snapshot"  # a synchronous checkpoint phase that blocks
+    ROOT_FAILURE = "root-failure"  # fix what fails first
+    CHECKPOINT_STORAGE = "checkpoint-storage"  # state outgrows the JobManager's storage
+    CHECKPOINT_TIMEOUT = "checkpoint-timeout"  # checkpoints that expire
+    STATE_TTL = "state-ttl"  # state that keeps growing
 
 
 class WorkBasis(StrEnum):
@@ -375,6 +423,7 @@ class NoteKind(StrEnum):
     GAUGE_RATIOS = "gauge-ratios"
     ALONG_EDGES = "along-edges"
     WITHOUT_EDGES = "without-edges"
+    BETWEEN_RESTARTS = "between-restarts"
     NETWORK_UNKNOWN = "network-unknown"
     MISSED_POLLS = "missed-polls"
     FROM_JOBMANAGER = "from-jobmanager"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from flowscope.analysis.findings import Cause, Confidence, Diagnosis, Finding, Verdict
 
 # Verdicts by how much a job needs a look (lower first).
-SEVERITY = {Verdict.BACKPRESSURED: 0, Verdict.LIMITED: 1, Verdict.UNKNOWN: 2,
-            Verdict.HEALTHY: 3}
+SEVERITY = {Verdict.RESTARTING: 0, Verdict.BACKPRESSURED: 1, Verdict.LIMITED: 2,
+            Verdict.UNKNOWN: 3, Verdict.HEALTHY: 4}
 
 
 @dataclass
@@ -54,7 +54,7 @@ def row_of(d: Diagnosis, where: str, since_s: float | None = None) -> FleetRow:
     bp = [t.backpressured for t in d.tasks if t.backpressured is not None]
     row = FleetRow(d.job_id, d.job_name, where, d.verdict, d.confidence, since_s=since_s,
                    backpressured=max(bp) if bp else None, diagnosis=d)
-    bottlenecks = d.bottlenecks
+    bottlenecks = d.bottlenecks or [f for f in d.findings if f.cause == Cause.RESTART_LOOP]
     if bottlenecks:
         f = max(bottlenecks, key=lambda x: _busy_of(d, x))
         row.bottleneck = f.vertex_name

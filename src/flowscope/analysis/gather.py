@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from flowscope.analysis import buffers, columnar, cpu, temporal
+from flowscope.analysis import buffers, columnar, cpu, jobfacts, temporal
 from flowscope.analysis.evidence import (
     RELATIVE_HOT,
     Exchange,
@@ -64,13 +64,16 @@ def gather(graph: JobGraph, samples: Sequence[Sample], *, window_s: float,
     span = max((w.span_s for ws in windows.values() for w in ws if w.basis == "counters"),
                default=0.0)
     history = window_samples(list(samples), history_s)
-    tasks = {s.vertex_id: task_evidence(graph, s, windows.get(s.vertex_id, []), history)
+    tasks = {s.vertex_id: task_evidence(graph, s, windows.get(s.vertex_id, []), history,
+                                        recent)
              for s in states}
     ev = JobEvidence(
         job_id=latest.job_id, job_name=graph.name, job_state=latest.job_state, t=latest.t,
         window_s=span, uptime_s=latest.uptime_s, tasks=tasks, graph=graph,
         taskmanagers=taskmanager_rates(recent), quality=_quality(graph, windows, latest),
         history=temporal.analyse(graph, history),
+        restarts=jobfacts.restarts(history), checkpointing=jobfacts.checkpointing(history),
+        storage=latest.checkpoints.config.storage if latest.checkpoints.config else "",
         readings=buffers.buffer_readings(graph, windows),
         throughput=buffers.throughput_facts(graph, {s.vertex_id: s for s in states}, windows),
     )
@@ -108,9 +111,11 @@ def _detail_note(graph: JobGraph, latest: Sample) -> Note | None:
 
 
 def task_evidence(graph: JobGraph, state: TaskState, subs: list[SubtaskWindow],
-                  history: Sequence[Sample] = ()) -> TaskEvidence:
+                  history: Sequence[Sample] = (),
+                  window: Sequence[Sample] = ()) -> TaskEvidence:
     """One task's evidence from its subtasks' windows (`history`: the polls whose stack
-    samples tell what a busy task's threads do)."""
+    samples and checkpoints tell what a busy task's threads do; `window`: those whose state
+    backend metrics count)."""
     inputs = bool(graph.inputs(state.vertex_id))
 
     def load(s: SubtaskWindow) -> float | None:
@@ -135,11 +140,15 @@ def task_evidence(graph: JobGraph, state: TaskState, subs: list[SubtaskWindow],
         t.splits = finite_sum([float(w.splits) if w.splits is not None else None
                                for w in subs])
     t.busy_on_tm = _busy_on_tm(measured)
+    t.checkpoints = jobfacts.task_checkpoints(history, state.vertex_id)
+    t.state_access = jobfacts.state_access(window, state.vertex_id)
+    t.async_operator = jobfacts.has_async_operator(graph, state.vertex_id)
     if not measured:
         return t
     _spread(t, measured, load)
     if (state.busy or 0.0) >= BUSY_HOT:
         t.stacks = _stacks(graph, state, history)
+        t.frames = jobfacts.frames(history, graph, state.vertex_id)
     return t
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from flowscope.analysis import buffers, capacity, causes, network, sources, temporal
 from flowscope.analysis.cpu import work_of
-from flowscope.analysis.evidence import JobEvidence
+from flowscope.analysis.evidence import JobEvidence, TaskEvidence
 from flowscope.analysis.findings import (
     BUSY_HOT,
     LOW_THRESHOLD,
@@ -31,6 +31,7 @@ from flowscope.analysis.findings import (
     Level,
     Note,
     NoteKind,
+    Value,
     Verdict,
     Why,
     Work,
@@ -47,6 +48,15 @@ MIN_WINDOW_S = 8.0
 # with a busy task is not called healthy with confidence.
 YOUNG_JOB_S = 60.0
 NEAR_CAPACITY = 0.9  # a task this busy with nothing backpressured yet runs at capacity
+# A job that restarted this many times within the history keeps restarting; one restart
+# counts when the newest attempt is younger than RECENT_RESTART_S.
+RESTART_LOOP = 2
+RECENT_RESTART_S = 60.0
+# Checkpoint barriers aligned this long behind a backpressured input (ms).
+SLOW_ALIGNMENT_MS = 1000.0
+# Checkpointed state this many times bigger over the history, and at least this big (bytes).
+STATE_GROWTH = 2.0
+STATE_GROWTH_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -60,6 +70,7 @@ class Judgement:
     roots: list[str] = field(default_factory=list)  # located sources of backpressure
     heads: list[str] = field(default_factory=list)  # first tasks at their limit
     moving: Finding | None = None
+    restarting: Finding | None = None  # the job keeps failing and restarting
     verdict: Verdict = Verdict.UNKNOWN
     done: bool = False  # nothing more to judge (the job is not running)
 
@@ -72,17 +83,62 @@ Rule = Callable[[JobEvidence, Judgement], None]
 
 # -- the data -------------------------------------------------------------------------------
 
+def restarts(ev: JobEvidence, j: Judgement) -> None:
+    """A job that failed and restarted within the history is judged first as a job that
+    restarts: the headline, with its newest failure; what its tasks did between restarts is
+    not a steady state."""
+    r = ev.restarts
+    if r is None or not (r.count >= RESTART_LOOP or (
+            ev.uptime_s is not None and ev.uptime_s < RECENT_RESTART_S)):
+        return
+    root = r.root
+    cp = ev.checkpointing
+    facts: dict[Fact, Value] = {Fact.RESTARTS: r.count, Fact.SPAN_S: r.span_s,
+                                Fact.ATTEMPT: r.attempt, Fact.FAILED: cp.failed if cp else None}
+    evidence = [Evidence("job", "restarts", r.count, "count", r.span_s, Why.RESTARTS)]
+    if root is not None:
+        facts.update({Fact.EXCEPTION: root.name, Fact.MESSAGE: root.message,
+                      Fact.ROOT_CAUSE: root.root_cause, Fact.TASK: root.task})
+        evidence.append(Evidence(root.task or "job", "exception", root.name, "",
+                                 r.span_s, Why.NEWEST_FAILURE, {Fact.MESSAGE: root.message}))
+    name = _task_named(ev, root.task) if root is not None else None
+    j.restarting = Finding(Cause.RESTART_LOOP, name.vertex_id if name else None,
+                           name.name if name else None, is_bottleneck=False,
+                           evidence=evidence, facts=facts,
+                           actions=[Action(ActionKind.ROOT_FAILURE, dict(facts))])
+    if cp is not None and cp.failed and root is not None and "checkpoint" in root.message.lower():
+        j.restarting.actions.append(Action(
+            ActionKind.CHECKPOINT_STORAGE, {Fact.STORAGE: ev.storage},
+            config={"state.checkpoint-storage": "filesystem",
+                    "execution.checkpointing.incremental": "true"}))
+    j.findings.append(j.restarting)
+
+
+def _task_named(ev: JobEvidence, flink_task: str) -> TaskEvidence | None:
+    """The task an exception names (Flink writes `name (i/p)#attempt`)."""
+    base = flink_task.split(" (")[0].strip()
+    return next((t for t in ev.tasks.values() if base and t.name == base), None)
+
+
 def running(ev: JobEvidence, j: Judgement) -> None:
-    """A job that is not RUNNING has nothing to diagnose."""
+    """A job that is not RUNNING has nothing to diagnose (one that restarts is said so)."""
     if ev.job_state != "RUNNING":
-        j.notes.append(Note(NoteKind.NOT_RUNNING, {Fact.STATE: ev.job_state}))
+        if j.restarting is None:
+            j.notes.append(Note(NoteKind.NOT_RUNNING, {Fact.STATE: ev.job_state}))
         j.confidence, j.done = Confidence.LOW, True
+        if j.restarting is not None:
+            j.verdict = Verdict.RESTARTING
 
 
 def data_quality(ev: JobEvidence, j: Judgement) -> None:
     """Start-up values, a young job, a short window, mixed bases, incomplete I/O counters,
     a restart: said, and the confidence lowered where they make the verdict uncertain."""
     q = ev.quality
+    if j.restarting is not None:
+        # Each restart starts the job afresh: young attempts and start-up values are what a
+        # restarting job shows, said by the restart finding.
+        j.notes.extend(ev.notes)
+        return
     if q.startup:
         j.cap(Confidence.LOW)
         j.notes.append(Note(NoteKind.STARTUP_VALUES))
@@ -113,13 +169,34 @@ def moving_bottleneck(ev: JobEvidence, j: Judgement) -> None:
     j.moving = temporal.moving_finding(ev.history, {vid: t.name for vid, t in ev.tasks.items()})
     if j.moving is not None:
         alternating = temporal.alternating(ev.history)
+        if any(causes.stalls(ev, ev.tasks[v]) for v in alternating if v in ev.tasks):
+            # Turns that follow the checkpoints: one task stalls once per interval, the one
+            # that leads in between is the steady one. Not a moving bottleneck.
+            j.moving = None
+            return
         j.roots = [r for r in j.roots if r not in alternating]
         j.findings.append(j.moving)
 
 
 def bottlenecks(ev: JobEvidence, j: Judgement) -> None:
-    """Each located source of backpressure, with its cause (analysis.causes' table)."""
+    """Each located source of backpressure, with its cause (analysis.causes' table). A task
+    whose synchronous checkpoint phase stalls it holds its input back in bursts, one per
+    checkpoint: it is one, busy or not over the window."""
+    held = any((t.state.backpressured or 0.0) > LOW_THRESHOLD for t in ev.tasks.values())
+    j.roots += [vid for vid, t in ev.tasks.items() if held and vid not in j.roots
+                and causes.stalls(ev, t) and _input_held(ev, vid)]
     j.findings.extend(causes.classify(ev, ev.tasks[r]) for r in j.roots)
+    if j.restarting is not None and j.roots:
+        j.notes.append(Note(NoteKind.BETWEEN_RESTARTS,
+                            {Fact.RESTARTS: ev.restarts.count if ev.restarts else 0}))
+        j.cap(Confidence.LOW)
+
+
+def _input_held(ev: JobEvidence, vid: str) -> bool:
+    """Some input of the task is backpressured (any task, without the graph's edges)."""
+    ups = ev.graph.upstream(vid) if ev.graph is not None else list(ev.tasks)
+    return any((ev.tasks[u].state.backpressured or 0.0) > LOW_THRESHOLD for u in ups
+               if u in ev.tasks)
 
 
 def head_of_job(ev: JobEvidence, j: Judgement) -> None:
@@ -143,9 +220,10 @@ def settled(ev: JobEvidence, j: Judgement) -> None:
         return
     if j.moving is None:
         timers = {vid for vid, t in ev.tasks.items() if t.fires_timers}
+        # GC pauses and stalling snapshots take the busy time they take: below 100% by nature.
         busy = {f.vertex_id: ev.tasks[f.vertex_id].state.busy or 0.0 for f in j.findings
                 if f.is_bottleneck and f.vertex_id in ev.tasks and not f.at_head
-                and f.cause != Cause.GC_PRESSURE}
+                and f.cause not in (Cause.GC_PRESSURE, Cause.CHECKPOINT_STALL)}
         doubts = temporal.unsettled(ev.history, timers, busy)
         if doubts:
             j.notes.append(Note(NoteKind.NOT_SETTLED, {Fact.SWINGS: doubts.swings,
@@ -218,6 +296,55 @@ def inputs(ev: JobEvidence, j: Judgement) -> None:
     j.findings.extend(sources.idle_source_findings(ev))
 
 
+def checkpoints(ev: JobEvidence, j: Judgement) -> None:
+    """Checkpoints that fail or expire, barriers aligned for seconds behind a backpressured
+    input, and checkpointed state that keeps growing."""
+    cp = ev.checkpointing
+    if cp is None:
+        return
+    if cp.failed >= 2 and cp.failed >= cp.completed:
+        j.findings.append(Finding(
+            Cause.CHECKPOINTS_FAILING, None, None, is_bottleneck=False,
+            facts={Fact.FAILED: cp.failed, Fact.CHECKPOINTS: cp.completed + cp.failed,
+                   Fact.EXPIRED: cp.expired, Fact.MESSAGE: cp.failure,
+                   Fact.TIMEOUT_MS: cp.timeout_ms},
+            evidence=[Evidence("job", "failed_checkpoints", cp.failed, "count", ev.window_s,
+                               Why.FAILED_CHECKPOINTS, {Fact.MESSAGE: cp.failure})],
+            actions=[Action(ActionKind.CHECKPOINT_TIMEOUT,
+                            {Fact.EXPIRED: cp.expired, Fact.TIMEOUT_MS: cp.timeout_ms},
+                            config=_checkpoint_config(cp.expired > 0))]))
+    for vid, t in ev.tasks.items():
+        align = t.checkpoints.alignment_ms if t.checkpoints else None
+        if align is not None and align >= SLOW_ALIGNMENT_MS and _input_held(ev, vid) \
+                and not cp.unaligned:
+            j.findings.append(Finding(
+                Cause.SLOW_ALIGNMENT, vid, t.name, is_bottleneck=False,
+                facts={Fact.ALIGNMENT_MS: align, Fact.INTERVAL_MS: cp.interval_ms},
+                evidence=[Evidence(t.name, "checkpoint_alignment_ms", round(align), "ms",
+                                   ev.window_s, Why.ALIGNMENT)],
+                actions=[Action(ActionKind.UNALIGNED, config={
+                    "execution.checkpointing.unaligned.enabled": "true",
+                    "taskmanager.network.memory.buffer-debloat.enabled": "true"})]))
+    if (cp.growth is not None and cp.growth >= STATE_GROWTH
+            and (cp.state_bytes or 0.0) >= STATE_GROWTH_BYTES):
+        j.findings.append(Finding(
+            Cause.STATE_GROWTH, None, None, is_bottleneck=False,
+            facts={Fact.GROWTH: cp.growth, Fact.STATE_BYTES: cp.state_bytes,
+                   Fact.SPAN_S: ev.history.span_s if ev.history else ev.window_s},
+            evidence=[Evidence("job", "checkpointed_state_bytes", round(cp.state_bytes or 0),
+                               "bytes", ev.window_s, Why.STATE_SIZE, {Fact.GROWTH: cp.growth})],
+            actions=[Action(ActionKind.STATE_TTL,
+                            config={"execution.checkpointing.incremental": "true"})]))
+
+
+def _checkpoint_config(expired: bool) -> dict[str, str]:
+    if expired:
+        return {"execution.checkpointing.timeout": "longer than today",
+                "execution.checkpointing.unaligned.enabled": "true"}
+    return {"state.checkpoint-storage": "filesystem",
+            "execution.checkpointing.tolerable-failed-checkpoints": "3"}
+
+
 def garbage_collection(ev: JobEvidence, j: Judgement) -> None:
     """GC that stalls a TaskManager, when no bottleneck explains the job already."""
     if not any(f.is_bottleneck for f in j.findings):
@@ -243,7 +370,11 @@ def verdict(ev: JobEvidence, j: Judgement) -> None:
     """Healthy, backpressured, limited at the head, or unknown."""
     levels = [t.state.level for t in ev.tasks.values()]
     backpressured = any(level in (Level.LOW, Level.HIGH) for level in levels)
-    if j.confidence == Confidence.LOW and not j.roots:
+    if j.restarting is not None:
+        j.verdict = Verdict.RESTARTING
+        j.confidence = Confidence.HIGH if ev.restarts and ev.restarts.root and (
+            ev.restarts.count >= RESTART_LOOP) else Confidence.MEDIUM
+    elif j.confidence == Confidence.LOW and not j.roots:
         j.verdict = Verdict.UNKNOWN
     elif j.heads and not j.roots:
         j.verdict = Verdict.LIMITED
@@ -314,9 +445,9 @@ def where_from(ev: JobEvidence, j: Judgement) -> None:
 
 
 RULES: tuple[Rule, ...] = (
-    running, data_quality,
+    restarts, running, data_quality,
     moving_bottleneck, bottlenecks, head_of_job, persistence, settled, record_rates,
-    exchanges, not_bottlenecks, inputs, garbage_collection, plans,
+    exchanges, not_bottlenecks, inputs, checkpoints, garbage_collection, plans,
     verdict, work_basis, buffer_fill, where_from,
 )
 

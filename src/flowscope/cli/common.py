@@ -18,10 +18,13 @@ from flowscope.render.safe import console as safe_console
 
 EXIT_HEALTHY, EXIT_BACKPRESSURED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_ERROR = 0, 1, 2, 3, 4
 EXIT_LIMITED = 5
+# The job failed and restarted within the window: its failures come before any bottleneck.
+EXIT_RESTARTING = 9
 # A bug in flowscope (an exception it did not expect): never 0 or 1, which read as verdicts.
 EXIT_INTERNAL = 70  # EX_SOFTWARE in sysexits.h
 EXIT_FOR = {Verdict.HEALTHY: EXIT_HEALTHY, Verdict.BACKPRESSURED: EXIT_BACKPRESSURED,
-            Verdict.LIMITED: EXIT_LIMITED, Verdict.UNKNOWN: EXIT_UNKNOWN}
+            Verdict.LIMITED: EXIT_LIMITED, Verdict.RESTARTING: EXIT_RESTARTING,
+            Verdict.UNKNOWN: EXIT_UNKNOWN}
 DEFAULT_URL = "http://localhost:8081"
 
 

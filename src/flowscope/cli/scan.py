@@ -127,7 +127,7 @@ def scan(urls: tuple[str, ...], prometheus: str | None, at: str | None, window: 
 
 def _exit_code(rows: list[FleetRow], errors: list[ScanError]) -> int:
     top = worst(rows)
-    if top in (Verdict.BACKPRESSURED, Verdict.LIMITED):
+    if top in (Verdict.RESTARTING, Verdict.BACKPRESSURED, Verdict.LIMITED):
         return EXIT_FOR[top]
     if errors:
         return EXIT_ERROR

@@ -30,10 +30,12 @@ import httpx
 
 from flowscope.analysis.evidence import (
     RELATIVE_HOT,
+    Checkpointing,
     JobEvidence,
     Loads,
     Peers,
     Quality,
+    Restarts,
     SubtaskFacts,
     TaskEvidence,
 )
@@ -292,19 +294,24 @@ class TaskAnswers:
     name: str = ""
 
 
-def _sorted_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], TaskAnswers], dict[str, float],
+# Per-job stats: the uptime (ms), and restarts and checkpoints within the window.
+PER_JOB = {"uptime_ms", "restarts", "cp_completed", "cp_failed"}
+
+
+def _sorted_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], TaskAnswers],
+                                            dict[str, dict[str, float]],
                                             dict[str, dict[str, float]]]:
-    """The rows by task, the jobs' uptimes (s), and the TaskManagers' stats."""
+    """The rows by task, the jobs' own stats (PER_JOB), and the TaskManagers' stats."""
     tasks: dict[tuple[str, str], TaskAnswers] = {}
-    uptime: dict[str, float] = {}
+    jobs: dict[str, dict[str, float]] = {}
     tms: dict[str, dict[str, float]] = {}
     for lab, raw in rows:
         stat, job, task = (lab.get(fleetql.STAT, ""), lab.get(fleetql.JOB, ""),
                            lab.get(fleetql.TASK, ""))
         v = _clamped(stat, raw)
-        if stat == "uptime_ms":
-            if math.isfinite(v) and v > 0:
-                uptime[job] = v / 1000.0
+        if stat in PER_JOB:
+            if job and math.isfinite(v):
+                jobs.setdefault(job, {})[stat] = v
             continue
         if stat in PER_TM:
             tm = lab.get(fleetql.TM, "")
@@ -337,13 +344,13 @@ def _sorted_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], TaskAnswers], d
                                   lab.get("task_name", task))
         else:
             t.stats[stat] = _value(v)
-    return tasks, uptime, tms
+    return tasks, jobs, tms
 
 
 def _evidence(answers: Answers, at: float, window_s: float,
               graphs: Mapping[str, JobGraph], only: str | None = None) -> list[JobEvidence]:
     """One JobEvidence per job with task series in the window (`only`: that job's)."""
-    tasks, uptime, tms = _sorted_rows(answers.rows)
+    tasks, per_job, tms = _sorted_rows(answers.rows)
     by_job: dict[str, dict[str, TaskAnswers]] = {}
     for (job, task), t in tasks.items():
         if t.name and t.stats.get("subtasks") and only in (None, job):
@@ -353,13 +360,29 @@ def _evidence(answers: Answers, at: float, window_s: float,
     out = []
     for job, ts in by_job.items():
         graph = graphs.get(job)
-        ev = job_evidence(job, ts, graph, tms, at, window_s, uptime.get(job),
-                          job in answers.legacy)
+        mine = per_job.get(job, {})
+        up = mine.get("uptime_ms")
+        ev = job_evidence(job, ts, graph, tms, at, window_s,
+                          up / 1000.0 if up and up > 0 else None, job in answers.legacy)
+        ev.restarts, ev.checkpointing = _lifecycle(mine, window_s)
         ev.history = history_of(steps.get(job, {}), ev)
         for tm, facts in ev.taskmanagers.items():
             ev.taskmanagers[tm] = replace(facts, gc_intervals=gc.get(tm, ()))
         out.append(ev)
     return sorted(out, key=lambda e: (e.job_name, e.job_id))
+
+
+def _lifecycle(stats: dict[str, float], window_s: float
+               ) -> tuple[Restarts | None, Checkpointing | None]:
+    """A job's restarts and checkpoints within the window, from the JobManager's counters (no
+    exception history nor checkpoint details: Prometheus holds neither)."""
+    count = round(stats.get("restarts", 0.0))
+    restarts = Restarts(count=count, span_s=window_s, attempt=0) if count > 0 else None
+    done, failed = stats.get("cp_completed"), stats.get("cp_failed")
+    checkpoints = None
+    if done is not None or failed is not None:
+        checkpoints = Checkpointing(completed=round(done or 0.0), failed=round(failed or 0.0))
+    return restarts, checkpoints
 
 
 def job_evidence(job: str, ts: dict[str, TaskAnswers], graph: JobGraph | None,

@@ -51,6 +51,9 @@ RECORDS = {
     "rout": (_task_name(Quantity.RECORDS_OUT), _task_name(Quantity.RECORDS_OUT_PER_S)),
 }
 UPTIME = names.PROM_JOB + names.PROM_JOB_UPTIME
+RESTARTS = names.PROM_JOB + names.PROM_JOB_RESTARTS
+CHECKPOINTS = {stat: names.PROM_JOB + names.PROM_JOB_CHECKPOINTS[stat]
+               for stat in ("completed", "failed")}
 
 
 def _w(window_s: float) -> str:
@@ -144,7 +147,8 @@ def records_query(matcher: str, window_s: float, fallback: str | None) -> str:
     """Per task: records in / out per second summed over subtasks (the hottest subtask's come
     with it: hot_query), and its
     subtasks with the job's and the task's names (from the busy gauge now); per job: its
-    uptime in ms (the JobManager's gauge, 0 while not running)."""
+    uptime in ms (the JobManager's gauge, 0 while not running), its restarts and its completed
+    and failed checkpoints within the window (the JobManager's counters' growth)."""
     rin = per_subtask(rate("rin", matcher, window_s, fallback))
     rout = per_subtask(rate("rout", matcher, window_s, fallback))
     named = f"{BY_SUBTASK}, {names.PROM_LABEL_JOB_NAME}, task_name"
@@ -154,6 +158,11 @@ def records_query(matcher: str, window_s: float, fallback: str | None) -> str:
         "subtasks": (f"count by ({BY_TASK}, {names.PROM_LABEL_JOB_NAME}, task_name) "
                      f"(max by ({named}) ({TIMES['busy'][1]}{{{matcher}}}))"),
         "uptime_ms": f"max by ({JOB}) ({UPTIME}{{{matcher}}})",
+        "restarts": f"max by ({JOB}) (increase({RESTARTS}{{{matcher}}}[{_w(window_s)}]))",
+        "cp_completed": (f"max by ({JOB}) (increase({CHECKPOINTS['completed']}{{{matcher}}}"
+                         f"[{_w(window_s)}]))"),
+        "cp_failed": (f"max by ({JOB}) (increase({CHECKPOINTS['failed']}{{{matcher}}}"
+                      f"[{_w(window_s)}]))"),
     })
 
 

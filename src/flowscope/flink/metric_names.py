@@ -275,6 +275,7 @@ PROM_COUNTERS: dict[Quantity, tuple[str, ...]] = {
 
 # Job metrics of the JobManager's reporter, `flink_jobmanager_job_<name>{job_id=..}`.
 PROM_JOB_UPTIME = "uptime"  # ms since the job last started RUNNING (0 while not running)
+PROM_JOB_RESTARTS = "numRestarts"  # restarts since the job was submitted (a counter)
 PROM_JOB_CHECKPOINTS = {
     "completed": "numberOfCompletedCheckpoints",
     "failed": "numberOfFailedCheckpoints",

@@ -53,10 +53,6 @@ class Scenario:
     # without), and a further finding's cause it must report.
     verdict: str | None = None
     also: str | None = None
-    # True while flowscope has no rule for the scenario's cause yet: the tests that run every
-    # scenario expect the injected verdict but mark it xfail (RULE_PENDING). Drop it from a
-    # scenario when its rule lands.
-    rule_pending: bool = False
 
     @property
     def expected_verdict(self) -> str:
@@ -198,7 +194,7 @@ SCENARIOS: dict[str, Scenario] = {
             "subtask, fed 2000/s",
             {"topology": "async", "rate": "2000", "capacity": "10",
              "lookup-latency-us": "20000"},
-            bottleneck="lookup", cause="async-capacity", rule_pending=True,
+            bottleneck="lookup", cause="async-capacity",
         ),
         Scenario(
             "checkpoint-stall", "flush is cheap per record, but its snapshotState blocks 3 s "
@@ -206,7 +202,6 @@ SCENARIOS: dict[str, Scenario] = {
             {"topology": "stall", "rate": "2000", "payload": "1000",
              "snapshot-stall": "3000000:sleep", "checkpoint-ms": "5000"},
             bottleneck="flush", cause="checkpoint-stall", min_observe_s=60.0,
-            rule_pending=True,
         ),
         Scenario(
             "restart-loop", "hoard keeps 2 KB per key for 100,000 keys: past the JobManager "
@@ -216,7 +211,6 @@ SCENARIOS: dict[str, Scenario] = {
             {"topology": "hoard", "rate": "2000", "payload": "2000", "keys": "100000",
              "checkpoint-ms": "4000", "tolerable-failures": "0", "restart-delay-ms": "1000"},
             bottleneck=None, cause="restart-loop", verdict="restarting", min_observe_s=60.0,
-            rule_pending=True,
         ),
         Scenario(
             "state-access", "count reads and writes a 100-byte value per record in keyed "
@@ -226,7 +220,7 @@ SCENARIOS: dict[str, Scenario] = {
             # the JobManager checkpoint storage's 5 MB, which would fail every checkpoint.
             {"topology": "state", "rate": "0", "keys": "4000000", "state-backend": "rocksdb",
              "value-bytes": "100", "checkpoint-storage": "filesystem", "incremental": "true"},
-            bottleneck="count", cause="state-access", cpu_heavy=True, rule_pending=True,
+            bottleneck="count", cause="state-access", cpu_heavy=True,
         ),
         Scenario(
             "sql-nan", "a SQL job whose datagen source reports busy time as NaN",
@@ -236,9 +230,6 @@ SCENARIOS: dict[str, Scenario] = {
     ]
 }
 
-
-# Why the tests that run every scenario mark the rule_pending ones xfail.
-RULE_PENDING = "rule pending"
 
 
 def _cache_dir() -> Path:

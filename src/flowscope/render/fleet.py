@@ -17,7 +17,8 @@ from flowscope.render.terminal import pct
 from flowscope.render.watch import duration
 
 SCHEMA = "flowscope.scan/1"
-VERDICT_STYLE = {Verdict.BACKPRESSURED: "bold red", Verdict.LIMITED: "yellow",
+VERDICT_STYLE = {Verdict.RESTARTING: "bold magenta", Verdict.BACKPRESSURED: "bold red",
+                 Verdict.LIMITED: "yellow",
                  Verdict.UNKNOWN: "dim", Verdict.HEALTHY: "green"}
 
 

@@ -19,7 +19,8 @@ from flowscope.render.safe import console as safe_console
 LEVEL_STYLE = {Level.OK: "green", Level.LOW: "yellow", Level.HIGH: "bold red",
                Level.UNKNOWN: "dim"}
 VERDICT_STYLE = {Verdict.HEALTHY: "bold green", Verdict.BACKPRESSURED: "bold red",
-                 Verdict.LIMITED: "bold dark_orange", Verdict.UNKNOWN: "bold yellow"}
+                 Verdict.LIMITED: "bold dark_orange", Verdict.RESTARTING: "bold magenta",
+                 Verdict.UNKNOWN: "bold yellow"}
 
 
 def pct(x: float | None) -> str:

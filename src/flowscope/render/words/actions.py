@@ -99,6 +99,69 @@ def _tell_work(a: Action, f: Finding) -> str:
             "stack samples.")
 
 
+def _async_capacity(a: Action, f: Finding) -> str:
+    rate = a.facts.get(Fact.RATE_PER_SUBTASK) or 0.0
+    return (f"Each subtask keeps at most `capacity` requests in flight and so processes about "
+            f"capacity / latency records/s ({rate:.0f} here). Raise the capacity "
+            "(AsyncDataStream.unorderedWait(..., timeout, unit, capacity)) if the service "
+            "takes more concurrent requests; make the service answer sooner (or lower a "
+            "timeout that requests wait out); or scale the operator out (the parallelism "
+            "below): the service must then carry the whole rate. Not \"use Async I/O\": it "
+            "is Async I/O already.")
+
+
+def _state_tuning(a: Action, f: Finding) -> str:
+    if a.facts.get(Fact.BACKEND) == "heap":
+        return ("Keep less state per key or fewer keys (state TTL: StateTtlConfig), and "
+                "cheaper values to (de)serialise; a larger heap moves the limit, not the cost.")
+    return ("Give RocksDB more memory (managed memory: a larger "
+            "taskmanager.memory.managed.fraction, so the block cache holds the hot keys), "
+            "keep values small and cheap to (de)serialise, expire what is not needed (state "
+            "TTL), checkpoint incrementally, and on Flink 2.x consider the asynchronous state "
+            "API (state.backend.type: forst) so that state waits overlap.")
+
+
+def _cheaper_snapshot(a: Action, f: Finding) -> str:
+    sync, interval = a.facts.get(Fact.SYNC_MS), a.facts.get(Fact.INTERVAL_MS)
+    share = f" ({sync / interval:.0%} of the time now)" if sync and interval else ""
+    return ("Make the snapshot's synchronous part cheap: copy what must be consistent and "
+            "write it in the asynchronous part (or let a sink flush as it goes, not all at "
+            "once in its pre-commit); until then a longer checkpoint interval "
+            f"(execution.checkpointing.interval) stalls the task less often{share}. Unaligned "
+            "checkpoints do not help: the stall is on the task thread, not in the barriers.")
+
+
+def _root_failure(a: Action, f: Finding) -> str:
+    name = a.facts.get(Fact.EXCEPTION)
+    first = (f"Fix the failure first ({str(name).rsplit('.', 1)[-1]})" if name else
+             "Read the job's exception history (flowscope diagnose --url, or Flink's "
+             "Exceptions tab) and fix the failure first")
+    return (first + ": a bottleneck seen between restarts is not the job's steady state. A "
+            "restart strategy with a backoff (restart-strategy.type: exponential-delay) keeps "
+            "a failing job from restarting in a tight loop meanwhile.")
+
+
+def _checkpoint_storage(a: Action, f: Finding) -> str:
+    storage = a.facts.get(Fact.STORAGE) or ""
+    jm = ("the JobManager's checkpoint storage keeps each checkpoint in the JobManager's "
+          "memory (5 MB at most by default), which the state may have outgrown; "
+          if "JobManager" in str(storage) else "")
+    return (f"Checkpoints fail before the job does: {jm}use a durable checkpoint storage "
+            "(state.checkpoint-storage: filesystem, with state.checkpoints.dir) and incremental "
+            "checkpoints, and tolerate a few failed checkpoints.")
+
+
+def _checkpoint_timeout(a: Action, f: Finding) -> str:
+    if a.facts.get(Fact.EXPIRED):
+        return ("Checkpoints expire: remove the backpressure that holds the barriers back, or "
+                "let barriers overtake it (unaligned checkpoints, buffer debloating), or give "
+                "checkpoints longer (execution.checkpointing.timeout).")
+    return ("Read why they fail (the checkpoint history's failure message, the TaskManager's "
+            "log); a checkpoint too big for its storage needs a durable storage and "
+            "incremental checkpoints; tolerate a few failures so that one does not fail the "
+            "job.")
+
+
 def _fixed(text: str) -> Callable[[Action, Finding], str]:
     return lambda a, f: text
 
@@ -153,6 +216,15 @@ _ACTIONS: Mapping[ActionKind, Callable[[Action, Finding], str]] = {
         "Give it headroom before the input grows (see its true processing rate), or watch it: "
         "`flowscope watch`."),
     ActionKind.TELL_WORK: _tell_work,
+    ActionKind.ASYNC_CAPACITY: _async_capacity,
+    ActionKind.STATE_TUNING: _state_tuning,
+    ActionKind.CHEAPER_SNAPSHOT: _cheaper_snapshot,
+    ActionKind.ROOT_FAILURE: _root_failure,
+    ActionKind.CHECKPOINT_STORAGE: _checkpoint_storage,
+    ActionKind.CHECKPOINT_TIMEOUT: _checkpoint_timeout,
+    ActionKind.STATE_TTL: _fixed(
+        "Expire state that is no longer needed (StateTtlConfig), keep fewer or smaller keys, "
+        "and checkpoint incrementally so that each checkpoint writes only what changed."),
 }
 
 # A fleet row's action: a few words, with the numbers where the action has them.
@@ -175,6 +247,15 @@ _SHORT: Mapping[ActionKind, Callable[[Action, Finding], str]] = {
     ActionKind.DECLARE_IDLENESS: _fixed("declare idleness (withIdleness)"),
     ActionKind.HEADROOM: _fixed("give it headroom"),
     ActionKind.TELL_WORK: _fixed("read stack samples: on- or off-CPU?"),
+    ActionKind.ASYNC_CAPACITY: _fixed("raise the Async I/O capacity, or speed up the service"),
+    ActionKind.STATE_TUNING: _fixed("more memory for the state backend, smaller state"),
+    ActionKind.CHEAPER_SNAPSHOT: _fixed("a cheaper synchronous snapshot, a longer interval"),
+    ActionKind.ROOT_FAILURE: lambda a, f: (
+        f"fix the failure: {a.facts.get(Fact.EXCEPTION) or 'see the exceptions'!s}"
+        .rsplit(".", 1)[-1] if a.facts.get(Fact.EXCEPTION) else "read the job's exceptions"),
+    ActionKind.CHECKPOINT_STORAGE: _fixed("a durable checkpoint storage"),
+    ActionKind.CHECKPOINT_TIMEOUT: _fixed("why checkpoints fail"),
+    ActionKind.STATE_TTL: _fixed("state TTL, incremental checkpoints"),
 }
 
 

@@ -33,6 +33,21 @@ MEANING: dict[Cause, tuple[str, str]] = {
         "a sender is backpressured with full output buffers while its receivers idle",
         "check the network between the TaskManagers; if it is not saturated, raise buffers "
         "per channel"),
+    Cause.ASYNC_CAPACITY: (
+        "an Async I/O operator waits for a free slot in its queue of requests in flight",
+        "raise its capacity if the service takes it, make the service answer sooner, or "
+        "scale the operator out (the service carries the whole rate)"),
+    Cause.STATE_ACCESS: (
+        "the task's time goes into reading and writing keyed state (RocksDB, ForSt)",
+        "more managed memory for the block cache, smaller values, state TTL, incremental "
+        "checkpoints; on Flink 2.x the asynchronous state API"),
+    Cause.CHECKPOINT_STALL: (
+        "a checkpoint's synchronous phase blocks the task for much of each interval",
+        "make snapshotState (or a sink's pre-commit flush) cheap; a longer interval meanwhile"),
+    Cause.RESTART_LOOP: (
+        "the job fails and restarts over and over",
+        "fix the newest failure first (its exception is in the finding); a restart strategy "
+        "with backoff meanwhile"),
     Cause.MOVING: (
         "the bottleneck alternates between tasks",
         "size for the peak: spread the burst (staggered windows, incremental aggregation) or "

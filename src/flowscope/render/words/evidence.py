@@ -58,6 +58,18 @@ def _led_since(e: Evidence) -> str:
             f"{e.about.get(Fact.INTERVALS)} intervals since it first was")
 
 
+def _of_working(e: Evidence) -> str:
+    return f"of {e.about.get(Fact.SUBTASKS)} working stack samples (not idle in the mailbox)"
+
+
+def _sync_phase(e: Evidence) -> str:
+    interval = e.about.get(Fact.INTERVAL_MS)
+    if e.metric.endswith("_samples"):
+        return "stack samples in a checkpoint's synchronous phase, " + _of_working(e)
+    return ("the longest synchronous checkpoint phase on the task thread"
+            + (f", of a {interval / 1000:.1f} s interval" if interval else ""))
+
+
 _WHY: Mapping[Why, str | Callable[[Evidence], str]] = {
     Why.BUSY_MAX: "max over subtasks of the share of time spent processing records",
     Why.INPUT_HELD: "the input is held back by this task",
@@ -104,6 +116,22 @@ _WHY: Mapping[Why, str | Callable[[Evidence], str]] = {
     Why.SWITCHES: "how often the bottleneck moved between them",
     Why.PERIOD: "time between successive turns of the same task",
     Why.LED_SINCE: _led_since,
+    Why.ASYNC_WAITS: lambda e: "waiting for a free slot in the Async I/O queue, " + _of_working(e),
+    Why.STATE_FRAMES: lambda e: (f"in the {e.about.get(Fact.BACKEND)} state backend's code, "
+                                 + _of_working(e)),
+    Why.STATE_READS: lambda e: (
+        "the slowest subtask's median state read (state.latency-track)"
+        + (f"; the fastest's {e.about[Fact.READ_NS_FASTEST] / 1000:.0f} µs"
+           if e.about.get(Fact.READ_NS_FASTEST) else "")),
+    Why.CACHE_HITS: "block cache lookups that hit over the window (RocksDB statistics)",
+    Why.SYNC_PHASE: _sync_phase,
+    Why.RESTARTS: "restarts of the job within the history (execution attempts)",
+    Why.NEWEST_FAILURE: lambda e: f"the newest failure: {e.about.get(Fact.MESSAGE)}",
+    Why.FAILED_CHECKPOINTS: lambda e: (f"failed checkpoints within the window; the newest: "
+                                       f"{e.about.get(Fact.MESSAGE) or 'no reason given'}"),
+    Why.ALIGNMENT: "the longest barrier alignment of its subtasks in the checkpoints read",
+    Why.STATE_SIZE: lambda e: (f"the newest checkpoint's full state, "
+                               f"{e.about.get(Fact.GROWTH) or 0:.1f}x the oldest's in the window"),
 }
 
 _MEANING: Mapping[BufferMeaning, str] = {

@@ -238,6 +238,92 @@ def _idle_source(f: Finding) -> str:
             + ": event-time windows and timers there do not fire, without any backpressure")
 
 
+def _seconds(ms: float | None) -> str:
+    return "?" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def _async_capacity(f: Finding) -> str:
+    return (f"{_head(f)}: an Async I/O operator at its capacity. All subtasks are busy "
+            f"{pct(_get(f, Fact.BUSY))}, and {pct(_get(f, Fact.WAIT_SHARE))} of their working "
+            "stack samples wait for a free slot in its queue of requests in flight: each "
+            f"subtask processes about {_get(f, Fact.RATE_PER_SUBTASK):.0f} records/s, its "
+            "capacity over the service's latency" + _suffixes(f))
+
+
+def _state_access(f: Finding) -> str:
+    backend = {"rocksdb": "RocksDB", "forst": "ForSt", "heap": "the heap state backend"}.get(
+        str(_get(f, Fact.BACKEND)), str(_get(f, Fact.BACKEND)))
+    text = (f"{_head(f)}: state access. {pct(_get(f, Fact.STATE_SHARE))} of its working stack "
+            f"samples run in {backend}, reading and writing keyed state, not in the operator's "
+            "own code")
+    slow, fast = _get(f, Fact.READ_NS), _get(f, Fact.READ_NS_FASTEST)
+    if slow is not None:
+        text += f"; the slowest subtask's state reads take {slow / 1000:.0f} µs (median)"
+        if fast and slow / fast >= 10:
+            text += f", {slow / fast:.0f}x the fastest's: one instance's reads miss its cache"
+    hits = _get(f, Fact.HIT_RATIO)
+    if hits is not None:
+        text += f"; {pct(hits)} of block cache lookups hit"
+    return text + _suffixes(f)
+
+
+def _checkpoint_stall(f: Finding) -> str:
+    interval, sync = _get(f, Fact.INTERVAL_MS), _get(f, Fact.SYNC_MS)
+    of = (f" of every {_seconds(interval)} checkpoint interval" if interval else
+          " per checkpoint")
+    takes = (f"takes {_seconds(sync)}{of}" if sync is not None else
+             "holds most of its busy stack samples (its checkpoints' details were not read)")
+    return (f"{_head(f)}: its checkpoints stall it. The synchronous part of its snapshot "
+            f"(snapshotState, a sink's pre-commit flush) {takes}, on the task thread: it takes "
+            "no records meanwhile, so its input is backpressured in bursts, one per "
+            "checkpoint")
+
+
+def _restart_loop(f: Finding) -> str:
+    n, span = _get(f, Fact.RESTARTS), _get(f, Fact.SPAN_S) or 0.0
+    text = f"the job keeps restarting: {n} restart(s) in the last {span:.0f} s"
+    failed = _get(f, Fact.FAILED)
+    if failed:
+        text += f", {failed} failed checkpoint(s)"
+    name = _get(f, Fact.EXCEPTION)
+    if name:
+        cause = _get(f, Fact.ROOT_CAUSE)
+        where = _get(f, Fact.TASK)
+        message = str(_get(f, Fact.MESSAGE) or "").rstrip(". ")
+        text += (f". The newest failure{' in ' + where if where else ''}: "
+                 f"{str(name).rsplit('.', 1)[-1]}: {message}"
+                 + (f" (caused by {cause})" if cause else ""))
+    else:
+        text += "; its exception history was not read"
+    return text + ". What its tasks do between restarts is not their steady state"
+
+
+def _checkpoints_failing(f: Finding) -> str:
+    failed, total = _get(f, Fact.FAILED), _get(f, Fact.CHECKPOINTS)
+    expired = _get(f, Fact.EXPIRED) or 0
+    why = _get(f, Fact.MESSAGE)
+    text = f"{failed} of the last {total} checkpoints failed"
+    if expired:
+        text += (f", {expired} of them expired (after {_seconds(_get(f, Fact.TIMEOUT_MS))}): "
+                 "barriers wait behind backpressure or a snapshot is too slow")
+    if why:
+        text += f"; the newest failure: {str(why).rstrip('. ')}"
+    return text
+
+
+def _slow_alignment(f: Finding) -> str:
+    return (f"{f.vertex_name} aligns checkpoint barriers for up to "
+            f"{_seconds(_get(f, Fact.ALIGNMENT_MS))}: it waits for the barrier on its slow "
+            "input while the others are blocked, and checkpoints take as long")
+
+
+def _state_growth(f: Finding) -> str:
+    size = _get(f, Fact.STATE_BYTES) or 0.0
+    return (f"the checkpointed state grew {_get(f, Fact.GROWTH):.1f}x in the last "
+            f"{_get(f, Fact.SPAN_S) or 0:.0f} s, to {size / 2**20:.0f} MiB: each checkpoint "
+            "writes and each restore reads more")
+
+
 def _unknown(f: Finding) -> str:
     return f"{f.vertex_name or 'the job'}: {f.cause}"
 
@@ -259,4 +345,11 @@ _SUMMARIES: dict[Cause, Callable[[Finding], str]] = {
     Cause.CATCHING_UP: _catching_up,
     Cause.ALIGNMENT_PAUSED: _alignment_paused,
     Cause.IDLE_SOURCE: _idle_source,
+    Cause.ASYNC_CAPACITY: _async_capacity,
+    Cause.STATE_ACCESS: _state_access,
+    Cause.CHECKPOINT_STALL: _checkpoint_stall,
+    Cause.RESTART_LOOP: _restart_loop,
+    Cause.CHECKPOINTS_FAILING: _checkpoints_failing,
+    Cause.SLOW_ALIGNMENT: _slow_alignment,
+    Cause.STATE_GROWTH: _state_growth,
 }

@@ -142,5 +142,9 @@ _NOTES: Mapping[NoteKind, str | Callable[[Note], str]] = {
         f"the job graph's edges from the JobManager at {_first(n)}, and the flame graphs of "
         f"{n.facts.get(Fact.MORE, 0)} busy bottleneck(s) read now (the job still runs; "
         "Prometheus holds neither)"),
+    NoteKind.BETWEEN_RESTARTS: lambda n: (
+        f"the job restarted {n.facts.get(Fact.RESTARTS)} time(s) in the history: the "
+        "bottleneck seen between restarts (young attempts, catching up) is not its steady "
+        "state"),
     NoteKind.SAID: lambda n: n.text,
 }
