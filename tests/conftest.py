@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from flowscope.lab.scenarios import Scenario
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Processes the unit suite runs in (`-n auto`, pyproject.toml).
+UNIT_WORKERS = 3
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: the unit suite in UNIT_WORKERS processes; a run that takes in anything under
+    tests/integration in this one, since those tests share one Flink cluster per session."""
+    integration = (Path(__file__).parent / "integration").resolve()
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == integration or integration in path.parents or path in integration.parents:
+            return 0
+    return UNIT_WORKERS
 
 
 def scenario_params(scenarios: Iterable[Scenario]) -> list[object]:

@@ -84,9 +84,14 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
     be read keeps its first judgement."""
     say = progress or (lambda _: None)
     where: dict[str, str] = {}
+    names: dict[str, str] = {}
     for url in urls:
         listed, _ = _listing(url, headers)
         where.update((j.id, url) for j in listed)
+        names.update((j.id, j.name) for j in listed)
+    # The store holds names as the reporter mangles them; the JobManager has the real ones.
+    for d in diagnoses:
+        d.job_name = names.get(d.job_id, d.job_name)
     wanted = [d for d in diagnoses if d.job_id in where
               and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED, Verdict.RESTARTING)]
     if not wanted:

@@ -12,6 +12,7 @@ import sys
 import time
 
 from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.rules import MIN_UPTIME_S
 from flowscope.flink.metric_names import prom_mangle
 from tests.conftest import SCRAPE_S
 from tests.integration.results import results_dir
@@ -24,13 +25,17 @@ TOLD_BY_STACKS = {"compute-bound", "off-cpu"}
 REST: dict[str, Diagnosis] = {}
 
 
-def fleet_agrees(prom_url: str, cluster_url: str, names: list[str]) -> None:
-    """Scan the store now and compare each named scenario's row with its REST diagnosis."""
+def fleet_agrees(prom_url: str, cluster_url: str, names: list[str],
+                 uptime_s: float | None = None) -> None:
+    """Scan the store now and compare each named scenario's row with its REST diagnosis.
+    A job `uptime_s` old at its verdict is scanned over the time since its start-up, as
+    its REST diagnosis was: a window over its first seconds averages in the start."""
     time.sleep(2 * SCRAPE_S)  # the newest scrapes are stored
+    window = 60.0 if uptime_s is None else max(20.0, min(60.0, uptime_s - MIN_UPTIME_S))
     began = time.monotonic()
     run = subprocess.run(
         [sys.executable, "-m", "flowscope.cli", "scan", "--prometheus", prom_url, "--url",
-         cluster_url, "--window", "60", "--json"],
+         cluster_url, "--window", f"{window:g}", "--json"],
         capture_output=True, text=True, timeout=240)
     took = time.monotonic() - began
     assert run.returncode in (0, 1, 3, 5), run.stderr
@@ -42,7 +47,8 @@ def fleet_agrees(prom_url: str, cluster_url: str, names: list[str]) -> None:
         rest = REST.get(name)
         if rest is None:
             continue  # its scenario test did not reach a verdict in this run
-        row = rows.get(prom_mangle(f"flowscope-{name}"))
+        # every job below runs on the JobManager beside the store: its real name is listed
+        row = rows.get(f"flowscope-{name}")
         assert row is not None, (name, sorted(rows))
         want = (str(rest.verdict), [prom_mangle(f.vertex_name or "") for f in rest.bottlenecks],
                 [str(f.cause) for f in rest.bottlenecks])

@@ -287,6 +287,6 @@ def test_cpu_heavy_scenario(scenario, runner, lab_cluster, light_jobs, lab_prome
             prometheus_agrees(lab_prometheus.url, lab_cluster.url, scenario.name, job_id, d,
                               tmp_path / "run.fsrec")
         if lab_prometheus is not None:
-            fleet_agrees(lab_prometheus.url, lab_cluster.url, [scenario.name])
+            fleet_agrees(lab_prometheus.url, lab_cluster.url, [scenario.name], uptime)
     finally:
         runner.cancel(job_id)
