@@ -405,10 +405,16 @@ class StopRule:
     min_window_s: float = MIN_WINDOW_S
     _last_window: float = -1.0
     _signatures: list[tuple[object, ...]] | None = None
+    _restarting: int = 0  # consecutive polls judged restarting
 
     def done(self, d: Diagnosis, pending_stacks: bool) -> bool:
         if self._signatures is None:
             self._signatures = []
+        # A job that keeps restarting is judged on its attempts and failures, not on a window
+        # of one attempt (each restart starts the window afresh).
+        self._restarting = self._restarting + 1 if d.verdict == Verdict.RESTARTING else 0
+        if self._restarting:
+            return d.confidence == Confidence.HIGH and self._restarting >= STABLE_SNAPSHOTS
         if d.window_s != self._last_window:  # a new snapshot
             self._last_window = d.window_s
             self._signatures.append(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
-from flowscope.analysis.findings import Diagnosis
+from flowscope.analysis.findings import Diagnosis, Verdict
 from flowscope.render import words
 from flowscope.sampling import LiveSession, StopRule, apply_stack_requests
 
@@ -33,7 +33,9 @@ def settle(url: str, job_id: str, record_to: Path, observe_s: float = 0.0,
             d = diagnose(graph, samples)
             done = rule.done(d, apply_stack_requests(session, d))
             watched = sample.t - samples[0].t
-            if done and watched >= observe_s and (sample.uptime_s or 0.0) >= MIN_UPTIME_S:
+            # A restarting job's uptime is its newest attempt's: it never grows old.
+            grown = (sample.uptime_s or 0.0) >= MIN_UPTIME_S or d.verdict == Verdict.RESTARTING
+            if done and watched >= observe_s and grown:
                 break
     finally:
         session.close()
