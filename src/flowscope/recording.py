@@ -257,7 +257,8 @@ class RecordingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         resp = self.inner.handle_request(request)
         body = resp.read()
-        self.recorder.capture(_key(request.url), resp.status_code, _stable(body))
+        key = _key(request.url)
+        self.recorder.capture(key, resp.status_code, _stable(body, key))
         return httpx.Response(resp.status_code, headers=resp.headers, content=body,
                               request=request)
 
@@ -268,22 +269,28 @@ class RecordingTransport(httpx.BaseTransport):
 # Fields that change on every request without carrying information flowscope uses; dropping
 # them lets the content-hash store keep one copy of a body per JobManager metric refresh.
 VOLATILE_FIELDS = frozenset({"now", "duration", "timeSinceLastHeartbeat", "status-duration"})
+# Answers whose `duration` is a measurement that does not change between requests: a
+# checkpoint's details (a subtask's barrier alignment) and the exception history.
+KEEPS_DURATION = ("/checkpoints", "/exceptions")
 
 
-def _strip(value: object) -> object:
+def _strip(value: object, volatile: frozenset[str]) -> object:
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_FIELDS}
+        return {k: _strip(v, volatile) for k, v in value.items() if k not in volatile}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [_strip(v, volatile) for v in value]
     return value
 
 
-def _stable(body: bytes) -> bytes:
+def _stable(body: bytes, path: str = "") -> bytes:
     try:
         parsed = json.loads(body)
     except ValueError:
         return body
-    return json.dumps(_strip(parsed), separators=(",", ":")).encode()
+    volatile = VOLATILE_FIELDS
+    if any(part in path for part in KEEPS_DURATION):
+        volatile = volatile - {"duration"}
+    return json.dumps(_strip(parsed, volatile), separators=(",", ":")).encode()
 
 
 def _key(url: httpx.URL) -> str:

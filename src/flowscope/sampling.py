@@ -362,6 +362,9 @@ class StackRequests:
 
 # Causes told by what the busy threads do: stack samples decide between them.
 TOLD_BY_WORK = (Cause.COMPUTE_BOUND, Cause.OFF_CPU, Cause.BUSY)
+# Causes that the frames of a flame graph may overrule (the state backend, an Async I/O queue
+# or a checkpoint's synchronous phase, whose rules come first: analysis.causes.CAUSE_RULES).
+TOLD_BEFORE_FRAMES = (Cause.SLOW_INSTANCE,)
 
 
 def stacks_wanted(d: Diagnosis) -> StackRequests:
@@ -370,6 +373,9 @@ def stacks_wanted(d: Diagnosis) -> StackRequests:
     its TaskManagers."""
     want = StackRequests([], [])
     for f in d.bottlenecks:
+        if f.cause in TOLD_BEFORE_FRAMES and f.vertex_id is not None and f.cpu is None:
+            want.flamegraph_vertices.append(f.vertex_id)
+            continue
         if f.cause not in TOLD_BY_WORK or f.vertex_id is None:
             continue
         if isinstance(f.cpu, CpuSplit):

@@ -80,8 +80,9 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
                 progress: Callable[[str], None] | None = None) -> list[Diagnosis]:
     """The backpressured or limited jobs that a JobManager at `urls` still runs, judged
     again with what Prometheus does not hold: the job graph's edges, and the flame graphs of
-    each bottleneck whose work (on- or off-CPU) the store could not tell. A job that cannot
-    be read keeps its first judgement."""
+    each bottleneck whose work (on- or off-CPU) the store could not tell, or whose frames may
+    overrule it (a slow subtask whose time goes to its state backend). A job that cannot be
+    read keeps its first judgement."""
     say = progress or (lambda _: None)
     where: dict[str, str] = {}
     names: dict[str, str] = {}
@@ -114,7 +115,7 @@ def _judged_with_jobmanager(reading: FleetReading, d: Diagnosis, url: str,
     from flowscope.analysis.cpu import from_views
     from flowscope.analysis.jobfacts import frames_of_views
     from flowscope.flink.ondemand import fetch_flamegraphs
-    from flowscope.sampling import TOLD_BY_WORK
+    from flowscope.sampling import TOLD_BEFORE_FRAMES, TOLD_BY_WORK
 
     with FlinkRestSource(url, headers=headers) as src:
         graph = src.graph(d.job_id)
@@ -123,7 +124,7 @@ def _judged_with_jobmanager(reading: FleetReading, d: Diagnosis, url: str,
             return d
         read = 0
         for f in judge(ev).bottlenecks:
-            if f.cause not in TOLD_BY_WORK or f.vertex_id not in ev.tasks:
+            if f.cause not in (*TOLD_BY_WORK, *TOLD_BEFORE_FRAMES) or f.vertex_id not in ev.tasks:
                 continue
             t = ev.tasks[f.vertex_id]
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 from flowscope.analysis.engine import diagnose
 from flowscope.analysis.findings import ActionKind, Cause, Fact, Verdict
@@ -80,3 +81,18 @@ def test_a_live_diagnosis_stops_on_a_restarting_job_without_waiting_for_a_window
     else:
         raise AssertionError("the diagnosis never stopped")
     assert d.verdict == Verdict.RESTARTING and i < len(samples) // 2
+
+
+def test_a_slow_instance_asks_for_the_frames_that_may_show_its_state_backend():
+    """The state-access job without its flame graphs reads as a slow instance (one subtask's
+    state reads are 50x slower than its peer's): the frames, whose rule comes first, are asked
+    for, and once read they name the state backend."""
+    graph, samples = load_recording(fixture_path("state-access"))
+    d = diagnose(graph, [replace(s, flamegraphs={}, thread_dumps={}) for s in samples])
+    (f,) = d.bottlenecks
+    assert (f.vertex_name, f.cause, f.cpu) == ("count", Cause.SLOW_INSTANCE, None)
+    assert stacks_wanted(d).flamegraph_vertices == [f.vertex_id]
+    d = diagnose(graph, samples)
+    (f,) = d.bottlenecks
+    assert (f.vertex_name, f.cause) == ("count", Cause.STATE_ACCESS)
+    assert stacks_wanted(d).flamegraph_vertices == []

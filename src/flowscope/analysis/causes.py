@@ -144,6 +144,10 @@ def slow_instance(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
     subs = list(t.costly)
     tms = sorted({x.taskmanager for x in subs})
     f = _finding(ev, t, Cause.SLOW_INSTANCE, [x.index for x in subs], tms)
+    # The stack samples read for the task, if any: without them, the state backend, an
+    # Async I/O queue or a checkpoint's synchronous phase (the rules before this one) may be
+    # where the slow subtask's time goes (sampling.stacks_wanted asks for them).
+    f.cpu = t.stacks
     f.facts.update({Fact.COST_RATIO: s.cost_ratio, Fact.RECORDS_RATIO: s.records_ratio,
                     Fact.STARVED: bool(t.peers and t.peers.starved),
                     Fact.HOT_BUSY: max(x.busy or 0.0 for x in subs)})

@@ -127,7 +127,15 @@ def running(ev: JobEvidence, j: Judgement) -> None:
             j.notes.append(Note(NoteKind.NOT_RUNNING, {Fact.STATE: ev.job_state}))
         j.confidence, j.done = Confidence.LOW, True
         if j.restarting is not None:
-            j.verdict = Verdict.RESTARTING
+            # Caught between two attempts (RESTARTING, INITIALIZING...): the restarts are
+            # what is judged, not the tasks.
+            j.verdict, j.confidence = Verdict.RESTARTING, _restart_confidence(ev)
+
+
+def _restart_confidence(ev: JobEvidence) -> Confidence:
+    """High when the job restarted again and again and its failure was read."""
+    r = ev.restarts
+    return Confidence.HIGH if r and r.root and r.count >= RESTART_LOOP else Confidence.MEDIUM
 
 
 def data_quality(ev: JobEvidence, j: Judgement) -> None:
@@ -371,9 +379,7 @@ def verdict(ev: JobEvidence, j: Judgement) -> None:
     levels = [t.state.level for t in ev.tasks.values()]
     backpressured = any(level in (Level.LOW, Level.HIGH) for level in levels)
     if j.restarting is not None:
-        j.verdict = Verdict.RESTARTING
-        j.confidence = Confidence.HIGH if ev.restarts and ev.restarts.root and (
-            ev.restarts.count >= RESTART_LOOP) else Confidence.MEDIUM
+        j.verdict, j.confidence = Verdict.RESTARTING, _restart_confidence(ev)
     elif j.confidence == Confidence.LOW and not j.roots:
         j.verdict = Verdict.UNKNOWN
     elif j.heads and not j.roots:
