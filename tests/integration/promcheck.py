@@ -33,10 +33,11 @@ def signature(d: Diagnosis) -> tuple[str, list[tuple[str | None, str]]]:
 
 def prometheus_agrees(prom_url: str, cluster_url: str, scenario: str, job_id: str,
                       rest: Diagnosis, recording: Path) -> None:
-    """Diagnose from Prometheus the window REST just judged, with the history REST watched
-    (`recording`: the REST poller's; a bottleneck that moves is told over all of it)."""
-    end = time.time()
-    time.sleep(2 * SCRAPE_S)  # the window's last scrapes are stored
+    """Diagnose from Prometheus the window REST judged (ending at its newest poll), with the
+    history REST watched (`recording`: the REST poller's; a bottleneck that moves is told
+    over all of it)."""
+    end = rest.t
+    time.sleep(max(0.0, end + 2 * SCRAPE_S - time.time()))  # the window's last scrapes
     window = max(rest.window_s, 30.0)
     _, watched = load_recording(recording)
     # As REST judged: moving bottlenecks over the last DEFAULT_HISTORY_S seconds watched.

@@ -4,6 +4,7 @@ looser verdict than the others)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from flowscope.analysis.engine import diagnose
@@ -19,16 +20,20 @@ DEADLINE_S = 180.0
 
 
 def settle(url: str, job_id: str, record_to: Path, observe_s: float = 0.0,
-           deadline_s: float = DEADLINE_S) -> tuple[Diagnosis, float]:
-    """Poll a job until the diagnosis is final (as `flowscope diagnose` decides), the job is
-    past its first minute's buffer filling, and it has been watched `observe_s` seconds;
-    return the diagnosis and the job's uptime at that moment."""
+           deadline_s: float = DEADLINE_S, *, interval_s: float = 1.0,
+           stop: threading.Event | None = None) -> tuple[Diagnosis, float]:
+    """Poll a job every `interval_s` seconds until the diagnosis is final (as `flowscope
+    diagnose` decides), the job is past its first minute's buffer filling, and it has been
+    watched `observe_s` seconds; return the diagnosis and the job's uptime at that moment.
+    `stop` set ends the polling early (the job was cancelled)."""
     session = LiveSession(url, job_id, record_to=record_to)
     samples = []
     d = None
     rule = StopRule(SETTLED_WINDOW_S)  # as `flowscope diagnose` decides, plus:
     try:
-        for graph, sample in session.samples(interval_s=1.0, duration_s=deadline_s):
+        for graph, sample in session.samples(interval_s=interval_s, duration_s=deadline_s):
+            if stop is not None and stop.is_set():
+                break
             samples.append(sample)
             d = diagnose(graph, samples)
             done = rule.done(d, apply_stack_requests(session, d))

@@ -2,8 +2,9 @@
 the injected ones, there is none for the healthy job, and a recording of the run replays to the
 same diagnosis.
 
-Light scenarios (off-CPU costs) run side by side, in two waves that fit the cluster's slots;
-CPU-heavy ones run alone afterwards.
+Light scenarios (off-CPU costs) run side by side, in two waves that fit the cluster's slots,
+each wave's jobs watched side by side until their verdicts settle; CPU-heavy ones run alone
+afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -86,13 +89,22 @@ def replay_matches(path: Path, live: Diagnosis) -> None:
     assert replayed.verdict == live.verdict
 
 
-class Waves:
-    """Submits one wave of light scenarios at a time, cancelling the wave before it."""
+# Light jobs are watched every this many seconds: a wave's jobs are watched side by side.
+WAVE_POLL_S = 2.0
 
-    def __init__(self, runner) -> None:
-        self.runner = runner
+
+class Waves:
+    """Submits one wave of light scenarios at a time, cancelling the wave before it. Each job
+    of a wave is watched from its start until its verdict settles, all of them side by side
+    (they wait on the clock, not on the cores); a test takes its job's verdict."""
+
+    def __init__(self, runner, url: str, workdir: Path) -> None:
+        self.runner, self.url, self.workdir = runner, url, workdir
         self.current = -1
         self.ids: dict[str, str] = {}
+        self.pool = ThreadPoolExecutor(max(len(w) for w in WAVES), "flowscope-settle")
+        self.settled: dict[str, Future[tuple[Diagnosis, float]]] = {}
+        self.stop = threading.Event()
 
     def job(self, scenario: Scenario) -> str:
         wave = next(i for i, w in enumerate(WAVES) if scenario in w)
@@ -100,25 +112,50 @@ class Waves:
             self.cancel()
             self.current = wave
             self.ids = {s.name: self.runner.submit(s) for s in WAVES[wave]}
+            self.stop = threading.Event()
+            self.settled = {s.name: self.pool.submit(
+                settle, self.url, self.ids[s.name], self.recording(s), s.min_observe_s,
+                interval_s=WAVE_POLL_S, stop=self.stop) for s in WAVES[wave]}
         return self.ids[scenario.name]
 
+    def recording(self, scenario: Scenario) -> Path:
+        return self.workdir / f"{scenario.name}.fsrec"
+
+    def verdict(self, scenario: Scenario) -> tuple[str, Diagnosis, float]:
+        """The job's id, its settled diagnosis and its uptime then."""
+        job_id = self.job(scenario)
+        d, uptime = self.settled[scenario.name].result()
+        return job_id, d, uptime
+
     def cancel(self) -> None:
+        self.stop.set()
         for job_id in self.ids.values():
             self.runner.cancel(job_id)
         self.ids = {}
 
 
 @pytest.fixture(scope="module")
-def light_jobs(runner, lab_prometheus):
+def light_jobs(runner, lab_cluster, lab_prometheus, tmp_path_factory):
     # lab_prometheus: started before any job, so that it holds each job's whole history.
-    waves = Waves(runner)
+    waves = Waves(runner, lab_cluster.url, tmp_path_factory.mktemp("waves"))
     yield waves
     waves.cancel()
+    waves.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def check_light(scenario: Scenario, light_jobs: Waves, prom=None) -> None:
+    job_id, d, uptime = light_jobs.verdict(scenario)
+    check(scenario, d)
+    remember(scenario, d, uptime)
+    path = light_jobs.recording(scenario)
+    replay_matches(path, d)
+    if prom is not None and scenario.name in COMPARED:
+        prometheus_agrees(prom.url, light_jobs.url, scenario.name, job_id, d, path)
 
 
 @pytest.mark.parametrize("scenario", scenario_params(WAVES[0]))
-def test_light_scenario(scenario, light_jobs, lab_cluster, lab_prometheus, tmp_path):
-    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
+def test_light_scenario(scenario, light_jobs, lab_prometheus):
+    check_light(scenario, light_jobs, lab_prometheus)
 
 
 def test_cli_diagnose_live_json(light_jobs, lab_cluster):
@@ -206,9 +243,8 @@ def test_the_fleet_says_what_diagnose_says_first_wave(light_jobs, lab_cluster, l
 
 
 @pytest.mark.parametrize("scenario", scenario_params(s for w in WAVES[1:] for s in w))
-def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prometheus,
-                                    tmp_path):
-    check_live(scenario, light_jobs.job(scenario), lab_cluster, tmp_path, lab_prometheus)
+def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prometheus):
+    check_light(scenario, light_jobs, lab_prometheus)
     wave = next(w for w in WAVES if scenario in w)
     if lab_prometheus is not None and scenario is wave[-1]:
         # The whole wave has been judged and still runs: the fleet's turn.
@@ -258,16 +294,6 @@ def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, la
     assert run.returncode == 0, run.stderr
     html = page.read_text()
     assert "data-skew" in html and "HistoryServer" in html
-
-
-def check_live(scenario: Scenario, job_id: str, cluster, tmp_path: Path, prom=None) -> None:
-    d, uptime = settle(cluster.url, job_id, tmp_path / "run.fsrec", scenario.min_observe_s)
-    check(scenario, d)
-    remember(scenario, d, uptime)
-    replay_matches(tmp_path / "run.fsrec", d)
-    if prom is not None and scenario.name in COMPARED:
-        prometheus_agrees(prom.url, cluster.url, scenario.name, job_id, d,
-                          tmp_path / "run.fsrec")
 
 
 @pytest.mark.parametrize("scenario", scenario_params(HEAVY))
