@@ -104,6 +104,8 @@ class Waves:
         self.ids: dict[str, str] = {}
         self.pool = ThreadPoolExecutor(max(len(w) for w in WAVES), "flowscope-settle")
         self.settled: dict[str, Future[tuple[Diagnosis, float]]] = {}
+        self.paths: dict[str, Path] = {}
+        self.submitted = 0  # waves submitted so far (a wave submitted again records anew)
         self.stop = threading.Event()
 
     def job(self, scenario: Scenario) -> str:
@@ -112,6 +114,9 @@ class Waves:
             self.cancel()
             self.current = wave
             self.ids = {s.name: self.runner.submit(s) for s in WAVES[wave]}
+            self.submitted += 1
+            self.paths = {s.name: self.workdir / f"{self.submitted}-{s.name}.fsrec"
+                          for s in WAVES[wave]}
             self.stop = threading.Event()
             self.settled = {s.name: self.pool.submit(
                 settle, self.url, self.ids[s.name], self.recording(s), s.min_observe_s,
@@ -119,7 +124,7 @@ class Waves:
         return self.ids[scenario.name]
 
     def recording(self, scenario: Scenario) -> Path:
-        return self.workdir / f"{scenario.name}.fsrec"
+        return self.paths[scenario.name]
 
     def verdict(self, scenario: Scenario) -> tuple[str, Diagnosis, float]:
         """The job's id, its settled diagnosis and its uptime then."""
@@ -253,14 +258,14 @@ def test_light_scenario_second_wave(scenario, light_jobs, lab_cluster, lab_prome
 
 def test_postmortem_of_an_ended_job_while_others_run(light_jobs, lab_cluster, lab_prometheus,
                                                      tmp_path):
-    """Scenario A (skew, first wave) was cancelled; while the second wave runs, `diagnose
+    """Scenario A (skew, first wave) was cancelled; while the last wave runs, `diagnose
     --prometheus` over A's window, with the graph from Flink's HistoryServer, names A's
     bottleneck; and so it does over the whole last hour."""
     if lab_prometheus is None:
         pytest.skip("needs Debian's prometheus package")
     if "skew" not in JUDGED:
         pytest.skip("the first wave's skew job was not judged in this run")
-    light_jobs.job(WAVES[1][0])  # the second wave runs; the first was cancelled
+    light_jobs.job(WAVES[-1][0])  # the last wave runs; the first was cancelled
     job_id, start, end = JUDGED["skew"]
     history = lab_cluster.history_url
     deadline = time.monotonic() + 90

@@ -50,6 +50,7 @@ from flowscope.analysis.findings import (
     TaskState,
     level_of,
 )
+from flowscope.analysis.rules import RECENT_RESTART_S, RESTART_LOOP
 from flowscope.analysis.sources import HEAD_BUSY
 from flowscope.analysis.temporal import TemporalView, view_of
 from flowscope.analysis.window import host_cores
@@ -357,7 +358,9 @@ def _evidence(answers: Answers, at: float, window_s: float,
             by_job.setdefault(job, {})[task] = t
     steps = _steps(answers.steps)
     gc = _gc_steps(answers.steps, window_s, at)
-    out = []
+    out = [restarting_evidence(job, graphs.get(job), mine, at, window_s)
+           for job, mine in per_job.items()
+           if job not in by_job and only in (None, job) and _keeps_restarting(mine)]
     for job, ts in by_job.items():
         graph = graphs.get(job)
         mine = per_job.get(job, {})
@@ -370,6 +373,29 @@ def _evidence(answers: Answers, at: float, window_s: float,
             ev.taskmanagers[tm] = replace(facts, gc_intervals=gc.get(tm, ()))
         out.append(ev)
     return sorted(out, key=lambda e: (e.job_name, e.job_id))
+
+
+def _keeps_restarting(stats: dict[str, float]) -> bool:
+    """Restarts as the rules count a loop (analysis.rules.restarts): without task series, a
+    job is judged on nothing else."""
+    up = stats.get("uptime_ms")
+    young = up is not None and 0 < up < RECENT_RESTART_S * 1000.0
+    restarts = stats.get("restarts", 0.0)
+    return restarts >= RESTART_LOOP or (restarts >= 1 and young)
+
+
+def restarting_evidence(job: str, graph: JobGraph | None, stats: dict[str, float], at: float,
+                        window_s: float) -> JobEvidence:
+    """A job that restarted within the window and whose tasks left no series in it (each
+    attempt lives too short for a rate): the JobManager's counters are its evidence. Its
+    name is the graph's where one is known, else its id."""
+    up = stats.get("uptime_ms")
+    ev = JobEvidence(job_id=job, job_name=graph.name if graph is not None else job,
+                     job_state="RUNNING", t=at, window_s=window_s,
+                     uptime_s=up / 1000.0 if up and up > 0 else None, tasks={}, graph=graph,
+                     taskmanagers={}, quality=Quality())
+    ev.restarts, ev.checkpointing = _lifecycle(stats, window_s)
+    return ev
 
 
 def _lifecycle(stats: dict[str, float], window_s: float
