@@ -71,6 +71,8 @@ def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
     return FleetScan(diagnoses, since, reading.queries, reading.bytes_in, notes)
 
 
+# Job states after which a job does nothing more.
+ENDED = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
 # Jobs whose JobManager is asked for their graph and flame graphs at once.
 LOOKS_AT_ONCE = 4
 
@@ -87,7 +89,11 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
     where: dict[str, str] = {}
     names: dict[str, str] = {}
     for url in urls:
-        listed, _ = _listing(url, headers)
+        try:  # every job not over: one that restarts is RESTARTING as often as RUNNING
+            with FlinkRestSource(url, headers=headers) as src:
+                listed = [j for j in src.jobs() if j.state not in ENDED]
+        except FlowscopeError:
+            continue
         where.update((j.id, url) for j in listed)
         names.update((j.id, j.name) for j in listed)
     # The store holds names as the reporter mangles them; the JobManager has the real ones.
