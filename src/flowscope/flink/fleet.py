@@ -392,8 +392,8 @@ def restarting_evidence(job: str, graph: JobGraph | None, stats: dict[str, float
     up = stats.get("uptime_ms")
     ev = JobEvidence(job_id=job, job_name=graph.name if graph is not None else job,
                      job_state="RUNNING", t=at, window_s=window_s,
-                     uptime_s=up / 1000.0 if up and up > 0 else None, tasks={}, graph=graph,
-                     taskmanagers={}, quality=Quality())
+                     uptime_s=up / 1000.0 if up and up > 0 else None, tasks={}, graph=None,
+                     taskmanagers={}, quality=Quality())  # no task evidence to place on it
     ev.restarts, ev.checkpointing = _lifecycle(stats, window_s)
     return ev
 
