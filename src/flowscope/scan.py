@@ -100,7 +100,7 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
     for d in diagnoses:
         d.job_name = names.get(d.job_id, d.job_name)
     wanted = [d for d in diagnoses if d.job_id in where
-              and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED, Verdict.RESTARTING)]
+              and d.verdict in (Verdict.BACKPRESSURED, Verdict.LIMITED)]
     if not wanted:
         return diagnoses
     say(f"asking the JobManagers about {len(wanted)} job(s): graphs and flame graphs")
