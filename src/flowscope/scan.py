@@ -71,8 +71,6 @@ def scan_prometheus(url: str, *, at: float, window_s: float = 120.0,
     return FleetScan(diagnoses, since, reading.queries, reading.bytes_in, notes)
 
 
-# Job states after which a job does nothing more.
-ENDED = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
 # Jobs whose JobManager is asked for their graph and flame graphs at once.
 LOOKS_AT_ONCE = 4
 
@@ -85,13 +83,15 @@ def closer_look(reading: FleetReading, diagnoses: list[Diagnosis], urls: Sequenc
     each bottleneck whose work (on- or off-CPU) the store could not tell, or whose frames may
     overrule it (a slow subtask whose time goes to its state backend). A job that cannot be
     read keeps its first judgement."""
+    from flowscope.sampling import ENDED_STATES
+
     say = progress or (lambda _: None)
     where: dict[str, str] = {}
     names: dict[str, str] = {}
     for url in urls:
         try:  # every job not over: one that restarts is RESTARTING as often as RUNNING
             with FlinkRestSource(url, headers=headers) as src:
-                listed = [j for j in src.jobs() if j.state not in ENDED]
+                listed = [j for j in src.jobs() if j.state not in ENDED_STATES]
         except FlowscopeError:
             continue
         where.update((j.id, url) for j in listed)

@@ -264,8 +264,10 @@ def stalls(ev: JobEvidence, t: TaskEvidence) -> bool:
     """Whether the task's synchronous checkpoint phase stalls it: its checkpoints' details
     say it takes STALL_SHARE of the interval (and STALL_MIN_MS), or, without them, most of
     its working stack samples are in it."""
-    if stall_ms(ev, t) is not None:
-        return True
+    return stall_ms(ev, t) is not None or _stalls_in_frames(t)
+
+
+def _stalls_in_frames(t: TaskEvidence) -> bool:
     fr = t.frames
     return (t.checkpoints is None and fr is not None and fr.working > 0
             and fr.checkpoint_sync >= STALL_FRAMES_SHARE * fr.working)
@@ -285,9 +287,9 @@ def checkpoint_stall(ev: JobEvidence, t: TaskEvidence) -> Finding | None:
     """A synchronous checkpoint phase (snapshotState, a sink's pre-commit flush) that holds
     the task for a large share of every interval: the records wait, the input is
     backpressured in bursts, one per checkpoint."""
-    if not stalls(ev, t):
-        return None
     sync = stall_ms(ev, t)
+    if sync is None and not _stalls_in_frames(t):
+        return None
     interval = ev.checkpointing.interval_ms if ev.checkpointing else None
     f = _finding(ev, t, Cause.CHECKPOINT_STALL, [], [])
     f.facts.update({Fact.SYNC_MS: sync, Fact.INTERVAL_MS: interval,

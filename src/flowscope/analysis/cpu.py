@@ -27,7 +27,7 @@ high as 0.79 with other jobs busy on the same TaskManagers.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flowscope.analysis.findings import (
@@ -117,7 +117,8 @@ def split_work(on: FlameSummary, off: FlameSummary) -> WorkSplit:
                      on.mailbox_samples + off.mailbox_samples, work_of(split), split)
 
 
-def _ready(views: dict[str, FlameGraph]) -> tuple[FlameGraph, FlameGraph] | StackUnavailable | None:
+def _ready(views: Mapping[str, FlameGraph]
+           ) -> tuple[FlameGraph, FlameGraph] | StackUnavailable | None:
     """A vertex's finished on_cpu and off_cpu views; StackUnavailable says why there are none
     (disabled, an error); None while Flink is still sampling."""
     failed = next((v for v in views.values() if v.status == "error"), None)
@@ -146,13 +147,19 @@ def from_views(views: dict[str, FlameGraph], vertex_id: str,
     return ready if not isinstance(ready, tuple) else _split(*ready, vertex_id, vertex_name)
 
 
+def ready_views(views: Mapping[str, FlameGraph]) -> tuple[FlameGraph, FlameGraph] | None:
+    """A vertex's on_cpu and off_cpu views when both are finished."""
+    ready = _ready(views)
+    return ready if isinstance(ready, tuple) else None
+
+
 def newest_ready_views(samples: Sequence[Sample],
                        vertex_id: str) -> tuple[FlameGraph, FlameGraph] | None:
     """The newest finished on_cpu and off_cpu views of a vertex among the samples."""
     for s in reversed(samples):
         views = s.flamegraphs.get(vertex_id)
-        ready = _ready(views) if views else None
-        if isinstance(ready, tuple):
+        ready = ready_views(views) if views else None
+        if ready is not None:
             return ready
     return None
 

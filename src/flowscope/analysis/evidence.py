@@ -183,8 +183,6 @@ class TaskEvidence:
     # What the stack samples show beyond on- or off-CPU: Async I/O queue waits, checkpoint
     # sync phases, state backend frames (analysis.flame.FrameCounts); None: no stacks.
     frames: FrameCounts | None = None
-    # The task chains an Async I/O operator (its default name in the plan).
-    async_operator: bool = False
     checkpoints: TaskCheckpoints | None = None
     state_access: StateAccess | None = None
 

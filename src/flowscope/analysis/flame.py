@@ -50,7 +50,6 @@ ASYNC_QUEUE_WAIT = "org.apache.flink.streaming.api.operators.async.AsyncWaitOper
 MAILBOX_YIELD = "org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl.yield"
 # What AsyncDataStream names the operator when the job gives it no name (the plan, the vertex
 # and its metrics show it; a named one shows only its name, so the stacks tell).
-ASYNC_OPERATOR_NAME = "async wait operator"
 # A checkpoint's synchronous phase on the task thread (the operators' snapshotState, a sink's
 # pre-commit flush): SubtaskCheckpointCoordinatorImpl.takeSnapshotSync (Flink 1.11+). The task
 # takes no records meanwhile.
@@ -148,6 +147,15 @@ class FrameCounts:
         self.checkpoint_sync += n * is_checkpoint_sync(methods)
         backend = state_backend_of(methods)
         if backend is not None:
+            self.state[backend] = self.state.get(backend, 0) + n
+
+    def merge(self, other: FrameCounts) -> None:
+        """Count `other`'s samples too (another view of the same vertex)."""
+        self.samples += other.samples
+        self.async_wait += other.async_wait
+        self.mailbox_idle += other.mailbox_idle
+        self.checkpoint_sync += other.checkpoint_sync
+        for backend, n in other.state.items():
             self.state[backend] = self.state.get(backend, 0) + n
 
     @property

@@ -142,7 +142,6 @@ def task_evidence(graph: JobGraph, state: TaskState, subs: list[SubtaskWindow],
     t.busy_on_tm = _busy_on_tm(measured)
     t.checkpoints = jobfacts.task_checkpoints(history, state.vertex_id)
     t.state_access = jobfacts.state_access(window, state.vertex_id)
-    t.async_operator = jobfacts.has_async_operator(graph, state.vertex_id)
     if not measured:
         return t
     _spread(t, measured, load)

@@ -6,19 +6,18 @@ analysis.gather puts it into the evidence.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
-from flowscope.analysis.cpu import newest_ready_views
+from flowscope.analysis.cpu import newest_ready_views, ready_views
 from flowscope.analysis.evidence import (
     Checkpointing,
     Restarts,
     StateAccess,
     TaskCheckpoints,
 )
-from flowscope.analysis.flame import ASYNC_OPERATOR_NAME, FrameCounts, summarise
+from flowscope.analysis.flame import FrameCounts, summarise
 from flowscope.analysis.threads import frame_counts
-from flowscope.model import Checkpoint, FlameGraph, JobGraph, Sample
+from flowscope.model import FlameGraph, JobGraph, Sample
 from flowscope.model import Quantity as Q
 
 # Words Flink's failure message uses for a checkpoint that ran out of time.
@@ -81,9 +80,8 @@ def task_checkpoints(history: Sequence[Sample], vertex_id: str) -> TaskCheckpoin
     if not history:
         return None
     since = history[0].t * 1000.0
-    read: list[Checkpoint] = [c for c in history[-1].checkpoints.history
-                              if (c.trigger_ms or 0.0) >= since and c.vertex(vertex_id)]
-    parts = [v for c in read if (v := c.vertex(vertex_id)) is not None]
+    parts = [v for c in history[-1].checkpoints.history
+             if (c.trigger_ms or 0.0) >= since and (v := c.vertex(vertex_id)) is not None]
     if not parts:
         return None
 
@@ -140,30 +138,12 @@ def frames(history: Sequence[Sample], graph: JobGraph, vertex_id: str) -> FrameC
 def frames_of_views(views: Mapping[str, FlameGraph], graph: JobGraph,
                     vertex_id: str) -> FrameCounts | None:
     """What a vertex's flame graph views (read now) show, when they are finished."""
-    ready = [v for k in ("on_cpu", "off_cpu") if (v := views.get(k)) is not None
-             and v.status == "ready"]
-    return _counted(ready, graph.vertex(vertex_id).name, vertex_id) if len(ready) == 2 else None
+    ready = ready_views(views)
+    return _counted(ready, graph.vertex(vertex_id).name, vertex_id) if ready else None
 
 
 def _counted(views: Sequence[FlameGraph], name: str, vertex_id: str) -> FrameCounts:
     counts = FrameCounts()
     for view in views:
-        part = summarise(view, name, vertex_id).frames
-        counts.samples += part.samples
-        counts.async_wait += part.async_wait
-        counts.mailbox_idle += part.mailbox_idle
-        counts.checkpoint_sync += part.checkpoint_sync
-        for backend, n in part.state.items():
-            counts.state[backend] = counts.state.get(backend, 0) + n
+        counts.merge(summarise(view, name, vertex_id).frames)
     return counts
-
-
-def has_async_operator(graph: JobGraph, vertex_id: str) -> bool:
-    """Whether the vertex chains an Async I/O operator under its default name."""
-    v = graph.vertex(vertex_id)
-    return any(ASYNC_OPERATOR_NAME in n.lower() for n in (v.name, *v.operators))
-
-
-def share(part: int, whole: int) -> float | None:
-    """`part` of `whole` (None when there is nothing to share)."""
-    return part / whole if whole > 0 and not math.isnan(part) else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from flowscope.analysis import buffers, capacity, causes, network, sources, temporal
 from flowscope.analysis.cpu import work_of
-from flowscope.analysis.evidence import JobEvidence, TaskEvidence
+from flowscope.analysis.evidence import JobEvidence, Restarts, TaskEvidence
 from flowscope.analysis.findings import (
     BUSY_HOT,
     LOW_THRESHOLD,
@@ -88,8 +88,7 @@ def restarts(ev: JobEvidence, j: Judgement) -> None:
     restarts: the headline, with its newest failure; what its tasks did between restarts is
     not a steady state."""
     r = ev.restarts
-    if r is None or not (r.count >= RESTART_LOOP or (
-            ev.uptime_s is not None and ev.uptime_s < RECENT_RESTART_S)):
+    if r is None or not keeps_restarting(r, ev.uptime_s):
         return
     root = r.root
     cp = ev.checkpointing
@@ -114,6 +113,12 @@ def restarts(ev: JobEvidence, j: Judgement) -> None:
     j.findings.append(j.restarting)
 
 
+def keeps_restarting(r: Restarts | None, uptime_s: float | None) -> bool:
+    """RESTART_LOOP restarts, or one with the newest attempt younger than RECENT_RESTART_S."""
+    return r is not None and (r.count >= RESTART_LOOP or (
+        uptime_s is not None and uptime_s < RECENT_RESTART_S))
+
+
 def _task_named(ev: JobEvidence, flink_task: str) -> TaskEvidence | None:
     """The task an exception names (Flink writes `name (i/p)#attempt`)."""
     base = flink_task.split(" (")[0].strip()
@@ -122,14 +127,16 @@ def _task_named(ev: JobEvidence, flink_task: str) -> TaskEvidence | None:
 
 def running(ev: JobEvidence, j: Judgement) -> None:
     """A job that is not RUNNING has nothing to diagnose (one that restarts is said so)."""
-    if ev.job_state != "RUNNING":
-        if j.restarting is None:
-            j.notes.append(Note(NoteKind.NOT_RUNNING, {Fact.STATE: ev.job_state}))
-        j.confidence, j.done = Confidence.LOW, True
-        if j.restarting is not None:
-            # Caught between two attempts (RESTARTING, INITIALIZING...): the restarts are
-            # what is judged, not the tasks.
-            j.verdict, j.confidence = Verdict.RESTARTING, _restart_confidence(ev)
+    if ev.job_state == "RUNNING":
+        return
+    j.done = True
+    if j.restarting is not None:
+        # Caught between two attempts (RESTARTING, INITIALIZING...): the restarts are what
+        # is judged, not the tasks.
+        j.verdict, j.confidence = Verdict.RESTARTING, _restart_confidence(ev)
+    else:
+        j.notes.append(Note(NoteKind.NOT_RUNNING, {Fact.STATE: ev.job_state}))
+        j.confidence = Confidence.LOW
 
 
 def _restart_confidence(ev: JobEvidence) -> Confidence:

@@ -50,7 +50,7 @@ from flowscope.analysis.findings import (
     TaskState,
     level_of,
 )
-from flowscope.analysis.rules import RECENT_RESTART_S, RESTART_LOOP
+from flowscope.analysis.rules import keeps_restarting
 from flowscope.analysis.sources import HEAD_BUSY
 from flowscope.analysis.temporal import TemporalView, view_of
 from flowscope.analysis.window import host_cores
@@ -360,13 +360,12 @@ def _evidence(answers: Answers, at: float, window_s: float,
     gc = _gc_steps(answers.steps, window_s, at)
     out = [restarting_evidence(job, graphs.get(job), mine, at, window_s)
            for job, mine in per_job.items()
-           if job not in by_job and only in (None, job) and _keeps_restarting(mine)]
+           if job not in by_job and only in (None, job) and _keeps_restarting(mine, window_s)]
     for job, ts in by_job.items():
         graph = graphs.get(job)
         mine = per_job.get(job, {})
-        up = mine.get("uptime_ms")
-        ev = job_evidence(job, ts, graph, tms, at, window_s,
-                          up / 1000.0 if up and up > 0 else None, job in answers.legacy)
+        ev = job_evidence(job, ts, graph, tms, at, window_s, _uptime_s(mine),
+                          job in answers.legacy)
         ev.restarts, ev.checkpointing = _lifecycle(mine, window_s)
         ev.history = history_of(steps.get(job, {}), ev)
         for tm, facts in ev.taskmanagers.items():
@@ -375,13 +374,16 @@ def _evidence(answers: Answers, at: float, window_s: float,
     return sorted(out, key=lambda e: (e.job_name, e.job_id))
 
 
-def _keeps_restarting(stats: dict[str, float]) -> bool:
-    """Restarts as the rules count a loop (analysis.rules.restarts): without task series, a
-    job is judged on nothing else."""
+def _uptime_s(stats: dict[str, float]) -> float | None:
+    """The job's uptime (s) from its stats; None while it does not run."""
     up = stats.get("uptime_ms")
-    young = up is not None and 0 < up < RECENT_RESTART_S * 1000.0
-    restarts = stats.get("restarts", 0.0)
-    return restarts >= RESTART_LOOP or (restarts >= 1 and young)
+    return up / 1000.0 if up and up > 0 else None
+
+
+def _keeps_restarting(stats: dict[str, float], window_s: float) -> bool:
+    """Restarts as the rules count a loop: without task series, a job is judged on nothing
+    else."""
+    return keeps_restarting(_lifecycle(stats, window_s)[0], _uptime_s(stats))
 
 
 def restarting_evidence(job: str, graph: JobGraph | None, stats: dict[str, float], at: float,
@@ -389,10 +391,9 @@ def restarting_evidence(job: str, graph: JobGraph | None, stats: dict[str, float
     """A job that restarted within the window and whose tasks left no series in it (each
     attempt lives too short for a rate): the JobManager's counters are its evidence. Its
     name is the graph's where one is known, else its id."""
-    up = stats.get("uptime_ms")
     ev = JobEvidence(job_id=job, job_name=graph.name if graph is not None else job,
                      job_state="RUNNING", t=at, window_s=window_s,
-                     uptime_s=up / 1000.0 if up and up > 0 else None, tasks={}, graph=None,
+                     uptime_s=_uptime_s(stats), tasks={}, graph=None,
                      taskmanagers={}, quality=Quality())  # no task evidence to place on it
     ev.restarts, ev.checkpointing = _lifecycle(stats, window_s)
     return ev
